@@ -1,0 +1,72 @@
+package io.telefork.cli;
+
+import io.telefork.engine.DumpOptions;
+import io.telefork.engine.DumpResult;
+import io.telefork.engine.Engine;
+import io.telefork.engine.EngineException;
+import io.telefork.image.Compression;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.Callable;
+
+@Command(name = "dump", description = "Write the whole state of process PID to FILE (- for stdout). "
+        + "The process is killed once the image is written and verified, unless --leave-running.")
+final class DumpCommand implements Callable<Integer> {
+    @Option(names = "--leave-running", description = "Let the process run on after the dump.")
+    boolean leaveRunning;
+
+    @Option(names = "--compress", paramLabel = "none|lz4|zstd", defaultValue = "none",
+            description = "Compress page data (default: ${DEFAULT-VALUE}).")
+    Compression compression;
+
+    @Parameters(index = "0", paramLabel = "PID")
+    int pid;
+
+    @Parameters(index = "1", paramLabel = "FILE")
+    String file;
+
+    @Mixin
+    Verbosity verbosity;
+
+    @Override
+    public Integer call() throws Exception {
+        ProgressLine progress = new ProgressLine(System.err, "dump");
+        DumpOptions options = new DumpOptions(leaveRunning, compression, progress);
+        DumpResult r;
+        if (file.equals("-")) {
+            try (FileChannel stdout = new FileOutputStream(FileDescriptor.out).getChannel()) {
+                r = new Engine().dump(pid, Cli.writeStream(stdout), options);
+            }
+        } else {
+            Path path = Path.of(file);
+            boolean ok = false;
+            try (FileChannel out = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.READ, StandardOpenOption.TRUNCATE_EXISTING)) {
+                r = new Engine().dump(pid, out, options);
+                ok = true;
+            } catch (IOException e) {
+                throw new EngineException(EngineException.Reason.IO, "cannot write " + file + ": " + e.getMessage(), e);
+            } finally {
+                if (!ok) {
+                    Files.deleteIfExists(path); // never leave a partial image behind
+                }
+            }
+        }
+        progress.end();
+        if (verbosity.level() > 0) {
+            System.err.printf("dumped %d: %d bytes (%d of memory) in %.1f ms (frozen %.1f ms), sha256 %s%n", r.pid(),
+                    r.imageBytes(), r.memoryBytes(), r.total().toNanos() / 1e6, r.frozen().toNanos() / 1e6, r.sha256());
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,165 @@
+package io.telefork.cli;
+
+import io.telefork.image.FdEntry;
+import io.telefork.image.ImageSummary;
+import io.telefork.image.MemoryArea;
+import io.telefork.image.ProcessInfo;
+import io.telefork.image.Regs;
+import io.telefork.image.SignalState;
+import io.telefork.image.ThreadState;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** What {@code telefork inspect} shows, as text for people and as a JSON tree for tools. */
+final class InspectView {
+    private final ImageSummary s;
+
+    InspectView(ImageSummary summary) {
+        this.s = summary;
+    }
+
+    Map<String, Object> toJson() {
+        ProcessInfo p = s.head().process();
+        ThreadState t = s.head().thread();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("formatVersion", s.version());
+        m.put("verified", s.verified());
+        if (s.problem() != null) {
+            m.put("problem", s.problem());
+        }
+        m.put("sha256", s.sha256());
+        m.put("pid", p.pid());
+        m.put("comm", p.comm());
+        m.put("cmdline", p.cmdline());
+        m.put("exe", p.exePath());
+        m.put("cwd", p.cwd());
+        m.put("umask", String.format("%04o", p.umask()));
+        m.put("stopped", p.stopped());
+        m.put("dumpedAt", Instant.ofEpochMilli(p.dumpedAtMillis()).toString());
+        m.put("host", p.hostname());
+        m.put("kernel", p.kernel());
+        Map<String, Object> regs = new LinkedHashMap<>();
+        for (int i = 0; i < Regs.COUNT; i++) {
+            regs.put(Regs.NAMES[i], hex(t.regs()[i]));
+        }
+        m.put("registers", regs);
+        m.put("xstateBytes", t.xstate().length);
+        List<Object> areas = new ArrayList<>();
+        for (MemoryArea a : s.head().areas()) {
+            Map<String, Object> am = new LinkedHashMap<>();
+            am.put("start", hex(a.start()));
+            am.put("end", hex(a.end()));
+            am.put("prot", a.protString());
+            am.put("kind", a.kind().name());
+            am.put("backing", backing(a));
+            am.put("storedBytes", s.storedPerArea().getOrDefault(a, 0L));
+            areas.add(am);
+        }
+        m.put("areas", areas);
+        List<Object> fds = new ArrayList<>();
+        for (FdEntry f : s.head().fds()) {
+            Map<String, Object> fm = new LinkedHashMap<>();
+            fm.put("fd", f.fd());
+            fm.put("kind", f.kind().name());
+            fm.put("path", f.path());
+            fm.put("flags", String.format("0%o", f.flags()));
+            fm.put("position", f.position());
+            fm.put("cloexec", f.cloexec());
+            fds.add(fm);
+        }
+        m.put("fds", fds);
+        Map<String, Object> sig = new LinkedHashMap<>();
+        sig.put("blocked", hex(t.sigmask()));
+        sig.put("handlers", handlers());
+        sig.put("pending", t.pending().size() + s.head().signals().sharedPending().size());
+        sig.put("altstack", t.altstack()[0] == 0 ? null : hex(t.altstack()[0]) + "+" + t.altstack()[2]);
+        m.put("signals", sig);
+        Map<String, Object> totals = new LinkedHashMap<>();
+        totals.put("areas", s.head().areas().size());
+        totals.put("storedBytes", s.storedBytes());
+        totals.put("imageBytes", s.imageBytes());
+        totals.put("fds", s.head().fds().size());
+        m.put("totals", totals);
+        return m;
+    }
+
+    String toText(int verbosity) {
+        ProcessInfo p = s.head().process();
+        ThreadState t = s.head().thread();
+        StringBuilder b = new StringBuilder();
+        b.append(String.format("telefork image, format version %d: %s%n", s.version(),
+                s.verified() ? "all checksums verify, sha256 " + s.sha256() : "DOES NOT VERIFY: " + s.problem()));
+        b.append(String.format("process   %d (%s)%s%n", p.pid(), p.comm(), p.stopped() ? ", stopped" : ""));
+        b.append(String.format("command   %s%n", String.join(" ", p.cmdline())));
+        b.append(String.format("exe       %s%ncwd       %s   umask %04o%n", p.exePath(), p.cwd(), p.umask()));
+        b.append(String.format("dumped    %s on %s (kernel %s)%n", Instant.ofEpochMilli(p.dumpedAtMillis()),
+                p.hostname(), p.kernel()));
+        long[] r = t.regs();
+        b.append(String.format("registers rip %s  rsp %s  rax %s  orig_rax %d  fs_base %s  xstate %d bytes%n",
+                hex(r[Regs.RIP]), hex(r[Regs.RSP]), hex(r[Regs.RAX]), r[Regs.ORIG_RAX], hex(r[Regs.FS_BASE]),
+                t.xstate().length));
+        if (verbosity > 0) {
+            for (int i = 0; i < Regs.COUNT; i++) {
+                b.append(String.format("  %-8s %s%n", Regs.NAMES[i], hex(r[i])));
+            }
+        }
+        b.append(String.format("signals   blocked %s, handlers for %s, %d pending%s%n", hex(t.sigmask()),
+                handlers().isEmpty() ? "none" : String.join(" ", handlers()),
+                t.pending().size() + s.head().signals().sharedPending().size(),
+                t.altstack()[0] == 0 ? "" : ", altstack " + hex(t.altstack()[0]) + "+" + t.altstack()[2]));
+        b.append(String.format("%nmemory areas%n  %-33s %-5s %-18s %12s  %s%n", "range", "prot", "kind", "stored",
+                "backing"));
+        for (MemoryArea a : s.head().areas()) {
+            b.append(String.format("  %16x-%-16x %-5s %-18s %12s  %s%n", a.start(), a.end(), a.protString(),
+                    a.kind(), size(s.storedPerArea().getOrDefault(a, 0L)), backing(a)));
+        }
+        b.append(String.format("%nfile descriptors%n"));
+        for (FdEntry f : s.head().fds()) {
+            b.append(String.format("  %3d %-12s flags 0%-7o pos %-10d %s%s%n", f.fd(), f.kind(), f.flags(),
+                    f.position(), f.path(), f.cloexec() ? " (cloexec)" : ""));
+        }
+        b.append(String.format("%ntotals    %d areas, %s of pages stored, image %s, %d fds%n",
+                s.head().areas().size(), size(s.storedBytes()), size(s.imageBytes()), s.head().fds().size()));
+        return b.toString();
+    }
+
+    private List<String> handlers() {
+        SignalState sig = s.head().signals();
+        List<String> out = new ArrayList<>();
+        for (int i = 1; i <= SignalState.SIGNALS; i++) {
+            long h = sig.handler(i);
+            if (h == 1) {
+                out.add(i + ":ignore");
+            } else if (h != 0) {
+                out.add(i + ":" + hex(h));
+            }
+        }
+        return out;
+    }
+
+    private static String backing(MemoryArea a) {
+        return switch (a.kind()) {
+            case FILE_PRIVATE, FILE_SHARED -> a.name() + " @" + hex(a.offset());
+            case ANONYMOUS, SHARED_ANONYMOUS -> a.name().isEmpty() ? "anonymous" : a.name();
+            default -> a.name();
+        };
+    }
+
+    private static String hex(long v) {
+        return "0x" + Long.toHexString(v);
+    }
+
+    private static String size(long bytes) {
+        if (bytes < 1024) {
+            return bytes + " B";
+        }
+        if (bytes < 1024 * 1024) {
+            return String.format("%.1f KiB", bytes / 1024.0);
+        }
+        return String.format("%.1f MiB", bytes / 1048576.0);
+    }
+}

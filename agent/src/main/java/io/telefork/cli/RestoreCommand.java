@@ -1,0 +1,51 @@
+package io.telefork.cli;
+
+import io.telefork.engine.Engine;
+import io.telefork.engine.RestoreOptions;
+import io.telefork.engine.RestoreResult;
+import io.telefork.restore.RestoredProcess;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.channels.ReadableByteChannel;
+import java.util.concurrent.Callable;
+
+@Command(name = "restore", description = "Bring the process in FILE (- for stdin) back to life as a child of this "
+        + "command, sharing its stdin, stdout and stderr; wait for it and exit with its status.")
+final class RestoreCommand implements Callable<Integer> {
+    @Option(names = "--detach", description = "Print the new PID and return at once.")
+    boolean detach;
+
+    @Option(names = "--allow-changed-files",
+            description = "Restore even if files the process had open or mapped changed since the dump.")
+    boolean allowChangedFiles;
+
+    @Parameters(index = "0", paramLabel = "FILE")
+    String file;
+
+    @Mixin
+    Verbosity verbosity;
+
+    @Override
+    public Integer call() throws Exception {
+        ProgressLine progress = new ProgressLine(System.err, "restore");
+        RestoredProcess p;
+        try (ReadableByteChannel in = ImageInput.open(file)) {
+            p = new Engine().restore(in, new RestoreOptions(allowChangedFiles, progress));
+        }
+        progress.end();
+        RestoreResult r = p.result();
+        if (verbosity.level() > 0) {
+            System.err.printf("restored %d as %d: %d bytes of memory in %.1f ms%n", r.originalPid(), r.pid(),
+                    r.memoryBytes(), r.total().toNanos() / 1e6);
+        }
+        if (detach) {
+            System.out.println(r.pid());
+            System.out.flush();
+            return 0;
+        }
+        return p.waitFor();
+    }
+}

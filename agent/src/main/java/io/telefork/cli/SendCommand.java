@@ -1,0 +1,71 @@
+package io.telefork.cli;
+
+import io.telefork.engine.DumpOptions;
+import io.telefork.engine.DumpResult;
+import io.telefork.engine.Engine;
+import io.telefork.engine.EngineException;
+import io.telefork.image.Compression;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.Callable;
+
+@Command(name = "send", description = "Dump process PID straight into a `telefork serve` at HOST:PORT, which "
+        + "restores it as the bytes arrive.")
+final class SendCommand implements Callable<Integer> {
+    @Option(names = "--leave-running", description = "Let the process run on here too.")
+    boolean leaveRunning;
+
+    @Option(names = "--compress", paramLabel = "none|lz4|zstd", defaultValue = "none",
+            description = "Compress page data (default: ${DEFAULT-VALUE}).")
+    Compression compression;
+
+    @Parameters(index = "0", paramLabel = "PID")
+    int pid;
+
+    @Parameters(index = "1", paramLabel = "HOST:PORT", converter = HostPort.class)
+    InetSocketAddress address;
+
+    @Mixin
+    Verbosity verbosity;
+
+    @Override
+    public Integer call() throws Exception {
+        ProgressLine progress = new ProgressLine(System.err, "send");
+        DumpResult r;
+        try (SocketChannel socket = SocketChannel.open(address)) {
+            // The process is killed only once the server has said that the image arrived whole and restored.
+            r = new Engine().dump(pid, socket, new DumpOptions(leaveRunning, compression, progress),
+                    () -> awaitAck(socket));
+            // The source is gone (or, with --leave-running, meant to run on): let the copy run.
+            socket.write(ByteBuffer.wrap(new byte[] {ServeCommand.GO}));
+        } catch (IOException e) {
+            throw new EngineException(EngineException.Reason.IO, "sending to " + address + " failed: "
+                    + e.getMessage(), e);
+        }
+        progress.end();
+        if (verbosity.level() > 0) {
+            System.err.printf("sent %d: %d bytes in %.1f ms (frozen %.1f ms)%n", r.pid(), r.imageBytes(),
+                    r.total().toNanos() / 1e6, r.frozen().toNanos() / 1e6);
+        }
+        return 0;
+    }
+
+    private static void awaitAck(SocketChannel socket) throws IOException {
+        ByteBuffer ack = ByteBuffer.allocate(1);
+        while (ack.hasRemaining()) {
+            if (socket.read(ack) < 0) {
+                throw new IOException("the server closed the connection without restoring the process");
+            }
+        }
+        if (ack.get(0) != ServeCommand.READY) {
+            throw new IOException("the server could not restore the process (see its log)");
+        }
+    }
+}

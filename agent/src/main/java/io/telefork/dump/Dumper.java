@@ -1,0 +1,330 @@
+package io.telefork.dump;
+
+import io.telefork.engine.Commit;
+import io.telefork.engine.DumpOptions;
+import io.telefork.engine.DumpResult;
+import io.telefork.engine.EngineException;
+import io.telefork.engine.EngineException.Reason;
+import io.telefork.image.FdEntry;
+import io.telefork.image.Format;
+import io.telefork.image.ImageWriter;
+import io.telefork.image.MemoryArea;
+import io.telefork.image.ProcessInfo;
+import io.telefork.image.RecordType;
+import io.telefork.image.SignalState;
+import io.telefork.image.ThreadState;
+import io.telefork.proc.FileIds;
+import io.telefork.proc.ProcFs;
+import io.telefork.sys.Kernel;
+import io.telefork.sys.Ptrace;
+import io.telefork.sys.Remote;
+import io.telefork.sys.Sys;
+import io.telefork.sys.SysException;
+import io.telefork.sys.Tracer;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Dumps one process. The steps in {@link Session#run()} are numbered; {@link Session#finish(boolean)}
+ * is the one cleanup path: on failure it puts the process back exactly as it was found (registers,
+ * signal mask, running or stopped), on success it kills it unless asked to leave it running.
+ */
+public final class Dumper {
+    private final DumpOptions options;
+    private final ProcFs proc;
+
+    public Dumper(DumpOptions options) {
+        this(options, new ProcFs());
+    }
+
+    Dumper(DumpOptions options, ProcFs proc) {
+        this.options = options;
+        this.proc = proc;
+    }
+
+    public DumpResult dump(int pid, WritableByteChannel out, Commit commit) throws EngineException {
+        long started = System.nanoTime();
+        Validation.check(proc, pid);
+        try (Tracer tracer = new Tracer("telefork-dump-" + pid)) {
+            return tracer.call(ptrace -> new Session(ptrace, pid, out, started, commit).run());
+        } catch (EngineException e) {
+            throw e;
+        } catch (SysException e) {
+            throw new EngineException(Reason.SYSTEM, e.getMessage(), e);
+        } catch (IOException e) {
+            throw new EngineException(Reason.IO, "writing the image failed: " + e.getMessage(), e);
+        } catch (Exception e) {
+            throw new EngineException(Reason.SYSTEM, "dump failed: " + e, e);
+        }
+    }
+
+    private final class Session {
+        private final Ptrace ptrace;
+        private final int pid;
+        private final WritableByteChannel out;
+        private final long started;
+        private final Commit commit;
+        private boolean seized;
+        private boolean wasStopped;
+        private Long savedMask;
+        private Remote remote;
+        private long scratch;
+        private long frozenAt;
+        private long frozenNanos;
+
+        Session(Ptrace ptrace, int pid, WritableByteChannel out, long started, Commit commit) {
+            this.commit = commit;
+            this.ptrace = ptrace;
+            this.pid = pid;
+            this.out = out;
+            this.started = started;
+        }
+
+        DumpResult run() throws Exception {
+            boolean success = false;
+            try {
+                // 1. Freeze: seize and interrupt; a job-control-stopped process is woken to be worked on.
+                freeze();
+
+                // 2. Block every signal so that injected calls are not turned into signal-delivery stops.
+                savedMask = ptrace.getSigmask(pid);
+                ptrace.setSigmask(pid, ~0L);
+
+                // 3. CPU state and what the kernel tells through ptrace.
+                long[] regs = ptrace.getRegs(pid);
+                byte[] xstate = ptrace.getXState(pid);
+                long[] rseq = ptrace.getRseq(pid);
+                List<byte[]> threadPending = ptrace.peekSiginfo(pid, false);
+                List<byte[]> sharedPending = ptrace.peekSiginfo(pid, true);
+
+                // 4. What /proc tells: memory areas, descriptors, process attributes.
+                ProcessReader reader = new ProcessReader(proc, pid);
+                List<MemoryArea> areas = reader.areas();
+                List<FdEntry> fds = reader.fds();
+
+                // 5. What only the process itself can tell: injected brk(0), sigaction, sigaltstack, tid address.
+                MemoryArea vdso = areas.stream().filter(a -> a.kind() == MemoryArea.Kind.VDSO).findFirst()
+                        .orElseThrow(() -> new EngineException(Reason.UNSUPPORTED, "process " + pid + " has no vDSO"));
+                remote = new Remote(ptrace, pid, Remote.findGadget(pid, vdso.start(), vdso.end()));
+                scratch = remote.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
+                        Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+                long brk = remote.call("brk(0)", Sys.SYS_BRK, 0);
+                long[] actions = sigactions(Map.copyOf(proc.status(pid)));
+                remote.call("sigaltstack", Sys.SYS_SIGALTSTACK, 0, scratch);
+                ByteBuffer ss = readScratch(24);
+                long[] altstack = {ss.getLong(0), ss.getInt(8), ss.getLong(16)};
+                remote.call("prctl(PR_GET_TID_ADDRESS)", Sys.SYS_PRCTL, Sys.PR_GET_TID_ADDRESS, scratch);
+                long clearTid = readScratch(8).getLong(0);
+                remote.call("munmap scratch page", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+                scratch = 0;
+                remote.restoreRegisters();
+                long[] robust = Kernel.getRobustList(pid);
+
+                // 6. Metadata records.
+                ImageWriter writer = new ImageWriter(out, options.compression());
+                writer.writeHeader();
+                writer.writeRecord(RecordType.PROCESS, processInfo(brk).encode());
+                writer.writeRecord(RecordType.THREAD, new ThreadState(pid, regs, xstate, savedMask, rseq, altstack,
+                        clearTid, robust, threadPending).encode());
+                writer.writeRecord(RecordType.SIGNALS, new SignalState(actions, sharedPending).encode());
+                writer.writeRecord(RecordType.FILES, FdEntry.encodeAll(fds));
+                writer.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(areas));
+
+                // 7. Pages.
+                long memoryBytes;
+                try (ProcessMemory memory = new ProcessMemory(pid, proc.dir(pid))) {
+                    memoryBytes = new PageDumper(proc, pid, memory, writer, options.progress()).dump(areas);
+                }
+
+                // 8. Index and END, flushed and read back before the process may be killed.
+                ImageWriter.Summary summary = writer.finish();
+                verifyWritten(summary);
+                commit.confirm();
+                options.progress().update(summary.bytes(), summary.bytes());
+                success = true;
+                finish(true);
+                return new DumpResult(pid, summary.bytes(), summary.sha256(), memoryBytes,
+                        Duration.ofNanos(frozenNanos), Duration.ofNanos(System.nanoTime() - started));
+            } finally {
+                if (!success) {
+                    finish(false);
+                }
+            }
+        }
+
+        private void freeze() throws EngineException, SysException, IOException {
+            wasStopped = "T".equals(proc.stat(pid)[3]);
+            try {
+                ptrace.seize(pid, 0);
+            } catch (SysException e) {
+                if (e.errno() == 3) {
+                    throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited");
+                }
+                throw new EngineException(Reason.NOT_DUMPABLE, "cannot trace process " + pid + ": " + e.getMessage());
+            }
+            seized = true;
+            if (wasStopped) {
+                // A group-stopped tracee falls back into its stop after every step: wake it, detach re-stops it.
+                Kernel.kill(pid, Sys.SIGCONT);
+            }
+            ptrace.interrupt(pid);
+            while (true) {
+                Ptrace.Status st = ptrace.waitFor(pid);
+                if (!st.stopped()) {
+                    seized = false;
+                    throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " " + st + " while being frozen");
+                }
+                if (st.eventStop()) {
+                    if (st.stopSignal() == Sys.SIGTRAP) {
+                        break; // our interrupt
+                    }
+                    ptrace.cont(pid, 0); // a group-stop racing with us: let it go, the interrupt follows
+                } else if (st.stopSignal() == Sys.SIGCONT && wasStopped) {
+                    ptrace.cont(pid, 0); // our own SIGCONT: it only served to wake the process
+                } else {
+                    ptrace.cont(pid, st.stopSignal()); // deliver it as it would have been; the interrupt follows
+                }
+            }
+            frozenAt = System.nanoTime();
+        }
+
+        private long[] sigactions(Map<String, String> status) throws SysException {
+            long caught = Long.parseUnsignedLong(status.getOrDefault("SigCgt", "0"), 16);
+            long ignored = Long.parseUnsignedLong(status.getOrDefault("SigIgn", "0"), 16);
+            long[] actions = new long[SignalState.SIGNALS * 4];
+            for (int sig = 1; sig <= SignalState.SIGNALS; sig++) {
+                long bit = 1L << (sig - 1);
+                if (sig == Sys.SIGKILL || sig == Sys.SIGSTOP || ((caught | ignored) & bit) == 0) {
+                    continue;
+                }
+                remote.call("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, 0, scratch, 8);
+                ByteBuffer sa = readScratch(32);
+                for (int k = 0; k < 4; k++) {
+                    actions[(sig - 1) * 4 + k] = sa.getLong(k * 8);
+                }
+            }
+            return actions;
+        }
+
+        private ByteBuffer readScratch(int length) throws SysException {
+            ByteBuffer b = ByteBuffer.allocateDirect(length).order(ByteOrder.LITTLE_ENDIAN);
+            Kernel.readMemory(pid, scratch, b, length);
+            return b;
+        }
+
+        private ProcessInfo processInfo(long brk) throws IOException, SysException {
+            String[] stat = proc.stat(pid);
+            long[] mm = new long[ProcessInfo.MM_FIELDS];
+            mm[0] = Long.parseUnsignedLong(stat[26]);
+            mm[1] = Long.parseUnsignedLong(stat[27]);
+            mm[2] = Long.parseUnsignedLong(stat[45]);
+            mm[3] = Long.parseUnsignedLong(stat[46]);
+            mm[ProcessInfo.MM_START_BRK] = Long.parseUnsignedLong(stat[47]);
+            mm[ProcessInfo.MM_BRK] = brk;
+            mm[6] = Long.parseUnsignedLong(stat[28]);
+            mm[7] = Long.parseUnsignedLong(stat[48]);
+            mm[8] = Long.parseUnsignedLong(stat[49]);
+            mm[9] = Long.parseUnsignedLong(stat[50]);
+            mm[10] = Long.parseUnsignedLong(stat[51]);
+            ByteBuffer auxvBytes = ByteBuffer.wrap(proc.read(pid, "auxv")).order(ByteOrder.LITTLE_ENDIAN);
+            long[] auxv = new long[auxvBytes.remaining() / 8];
+            for (int i = 0; i < auxv.length; i++) {
+                auxv[i] = auxvBytes.getLong();
+            }
+            long[] rlimits = new long[Sys.RLIMIT_COUNT * 3];
+            for (int r = 0; r < Sys.RLIMIT_COUNT; r++) {
+                long[] lim = Kernel.getRlimit(pid, r);
+                rlimits[r * 3] = r;
+                rlimits[r * 3 + 1] = lim[0];
+                rlimits[r * 3 + 2] = lim[1];
+            }
+            String cmdline = new String(proc.read(pid, "cmdline"), StandardCharsets.UTF_8);
+            List<String> args = new ArrayList<>(Arrays.asList(cmdline.split("\0", -1)));
+            if (!args.isEmpty() && args.get(args.size() - 1).isEmpty()) {
+                args.remove(args.size() - 1);
+            }
+            int umask = Integer.parseInt(proc.status(pid).getOrDefault("Umask", "0022"), 8);
+            String comm = new String(proc.read(pid, "comm"), StandardCharsets.UTF_8).strip();
+            String exe = proc.readLink(pid, "exe");
+            return new ProcessInfo(pid, comm, args, exe, FileIds.stat(proc.dir(pid).resolve("exe")),
+                    proc.readLink(pid, "cwd"), umask, wasStopped, mm, auxv, rlimits,
+                    Files.readString(java.nio.file.Path.of("/proc/sys/kernel/osrelease")).strip(),
+                    hostname(), System.currentTimeMillis());
+        }
+
+        private void verifyWritten(ImageWriter.Summary summary) throws IOException {
+            if (!(out instanceof FileChannel file)) {
+                return; // a pipe or socket: fully written is all that can be known here
+            }
+            file.force(true);
+            int endBytes = Format.RECORD_HEADER_BYTES + 4 + 32 + 8;
+            ByteBuffer tail = ByteBuffer.allocate(endBytes);
+            long at = file.position() - endBytes;
+            while (tail.hasRemaining()) {
+                if (file.read(tail, at + tail.position()) < 0) {
+                    throw new IOException("the image file is shorter than what was written");
+                }
+            }
+            tail.flip();
+            byte[] digest = new byte[32];
+            tail.position(Format.RECORD_HEADER_BYTES + 4);
+            tail.get(digest);
+            if (tail.getShort(0) != RecordType.END.id()
+                    || !java.util.HexFormat.of().formatHex(digest).equals(summary.sha256())) {
+                throw new IOException("the image file does not read back as written");
+            }
+        }
+
+        /** The one cleanup path. */
+        private void finish(boolean success) {
+            frozenNanos = frozenAt == 0 ? 0 : System.nanoTime() - frozenAt;
+            if (!seized) {
+                return;
+            }
+            seized = false;
+            try {
+                if (success && !options.leaveRunning()) {
+                    Kernel.kill(pid, Sys.SIGKILL);
+                    Ptrace.Status st;
+                    do {
+                        st = ptrace.waitFor(pid);
+                    } while (st.stopped());
+                    return;
+                }
+                if (scratch != 0) {
+                    remote.raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+                }
+                if (remote != null) {
+                    remote.restoreRegisters();
+                }
+                if (savedMask != null) {
+                    ptrace.setSigmask(pid, savedMask);
+                }
+                ptrace.detach(pid, wasStopped ? Sys.SIGSTOP : 0);
+            } catch (SysException e) {
+                // Nothing more can be done for it; the caller's error already says the dump failed.
+                System.getLogger("telefork").log(System.Logger.Level.WARNING,
+                        "could not fully release process " + pid + ": " + e.getMessage());
+            }
+        }
+    }
+
+    private static String hostname() {
+        try {
+            return Files.readString(java.nio.file.Path.of("/proc/sys/kernel/hostname")).strip();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+}

@@ -1,0 +1,16 @@
+package io.telefork.engine;
+
+import java.time.Duration;
+
+/**
+ * What a dump produced.
+ *
+ * @param pid         the dumped process
+ * @param imageBytes  bytes of the image stream
+ * @param sha256      hex SHA-256 of the image (as stored in its trailer)
+ * @param memoryBytes bytes of page data stored (before compression)
+ * @param frozen      how long the process was stopped
+ * @param total       wall time of the whole dump
+ */
+public record DumpResult(int pid, long imageBytes, String sha256, long memoryBytes, Duration frozen, Duration total) {
+}

@@ -1,0 +1,29 @@
+package io.telefork.engine;
+
+/**
+ * How to restore.
+ *
+ * @param allowChangedFiles proceed when a file the image refers to changed size or mtime since the dump
+ * @param progress          receives bytes read
+ * @param beforeResume      asked once the process is completely built, just before it runs; throwing
+ *                          kills it instead (a migration waits here for the source to be gone)
+ */
+public record RestoreOptions(boolean allowChangedFiles, Progress progress, Commit beforeResume) {
+
+    public RestoreOptions {
+        if (progress == null) {
+            progress = Progress.NONE;
+        }
+        if (beforeResume == null) {
+            beforeResume = Commit.NONE;
+        }
+    }
+
+    public RestoreOptions(boolean allowChangedFiles, Progress progress) {
+        this(allowChangedFiles, progress, Commit.NONE);
+    }
+
+    public static RestoreOptions defaults() {
+        return new RestoreOptions(false, Progress.NONE, Commit.NONE);
+    }
+}

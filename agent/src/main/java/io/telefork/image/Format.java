@@ -1,0 +1,26 @@
+package io.telefork.image;
+
+import java.nio.charset.StandardCharsets;
+
+/** Constants of the stream layout described in FORMAT.md. */
+public final class Format {
+    public static final byte[] MAGIC = "TELEFORK".getBytes(StandardCharsets.US_ASCII);
+    /** Bumped on any incompatible change; readers refuse newer versions. */
+    public static final int VERSION = 1;
+    /** ELF machine number of x86_64. */
+    public static final int ARCH_X86_64 = 62;
+    public static final int PAGE_SIZE = 4096;
+    /** magic, version u16, arch u16, page size u32, flags u32, then the header's CRC32C. */
+    public static final int HEADER_BYTES = 8 + 2 + 2 + 4 + 4 + 4;
+    /** type u16, codec u8, reserved u8, raw length u32, stored length u32, CRC32C u32. */
+    public static final int RECORD_HEADER_BYTES = 16;
+    /** addr u64 + page count u32 at the start of a PAGES payload. */
+    public static final int PAGES_PREFIX_BYTES = 12;
+    /** Largest run of pages in one PAGES record (1 MiB): the unit of random access and compression. */
+    public static final int MAX_RUN_PAGES = 256;
+    /** Upper bound on any metadata record, so a corrupt length cannot make a reader allocate gigabytes. */
+    public static final int MAX_METADATA_BYTES = 64 << 20;
+
+    private Format() {
+    }
+}

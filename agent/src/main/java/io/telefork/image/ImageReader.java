@@ -1,0 +1,184 @@
+package io.telefork.image;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.ReadableByteChannel;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.zip.CRC32C;
+
+/**
+ * Reads an image in one pass from any channel, verifying every record's CRC32C as it goes and the
+ * SHA-256 of the whole stream at the END record. A reader never hands out a record it has not verified;
+ * the stream as a whole is verified only once {@link #next()} has returned the END record.
+ */
+public final class ImageReader {
+
+    /** A verified record. For PAGES, {@link #pages()} is valid only until the next call to {@link #next()}. */
+    public record Record(RecordType type, byte[] payload, long address, int pageCount, ByteBuffer pages,
+                         long offset, int storedLength, Compression codec) {
+    }
+
+    /** The END record's content. */
+    public record End(String sha256, long pageBytes) {
+    }
+
+    private static final int MAX_PAGES_PAYLOAD = Format.PAGES_PREFIX_BYTES + Format.MAX_RUN_PAGES * Format.PAGE_SIZE;
+
+    private final ReadableByteChannel in;
+    private final MessageDigest sha;
+    private final CRC32C crc = new CRC32C();
+    private final ByteBuffer header = ByteBuffer.allocateDirect(Format.RECORD_HEADER_BYTES).order(ByteOrder.BIG_ENDIAN);
+    private final ByteBuffer stored = ByteBuffer.allocateDirect(MAX_PAGES_PAYLOAD + 1024);
+    private final ByteBuffer inflated = ByteBuffer.allocateDirect(MAX_PAGES_PAYLOAD);
+    private final int version;
+    private long offset;
+    private End end;
+
+    public ImageReader(ReadableByteChannel in) throws IOException {
+        this.in = in;
+        try {
+            this.sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
+        ByteBuffer h = ByteBuffer.allocate(Format.HEADER_BYTES);
+        readFully(h, "header");
+        byte[] magic = Arrays.copyOf(h.array(), Format.MAGIC.length);
+        if (!Arrays.equals(magic, Format.MAGIC)) {
+            throw new ImageFormatException("not a telefork image (bad magic)");
+        }
+        h.position(Format.MAGIC.length);
+        version = h.getShort() & 0xffff;
+        int arch = h.getShort() & 0xffff;
+        int pageSize = h.getInt();
+        h.getInt();
+        int headerCrc = h.getInt();
+        crc.reset();
+        crc.update(h.array(), 0, Format.HEADER_BYTES - 4);
+        if ((int) crc.getValue() != headerCrc) {
+            throw new ImageFormatException("image header checksum mismatch");
+        }
+        if (version > Format.VERSION) {
+            throw new ImageFormatException("image format version " + version + " is newer than this telefork reads ("
+                    + Format.VERSION + "): upgrade telefork");
+        }
+        if (version < 1) {
+            throw new ImageFormatException("image format version " + version + " is invalid");
+        }
+        if (arch != Format.ARCH_X86_64) {
+            throw new ImageFormatException("image is for ELF machine " + arch + ", this is x86_64 (62)");
+        }
+        if (pageSize != Format.PAGE_SIZE) {
+            throw new ImageFormatException("image page size " + pageSize + " differs from " + Format.PAGE_SIZE);
+        }
+    }
+
+    public int version() {
+        return version;
+    }
+
+    /** Bytes consumed so far. */
+    public long offset() {
+        return offset;
+    }
+
+    /** The END record once reached, else null. */
+    public End end() {
+        return end;
+    }
+
+    /** The next record, or null once the END record has been read and the SHA-256 verified. */
+    public Record next() throws IOException {
+        if (end != null) {
+            return null;
+        }
+        long recordOffset = offset;
+        MessageDigest beforeRecord = cloneDigest();
+        header.clear();
+        readFully(header, "record header");
+        header.flip();
+        int typeId = header.getShort() & 0xffff;
+        Compression codec = Compression.fromId(header.get() & 0xff);
+        header.get();
+        int raw = header.getInt();
+        int storedLength = header.getInt();
+        int expectedCrc = header.getInt();
+        RecordType type = RecordType.fromId(typeId);
+        int limit = type == RecordType.PAGES ? MAX_PAGES_PAYLOAD : Format.MAX_METADATA_BYTES;
+        if (raw < 0 || storedLength < 0 || raw > limit || storedLength > Math.max(limit, stored.capacity())
+                || (codec == Compression.NONE && raw != storedLength)) {
+            throw new ImageFormatException("record at byte " + recordOffset + " has implausible lengths");
+        }
+        ByteBuffer payload = type == RecordType.PAGES ? stored : ByteBuffer.allocate(storedLength);
+        payload.clear().limit(storedLength);
+        readFully(payload, type + " record");
+        payload.flip();
+        crc.reset();
+        crc.update(payload.duplicate());
+        if ((int) crc.getValue() != expectedCrc) {
+            throw new ImageFormatException(type + " record at byte " + recordOffset + " fails its checksum (corrupt image)");
+        }
+        ByteBuffer body = payload;
+        if (codec != Compression.NONE) {
+            if (type != RecordType.PAGES) {
+                throw new ImageFormatException("metadata record at byte " + recordOffset + " is compressed");
+            }
+            inflated.clear();
+            codec.decompress(payload, inflated, raw);
+            inflated.flip();
+            body = inflated;
+        }
+        if (type == RecordType.PAGES) {
+            if (raw < Format.PAGES_PREFIX_BYTES + Format.PAGE_SIZE
+                    || (raw - Format.PAGES_PREFIX_BYTES) % Format.PAGE_SIZE != 0) {
+                throw new ImageFormatException("PAGES record at byte " + recordOffset + " has a bad length");
+            }
+            body.order(ByteOrder.BIG_ENDIAN);
+            long address = body.getLong();
+            int count = body.getInt();
+            if (count != (raw - Format.PAGES_PREFIX_BYTES) / Format.PAGE_SIZE || address % Format.PAGE_SIZE != 0) {
+                throw new ImageFormatException("PAGES record at byte " + recordOffset + " is inconsistent");
+            }
+            return new Record(type, null, address, count, body.slice(), recordOffset, storedLength, codec);
+        }
+        byte[] bytes = new byte[payload.remaining()];
+        payload.get(bytes);
+        if (type == RecordType.END) {
+            Decoder d = new Decoder(bytes);
+            byte[] digest = d.bytes();
+            long pageBytes = d.i64();
+            if (!Arrays.equals(digest, beforeRecord.digest())) {
+                throw new ImageFormatException("image SHA-256 mismatch: the image is corrupt");
+            }
+            end = new End(HexFormat.of().formatHex(digest), pageBytes);
+        }
+        return new Record(type, bytes, 0, 0, null, recordOffset, storedLength, codec);
+    }
+
+    private MessageDigest cloneDigest() {
+        try {
+            return (MessageDigest) sha.clone();
+        } catch (CloneNotSupportedException e) {
+            throw new IllegalStateException("SHA-256 digests are cloneable", e);
+        }
+    }
+
+    private void readFully(ByteBuffer b, String what) throws IOException {
+        ByteBuffer view = b.duplicate();
+        int start = b.position();
+        while (b.hasRemaining()) {
+            int n = in.read(b);
+            if (n < 0) {
+                throw new ImageFormatException("image is truncated: ends in the " + what + " at byte "
+                        + (offset + b.position() - start));
+            }
+        }
+        view.limit(b.position()).position(start);
+        sha.update(view);
+        offset += b.position() - start;
+    }
+}

@@ -1,0 +1,158 @@
+package io.telefork.image;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.WritableByteChannel;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.zip.CRC32C;
+
+/**
+ * Writes an image in one pass to any channel (file, pipe, socket). Call {@link #writeHeader()}, the
+ * metadata records, the page runs, then {@link #finish()}. Not thread-safe.
+ */
+public final class ImageWriter {
+
+    /** What was written: the stream's length and the SHA-256 stored in its END record. */
+    public record Summary(long bytes, String sha256, long pageBytes) {
+    }
+
+    private final WritableByteChannel out;
+    private final Compression compression;
+    private final MessageDigest sha;
+    private final CRC32C crc = new CRC32C();
+    private final ByteBuffer header = ByteBuffer.allocateDirect(Format.RECORD_HEADER_BYTES + Format.PAGES_PREFIX_BYTES)
+            .order(ByteOrder.BIG_ENDIAN);
+    private final List<PageIndex.Entry> index = new ArrayList<>();
+    private ByteBuffer compressed;
+    private long offset;
+    private long pageBytes;
+
+    public ImageWriter(WritableByteChannel out, Compression compression) {
+        this.out = out;
+        this.compression = compression;
+        try {
+            this.sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
+    }
+
+    public long bytesWritten() {
+        return offset;
+    }
+
+    public void writeHeader() throws IOException {
+        ByteBuffer h = ByteBuffer.allocate(Format.HEADER_BYTES);
+        h.put(Format.MAGIC).putShort((short) Format.VERSION).putShort((short) Format.ARCH_X86_64)
+                .putInt(Format.PAGE_SIZE).putInt(0);
+        crc.reset();
+        crc.update(h.array(), 0, h.position());
+        h.putInt((int) crc.getValue()).flip();
+        emit(h);
+    }
+
+    /** A metadata record; stored uncompressed since it is small and read before anything else. */
+    public void writeRecord(RecordType type, byte[] payload) throws IOException {
+        if (type == RecordType.PAGES || type == RecordType.END) {
+            throw new IllegalArgumentException(type + " has its own method");
+        }
+        ByteBuffer p = ByteBuffer.wrap(payload);
+        writeFramed(type, Compression.NONE, payload.length, p);
+    }
+
+    /**
+     * A run of whole pages starting at {@code address}: the buffer's remaining bytes, a multiple of the
+     * page size and at most {@link Format#MAX_RUN_PAGES} pages. The buffer is consumed.
+     */
+    public void writePages(long address, ByteBuffer pages) throws IOException {
+        int length = pages.remaining();
+        if (length == 0 || length % Format.PAGE_SIZE != 0 || length > Format.MAX_RUN_PAGES * Format.PAGE_SIZE) {
+            throw new IllegalArgumentException("bad page run length " + length);
+        }
+        int count = length / Format.PAGE_SIZE;
+        index.add(new PageIndex.Entry(address, count, offset));
+        pageBytes += length;
+        int raw = Format.PAGES_PREFIX_BYTES + length;
+        if (compression != Compression.NONE) {
+            ByteBuffer stored = compress(address, count, pages, raw);
+            if (stored != null) {
+                writeFramed(RecordType.PAGES, compression, raw, stored);
+                pages.position(pages.limit());
+                return;
+            }
+        }
+        // Uncompressed: the prefix goes with the record header, the pages straight from the caller's buffer.
+        int payloadCrc = payloadCrc(address, count, pages);
+        header.clear();
+        putRecordHeader(RecordType.PAGES, Compression.NONE, raw, raw, payloadCrc);
+        header.putLong(address).putInt(count).flip();
+        emit(header);
+        emit(pages);
+    }
+
+    /** Writes the page index and the END record with the SHA-256 of everything before it. */
+    public Summary finish() throws IOException {
+        List<PageIndex.Entry> sorted = new ArrayList<>(index);
+        sorted.sort((a, b) -> Long.compareUnsigned(a.address(), b.address()));
+        writeRecord(RecordType.INDEX, new PageIndex(sorted).encode());
+        byte[] digest = sha.digest();
+        byte[] payload = new Encoder().bytes(digest).i64(pageBytes).toByteArray();
+        writeFramed(RecordType.END, Compression.NONE, payload.length, ByteBuffer.wrap(payload));
+        return new Summary(offset, HexFormat.of().formatHex(digest), pageBytes);
+    }
+
+    private ByteBuffer compress(long address, int count, ByteBuffer pages, int raw) {
+        ByteBuffer src = ByteBuffer.allocateDirect(raw);
+        src.putLong(address).putInt(count).put(pages.duplicate()).flip();
+        int bound = compression.maxCompressedLength(raw);
+        if (compressed == null || compressed.capacity() < bound) {
+            compressed = ByteBuffer.allocateDirect(bound);
+        }
+        compressed.clear();
+        int n = compression.compress(src, compressed);
+        if (n >= raw) {
+            return null; // incompressible: storing it raw is smaller and faster to read
+        }
+        compressed.flip();
+        return compressed;
+    }
+
+    private int payloadCrc(long address, int count, ByteBuffer pages) {
+        crc.reset();
+        ByteBuffer prefix = ByteBuffer.allocate(Format.PAGES_PREFIX_BYTES).putLong(address).putInt(count).flip();
+        crc.update(prefix);
+        crc.update(pages.duplicate());
+        return (int) crc.getValue();
+    }
+
+    private void writeFramed(RecordType type, Compression codec, int raw, ByteBuffer payload) throws IOException {
+        crc.reset();
+        crc.update(payload.duplicate());
+        header.clear();
+        putRecordHeader(type, codec, raw, payload.remaining(), (int) crc.getValue());
+        header.flip();
+        emit(header);
+        emit(payload);
+    }
+
+    private void putRecordHeader(RecordType type, Compression codec, int raw, int stored, int payloadCrc) {
+        header.putShort((short) type.id()).put((byte) codec.id()).put((byte) 0).putInt(raw).putInt(stored)
+                .putInt(payloadCrc);
+    }
+
+    private void emit(ByteBuffer b) throws IOException {
+        sha.update(b.duplicate());
+        int n = b.remaining();
+        while (b.hasRemaining()) {
+            if (out.write(b) < 0) {
+                throw new IOException("image output closed");
+            }
+        }
+        offset += n;
+    }
+}

@@ -1,0 +1,175 @@
+package io.telefork.restore;
+
+import io.telefork.engine.EngineException;
+import io.telefork.engine.EngineException.Reason;
+import io.telefork.engine.RestoreOptions;
+import io.telefork.engine.RestoreResult;
+import io.telefork.image.ImageFormatException;
+import io.telefork.image.ImageHead;
+import io.telefork.image.ImageReader;
+import io.telefork.proc.ProcFs;
+import io.telefork.sys.Kernel;
+import io.telefork.sys.Ptrace;
+import io.telefork.sys.Spawner;
+import io.telefork.sys.Sys;
+import io.telefork.sys.SysException;
+import io.telefork.sys.Tracer;
+
+import java.io.IOException;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Restores an image into a vessel: one this restorer spawns (the CLI's case) or one that exists (a
+ * container's placeholder). The image is read in one pass, so a restore can start while the dump is
+ * still streaming in; the process runs only once the whole image has been verified.
+ */
+public final class Restorer {
+    private static final List<String> VESSEL = List.of(vesselBinary(), "infinity");
+
+    private final RestoreOptions options;
+    private final ProcFs proc;
+
+    public Restorer(RestoreOptions options) {
+        this(options, new ProcFs());
+    }
+
+    Restorer(RestoreOptions options, ProcFs proc) {
+        this.options = options;
+        this.proc = proc;
+    }
+
+    public RestoredProcess restoreSpawned(ReadableByteChannel in) throws EngineException {
+        long started = System.nanoTime();
+        ImageReader reader = openImage(in);
+        ImageHead head = readHead(reader);
+        try (Tracer tracer = new Tracer("telefork-restore")) {
+            RestoreResult result = tracer.call(ptrace -> {
+                int vessel = Spawner.spawn(VESSEL, Map.of("PATH", "/usr/bin:/bin"));
+                try {
+                    ptrace.seize(vessel, Ptrace.O_EXITKILL);
+                    ptrace.interrupt(vessel);
+                    awaitInterrupt(ptrace, vessel);
+                } catch (SysException e) {
+                    killAndReap(ptrace, vessel);
+                    throw e;
+                }
+                Transplant t = new Transplant(ptrace, vessel, head, reader, options, proc);
+                try {
+                    t.run();
+                    ptrace.detach(vessel, head.process().stopped() ? Sys.SIGSTOP : 0);
+                } catch (Exception e) {
+                    killAndReap(ptrace, vessel);
+                    throw e;
+                }
+                return new RestoreResult(vessel, head.process().pid(), t.memoryBytes(),
+                        Duration.ofNanos(System.nanoTime() - started));
+            });
+            return new RestoredProcess(result);
+        } catch (Exception e) {
+            throw translate(e);
+        }
+    }
+
+    public RestoreResult restoreInto(int vesselPid, ReadableByteChannel in) throws EngineException {
+        long started = System.nanoTime();
+        if (!proc.exists(vesselPid)) {
+            throw new EngineException(Reason.NO_SUCH_PROCESS, "no vessel process with PID " + vesselPid);
+        }
+        ImageReader reader = openImage(in);
+        ImageHead head = readHead(reader);
+        try (Tracer tracer = new Tracer("telefork-restore-" + vesselPid)) {
+            return tracer.call(ptrace -> {
+                ptrace.seize(vesselPid, Ptrace.O_EXITKILL);
+                ptrace.interrupt(vesselPid);
+                awaitInterrupt(ptrace, vesselPid);
+                Transplant t = new Transplant(ptrace, vesselPid, head, reader, options, proc);
+                try {
+                    t.run();
+                    ptrace.detach(vesselPid, head.process().stopped() ? Sys.SIGSTOP : 0);
+                } catch (Exception e) {
+                    if (t.pastPointOfNoReturn()) {
+                        Kernel.kill(vesselPid, Sys.SIGKILL);
+                    } else {
+                        t.release();
+                    }
+                    throw e;
+                }
+                return new RestoreResult(vesselPid, head.process().pid(), t.memoryBytes(),
+                        Duration.ofNanos(System.nanoTime() - started));
+            });
+        } catch (Exception e) {
+            throw translate(e);
+        }
+    }
+
+    private static ImageReader openImage(ReadableByteChannel in) throws EngineException {
+        try {
+            return new ImageReader(in);
+        } catch (IOException e) {
+            throw translate(e);
+        }
+    }
+
+    private static ImageHead readHead(ImageReader reader) throws EngineException {
+        try {
+            return ImageHead.read(reader);
+        } catch (IOException e) {
+            throw translate(e);
+        }
+    }
+
+    private static void awaitInterrupt(Ptrace ptrace, int pid) throws SysException {
+        while (true) {
+            Ptrace.Status st = ptrace.waitFor(pid);
+            if (!st.stopped()) {
+                throw new SysException("vessel " + pid + " " + st + " before it could be used");
+            }
+            if (st.eventStop() && st.stopSignal() == Sys.SIGTRAP) {
+                return;
+            }
+            ptrace.cont(pid, st.eventStop() ? 0 : st.stopSignal());
+        }
+    }
+
+    private static void killAndReap(Ptrace ptrace, int pid) {
+        try {
+            Kernel.kill(pid, Sys.SIGKILL);
+            Ptrace.Status st;
+            do {
+                st = ptrace.waitFor(pid);
+            } while (st.stopped());
+        } catch (SysException e) {
+            // Already gone.
+        }
+    }
+
+    private static EngineException translate(Exception e) {
+        if (e instanceof EngineException ee) {
+            return ee;
+        }
+        if (e instanceof ImageFormatException) {
+            return new EngineException(Reason.BAD_IMAGE, "bad image: " + e.getMessage(), e);
+        }
+        if (e instanceof IOException) {
+            return new EngineException(Reason.IO, "reading the image failed: " + e.getMessage(), e);
+        }
+        if (e instanceof SysException) {
+            return new EngineException(Reason.SYSTEM, "restore failed: " + e.getMessage(), e);
+        }
+        return new EngineException(Reason.SYSTEM, "restore failed: " + e, e);
+    }
+
+    private static String vesselBinary() {
+        for (String p : new String[] {"/usr/bin/sleep", "/bin/sleep"}) {
+            if (Files.isExecutable(Path.of(p))) {
+                return p;
+            }
+        }
+        return "/usr/bin/sleep";
+    }
+}

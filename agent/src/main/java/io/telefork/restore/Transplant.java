@@ -1,0 +1,572 @@
+package io.telefork.restore;
+
+import io.telefork.engine.EngineException;
+import io.telefork.engine.EngineException.Reason;
+import io.telefork.engine.RestoreOptions;
+import io.telefork.image.FdEntry;
+import io.telefork.image.FileId;
+import io.telefork.image.Format;
+import io.telefork.image.ImageHead;
+import io.telefork.image.ImageReader;
+import io.telefork.image.MemoryArea;
+import io.telefork.image.ProcessInfo;
+import io.telefork.image.RecordType;
+import io.telefork.image.Regs;
+import io.telefork.image.SignalState;
+import io.telefork.image.ThreadState;
+import io.telefork.proc.FileIds;
+import io.telefork.proc.ProcFs;
+import io.telefork.sys.Kernel;
+import io.telefork.sys.Ptrace;
+import io.telefork.sys.Remote;
+import io.telefork.sys.Sys;
+import io.telefork.sys.SysException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Turns a seized, interrupted vessel into the process of an image. Steps 1-4 only look and prepare
+ * (a failure there leaves the vessel as it was); from step 5 on the vessel's own memory is gone and a
+ * failure can only kill it, which the caller does. Runs on the tracer thread.
+ */
+final class Transplant {
+    private static final long TASK_SIZE = 0x7ffffffff000L;
+    private static final int MADV_DONTFORK = 10;
+    private static final int MADV_HUGEPAGE = 14;
+    private static final int MADV_NOHUGEPAGE = 15;
+    private static final int MADV_DONTDUMP = 16;
+    private static final int MADV_WIPEONFORK = 18;
+    private static final int SYS_RT_SIGQUEUEINFO = 129;
+    private static final int RSEQ_FLAG_UNREGISTER = 1;
+    private static final int SS_ONSTACK = 1;
+    private static final int SS_DISABLE = 2;
+    private static final int XSTATE_BV = 512;
+    /** ptrace puts XCR0 in the first word of sw_reserved (USER_XSTATE_XCR0_WORD). */
+    private static final int XFEATURES_SW = 464;
+
+    private final Ptrace ptrace;
+    private final int vessel;
+    private final ImageHead head;
+    private final ImageReader reader;
+    private final RestoreOptions options;
+    private final ProcFs proc;
+    private Remote remote;
+    private long savedMask;
+    private boolean pointOfNoReturn;
+    private long scratch;
+    /** Per file path and access mode, the vessel fd it was opened on (at or above {@link #fdBase}). */
+    private final Map<String, Integer> opened = new LinkedHashMap<>();
+    private final Map<Integer, Integer> fdTemps = new HashMap<>();
+    private int fdBase;
+    private int nextFd;
+    private long memoryBytes;
+
+    Transplant(Ptrace ptrace, int vessel, ImageHead head, ImageReader reader, RestoreOptions options, ProcFs proc) {
+        this.ptrace = ptrace;
+        this.vessel = vessel;
+        this.head = head;
+        this.reader = reader;
+        this.options = options;
+        this.proc = proc;
+    }
+
+    boolean pastPointOfNoReturn() {
+        return pointOfNoReturn;
+    }
+
+    long memoryBytes() {
+        return memoryBytes;
+    }
+
+    /** Undoes steps 1-4 on a vessel that is to live on as it was (only before the point of no return). */
+    void release() throws SysException {
+        if (pointOfNoReturn) {
+            throw new IllegalStateException("the vessel's memory is gone; it can only be killed");
+        }
+        if (remote != null) {
+            closeTemps();
+            if (scratch != 0) {
+                remote.raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+            }
+            remote.restoreRegisters();
+            ptrace.setSigmask(vessel, savedMask);
+        }
+        ptrace.detach(vessel, 0);
+    }
+
+    void run() throws Exception {
+        // 1. Block the vessel's signals while it is worked on.
+        savedMask = ptrace.getSigmask(vessel);
+        ptrace.setSigmask(vessel, ~0L);
+
+        // 2. Look at the vessel: its vDSO block, which survives the transplant and holds our syscall gadget.
+        List<ProcFs.Mapping> own = proc.mappings(vessel);
+        List<ProcFs.Mapping> special = own.stream().filter(m -> isVdsoBlock(m.path())).toList();
+        ProcFs.Mapping vdso = special.stream().filter(m -> m.path().equals("[vdso]")).findFirst()
+                .orElseThrow(() -> new EngineException(Reason.INCOMPATIBLE, "the vessel has no vDSO"));
+        remote = new Remote(ptrace, vessel, Remote.findGadget(vessel, vdso.start(), vdso.end()));
+
+        // 3. Check that this machine and vessel can take the image.
+        List<MemoryArea> imageSpecial = head.areas().stream()
+                .filter(a -> a.kind() == MemoryArea.Kind.VDSO || a.kind() == MemoryArea.Kind.VVAR).toList();
+        checkVdsoLayout(special, imageSpecial);
+        byte[] xstate = fitXState(ptrace.getXState(vessel), head.thread().xstate());
+        for (MemoryArea a : head.areas()) {
+            if (a.kind() != MemoryArea.Kind.VSYSCALL && Long.compareUnsigned(a.end(), TASK_SIZE) > 0) {
+                throw new EngineException(Reason.INCOMPATIBLE, String.format(
+                        "memory area %x-%x lies above this machine's user address space", a.start(), a.end()));
+            }
+        }
+
+        // 4. Prepare inside the vessel everything that can fail: files opened, working directory.
+        scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
+                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        openFiles();
+        String cwd = head.process().cwd();
+        if (remote.raw(Sys.SYS_CHDIR, putString(cwd)) < 0) {
+            throw new EngineException(Reason.FILE_CHANGED, "the working directory " + cwd + " is gone");
+        }
+
+        // 5. Point of no return: unregister the vessel's rseq and unmap all its memory but the vDSO block.
+        pointOfNoReturn = true;
+        long[] rseq = ptrace.getRseq(vessel);
+        if (rseq[0] != 0) {
+            remote.call("rseq unregister", Sys.SYS_RSEQ, rseq[0], rseq[1], RSEQ_FLAG_UNREGISTER, rseq[2]);
+        }
+        for (ProcFs.Mapping m : own) {
+            if (!isVdsoBlock(m.path()) && !m.path().equals("[vsyscall]")) {
+                remote.call(String.format("munmap %x-%x", m.start(), m.end()), Sys.SYS_MUNMAP, m.start(),
+                        m.end() - m.start());
+            }
+        }
+        remote.call("munmap scratch", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+        scratch = 0;
+
+        // 6. Move the vDSO block to where the image had it.
+        moveVdsoBlock(special, imageSpecial);
+
+        // 7. Create every area, writable for now where pages are to be written into it.
+        for (MemoryArea a : head.areas()) {
+            createArea(a);
+        }
+
+        // 8. Pages, as they arrive; the image's SHA-256 is verified at its END record.
+        receivePages();
+
+        // 9. Final protections.
+        for (MemoryArea a : head.areas()) {
+            if (isCreated(a) && initialProt(a) != a.prot()) {
+                remote.call(String.format("mprotect %x-%x", a.start(), a.end()), Sys.SYS_MPROTECT, a.start(),
+                        a.length(), a.prot());
+            }
+        }
+        scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
+                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+
+        // 10. The mm fields: code, data, brk, stack, arguments, environment, auxv, executable.
+        setMm();
+
+        // 11. Thread attributes.
+        ThreadState t = head.thread();
+        remote.call("set_tid_address", Sys.SYS_SET_TID_ADDRESS, t.clearTid());
+        if (t.robustList()[0] != 0) {
+            remote.call("set_robust_list", Sys.SYS_SET_ROBUST_LIST, t.robustList()[0], t.robustList()[1]);
+        }
+        if (t.rseq()[0] != 0) {
+            remote.call("rseq register", Sys.SYS_RSEQ, t.rseq()[0], t.rseq()[1], 0, t.rseq()[2]);
+        }
+        long[] ss = t.altstack();
+        if ((ss[1] & SS_DISABLE) == 0) {
+            ByteBuffer b = scratchBuffer(24);
+            b.putLong(0, ss[0]).putInt(8, (int) (ss[1] & ~SS_ONSTACK)).putLong(16, ss[2]);
+            writeScratch(b, 0);
+            remote.call("sigaltstack", Sys.SYS_SIGALTSTACK, scratch, 0);
+        }
+
+        // 12. Signal dispositions, then the signals that were pending.
+        setSignals();
+
+        // 13. Process attributes: name, umask, resource limits (lowered only: raising needs CAP_SYS_RESOURCE).
+        byte[] comm = head.process().comm().getBytes(StandardCharsets.UTF_8);
+        remote.call("prctl(PR_SET_NAME)", Sys.SYS_PRCTL, Sys.PR_SET_NAME,
+                putString(new String(comm, 0, Math.min(comm.length, 15), StandardCharsets.UTF_8)));
+        remote.call("umask", Sys.SYS_UMASK, head.process().umask());
+        setRlimits();
+
+        // 14. File descriptors at their numbers; the temporary ones closed.
+        placeFds();
+        remote.call("munmap scratch", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+        scratch = 0;
+
+        // 15. CPU state last, then the real signal mask.
+        ptrace.setXState(vessel, xstate);
+        ptrace.setRegs(vessel, restartedRegisters(t.regs()));
+        ptrace.setSigmask(vessel, t.sigmask());
+
+        // 16. Last word before it runs.
+        options.beforeResume().confirm();
+    }
+
+    private static boolean isVdsoBlock(String name) {
+        return name.equals("[vdso]") || name.equals("[vvar]") || name.equals("[vvar_vclock]");
+    }
+
+    private void checkVdsoLayout(List<ProcFs.Mapping> vessel, List<MemoryArea> image) throws EngineException {
+        boolean same = vessel.size() == image.size();
+        for (int i = 0; same && i < vessel.size(); i++) {
+            same = vessel.get(i).path().equals(image.get(i).name())
+                    && vessel.get(i).end() - vessel.get(i).start() == image.get(i).length();
+        }
+        if (!same) {
+            throw new EngineException(Reason.INCOMPATIBLE, "the image's vDSO/vvar layout differs from this kernel's "
+                    + "(dumped on kernel " + head.process().kernel() + ")");
+        }
+    }
+
+    /** The image's XSAVE area, checked against and fitted to what this CPU and kernel enable. */
+    private static byte[] fitXState(byte[] own, byte[] image) throws EngineException {
+        if (image.length < XSTATE_BV + 64) {
+            throw new EngineException(Reason.BAD_IMAGE, "the image's XSAVE area is too short");
+        }
+        ByteBuffer ownBuf = ByteBuffer.wrap(own).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer img = ByteBuffer.wrap(image.clone()).order(ByteOrder.LITTLE_ENDIAN);
+        long enabled = ownBuf.getLong(XFEATURES_SW);
+        long used = img.getLong(XSTATE_BV);
+        if ((used & ~enabled) != 0 || image.length > own.length) {
+            throw new EngineException(Reason.INCOMPATIBLE, String.format(
+                    "the image uses CPU state components 0x%x that this machine does not enable (0x%x)", used, enabled));
+        }
+        img.putLong(XSTATE_BV, used & enabled);
+        img.putLong(XSTATE_BV + 8, 0); // xcomp_bv: the kernel takes only the standard format
+        return img.array();
+    }
+
+    private void openFiles() throws Exception {
+        int maxFd = 2;
+        for (FdEntry f : head.fds()) {
+            maxFd = Math.max(maxFd, f.fd());
+        }
+        fdBase = maxFd + 1;
+        nextFd = fdBase;
+        for (MemoryArea a : head.areas()) {
+            if (a.kind() == MemoryArea.Kind.FILE_PRIVATE || a.kind() == MemoryArea.Kind.FILE_SHARED) {
+                int mode = a.shared() && a.hasVmFlag("mw") ? Sys.O_RDWR : Sys.O_RDONLY;
+                openShared(a.name(), mode, a.file(), "mapped file");
+            }
+        }
+        openShared(head.process().exePath(), Sys.O_RDONLY, head.process().exe(), "executable");
+        for (FdEntry f : head.fds()) {
+            if (f.kind() == FdEntry.Kind.INHERITED) {
+                continue;
+            }
+            int flags = f.flags() & ~(Sys.O_CREAT | Sys.O_EXCL | Sys.O_TRUNC);
+            int fd = open(f.path(), flags, "fd " + f.fd());
+            fdTemps.put(f.fd(), fd);
+            if (f.kind() == FdEntry.Kind.FILE) {
+                checkSame(f.path(), fd, f.file(), "fd " + f.fd());
+            }
+        }
+    }
+
+    private void openShared(String path, int mode, FileId expected, String what) throws Exception {
+        String key = mode + ":" + path;
+        if (!opened.containsKey(key)) {
+            int fd = open(path, mode, what);
+            checkSame(path, fd, expected, what);
+            opened.put(key, fd);
+        }
+    }
+
+    private int open(String path, int flags, String what) throws Exception {
+        long fd = remote.raw(Sys.SYS_OPENAT, -100, putString(path), flags | Sys.O_CLOEXEC, 0);
+        if (fd < 0) {
+            throw new EngineException(Reason.FILE_CHANGED, "cannot reopen " + path + " (" + what + "): "
+                    + Sys.errno(fd));
+        }
+        int target = nextFd++;
+        if (fd != target) {
+            remote.call("fcntl(F_DUPFD_CLOEXEC)", Sys.SYS_DUP3, fd, target, Sys.O_CLOEXEC);
+            remote.call("close", Sys.SYS_CLOSE, fd);
+        }
+        return target;
+    }
+
+    private void checkSame(String path, int fd, FileId expected, String what) throws IOException, EngineException {
+        FileId now = FileIds.stat(proc.dir(vessel).resolve("fd").resolve(Integer.toString(fd)));
+        if (!now.sameContentAs(expected) && !options.allowChangedFiles()) {
+            throw new EngineException(Reason.FILE_CHANGED, path + " (" + what + ") changed since the dump (size "
+                    + expected.size() + " -> " + now.size() + ", mtime " + expected.mtimeNanos() + " -> "
+                    + now.mtimeNanos() + "); use --allow-changed-files to restore anyway");
+        }
+    }
+
+    private void moveVdsoBlock(List<ProcFs.Mapping> from, List<MemoryArea> to) throws SysException {
+        long oldStart = from.get(0).start();
+        long oldEnd = from.get(from.size() - 1).end();
+        long newStart = to.get(0).start();
+        long newEnd = to.get(to.size() - 1).end();
+        if (oldStart == newStart) {
+            return;
+        }
+        long[] starts = from.stream().mapToLong(ProcFs.Mapping::start).toArray();
+        if (newStart < oldEnd && oldStart < newEnd) {
+            // Overlapping blocks: go through a free place first so no move lands on a part not yet moved.
+            long temp = newEnd + (oldEnd - oldStart) < TASK_SIZE - (1L << 32) ? TASK_SIZE - (1L << 32) : 1L << 32;
+            starts = moveEach(from, starts, temp);
+        }
+        moveEach(from, starts, newStart);
+    }
+
+    private long[] moveEach(List<ProcFs.Mapping> block, long[] starts, long destination) throws SysException {
+        long base = starts[0];
+        long[] moved = new long[starts.length];
+        for (int i = 0; i < starts.length; i++) {
+            long len = block.get(i).end() - block.get(i).start();
+            long target = destination + (starts[i] - base);
+            boolean isVdso = block.get(i).path().equals("[vdso]");
+            long gadgetOffset = remote.gadget() - starts[i];
+            remote.call("mremap " + block.get(i).path(), Sys.SYS_MREMAP, starts[i], len, len,
+                    Sys.MREMAP_MAYMOVE | Sys.MREMAP_FIXED, target);
+            if (isVdso) {
+                remote.moveGadget(target + gadgetOffset);
+            }
+            moved[i] = target;
+        }
+        return moved;
+    }
+
+    private static boolean isCreated(MemoryArea a) {
+        return switch (a.kind()) {
+            case ANONYMOUS, HEAP, STACK, SHARED_ANONYMOUS, FILE_PRIVATE, FILE_SHARED -> true;
+            case VDSO, VVAR, VSYSCALL -> false;
+        };
+    }
+
+    private static int initialProt(MemoryArea a) {
+        return a.kind() == MemoryArea.Kind.FILE_SHARED ? a.prot() : a.prot() | Sys.PROT_READ | Sys.PROT_WRITE;
+    }
+
+    private void createArea(MemoryArea a) throws SysException {
+        if (!isCreated(a)) {
+            return;
+        }
+        boolean file = a.kind() == MemoryArea.Kind.FILE_PRIVATE || a.kind() == MemoryArea.Kind.FILE_SHARED;
+        int flags = Sys.MAP_FIXED | (a.shared() ? Sys.MAP_SHARED : Sys.MAP_PRIVATE);
+        if (!file) {
+            flags |= Sys.MAP_ANONYMOUS;
+        }
+        if (a.hasVmFlag("gd")) {
+            flags |= Sys.MAP_GROWSDOWN;
+        }
+        if (a.hasVmFlag("nr")) {
+            flags |= Sys.MAP_NORESERVE;
+        }
+        long fd = -1;
+        if (file) {
+            int mode = a.shared() && a.hasVmFlag("mw") ? Sys.O_RDWR : Sys.O_RDONLY;
+            fd = opened.get(mode + ":" + a.name());
+        }
+        long r = remote.call(String.format("mmap %x-%x %s", a.start(), a.end(), a.name()), Sys.SYS_MMAP, a.start(),
+                a.length(), initialProt(a), flags, fd, file ? a.offset() : 0);
+        if (r != a.start()) {
+            throw new SysException(String.format("mmap placed %x-%x at %x", a.start(), a.end(), r));
+        }
+        String[][] advice = {{"dc", "" + MADV_DONTFORK}, {"wf", "" + MADV_WIPEONFORK}, {"hg", "" + MADV_HUGEPAGE},
+            {"nh", "" + MADV_NOHUGEPAGE}, {"dd", "" + MADV_DONTDUMP}};
+        for (String[] adv : advice) {
+            if (a.hasVmFlag(adv[0])) {
+                remote.raw(Sys.SYS_MADVISE, a.start(), a.length(), Integer.parseInt(adv[1]));
+            }
+        }
+    }
+
+    private void receivePages() throws Exception {
+        long total = 0;
+        while (true) {
+            ImageReader.Record r = reader.next();
+            if (r == null) {
+                return;
+            }
+            if (r.type() == RecordType.PAGES) {
+                int length = r.pageCount() * Format.PAGE_SIZE;
+                MemoryArea a = head.areaAt(r.address());
+                if (a == null || !isCreated(a) || a.kind() == MemoryArea.Kind.FILE_SHARED
+                        || Long.compareUnsigned(r.address() + length, a.end()) > 0) {
+                    throw new EngineException(Reason.BAD_IMAGE, String.format(
+                            "pages at 0x%x lie outside any area that holds pages", r.address()));
+                }
+                long n = Kernel.writeMemory(vessel, r.address(), r.pages(), length);
+                if (n != length) {
+                    throw new SysException(String.format("short write of pages at 0x%x", r.address()));
+                }
+                total += length;
+                options.progress().update(reader.offset(), -1);
+            } else if (r.type() != RecordType.INDEX && r.type() != RecordType.END) {
+                throw new EngineException(Reason.BAD_IMAGE, "unexpected " + r.type() + " record among pages");
+            }
+            memoryBytes = total;
+        }
+    }
+
+    private void setMm() throws Exception {
+        ProcessInfo p = head.process();
+        ByteBuffer b = scratchBuffer(104 + p.auxv().length * 8);
+        for (int i = 0; i < ProcessInfo.MM_FIELDS; i++) {
+            b.putLong(i * 8, p.mm()[i]);
+        }
+        long auxvAt = scratch + 104;
+        b.putLong(88, auxvAt);
+        b.putInt(96, p.auxv().length * 8);
+        int exeFd = opened.get(Sys.O_RDONLY + ":" + p.exePath());
+        b.putInt(100, exeFd);
+        for (int i = 0; i < p.auxv().length; i++) {
+            b.putLong(104 + i * 8, p.auxv()[i]);
+        }
+        writeScratch(b, 0);
+        long r = remote.raw(Sys.SYS_PRCTL, Sys.PR_SET_MM, Sys.PR_SET_MM_MAP, scratch, 104, 0);
+        if (r == -1) { // EPERM: no CAP_CHECKPOINT_RESTORE here to change /proc/PID/exe; keep the vessel's
+            b.putInt(100, -1);
+            writeScratch(b, 0);
+            r = remote.raw(Sys.SYS_PRCTL, Sys.PR_SET_MM, Sys.PR_SET_MM_MAP, scratch, 104, 0);
+        }
+        if (r < 0) {
+            throw new SysException("prctl(PR_SET_MM_MAP)", (int) -r);
+        }
+    }
+
+    private void setSignals() throws Exception {
+        SignalState s = head.signals();
+        for (int sig = 1; sig <= SignalState.SIGNALS; sig++) {
+            if (sig == Sys.SIGKILL || sig == Sys.SIGSTOP) {
+                continue;
+            }
+            long[] act = new long[4];
+            boolean custom = false;
+            for (int k = 0; k < 4; k++) {
+                act[k] = s.actions()[(sig - 1) * 4 + k];
+                custom |= act[k] != 0;
+            }
+            if (custom) {
+                ByteBuffer b = scratchBuffer(32);
+                for (int k = 0; k < 4; k++) {
+                    b.putLong(k * 8, act[k]);
+                }
+                writeScratch(b, 0);
+                remote.call("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, scratch, 0, 8);
+            }
+        }
+        long self = remote.call("getpid", Sys.SYS_GETPID);
+        for (byte[] info : head.thread().pending()) {
+            queue(info, true, self);
+        }
+        for (byte[] info : s.sharedPending()) {
+            queue(info, false, self);
+        }
+    }
+
+    private void queue(byte[] info, boolean thread, long self) throws Exception {
+        ByteBuffer b = scratchBuffer(info.length);
+        b.put(info).flip();
+        writeScratch(b, 0);
+        int sig = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+        if (thread) {
+            remote.call("rt_tgsigqueueinfo(" + sig + ")", Sys.SYS_RT_TGSIGQUEUEINFO, self, self, sig, scratch);
+        } else {
+            remote.call("rt_sigqueueinfo(" + sig + ")", SYS_RT_SIGQUEUEINFO, self, sig, scratch);
+        }
+    }
+
+    private void setRlimits() throws Exception {
+        long[] l = head.process().rlimits();
+        for (int i = 0; i < l.length; i += 3) {
+            int resource = (int) l[i];
+            long[] now = Kernel.getRlimit(vessel, resource);
+            long hard = Long.compareUnsigned(l[i + 2], now[1]) < 0 ? l[i + 2] : now[1];
+            long soft = Long.compareUnsigned(l[i + 1], hard) < 0 ? l[i + 1] : hard;
+            if (soft != now[0] || hard != now[1]) {
+                ByteBuffer b = scratchBuffer(16);
+                b.putLong(0, soft).putLong(8, hard);
+                writeScratch(b, 0);
+                remote.call("prlimit64(" + resource + ")", Sys.SYS_PRLIMIT64, 0, resource, scratch, 0);
+            }
+        }
+    }
+
+    private void placeFds() throws Exception {
+        Set<Integer> wanted = new HashSet<>();
+        for (FdEntry f : head.fds()) {
+            wanted.add(f.fd());
+            Integer temp = fdTemps.get(f.fd());
+            if (temp != null) {
+                remote.call("dup3 fd " + f.fd(), Sys.SYS_DUP3, temp, f.fd(), f.cloexec() ? Sys.O_CLOEXEC : 0);
+                if (f.kind() == FdEntry.Kind.FILE && f.position() != 0) {
+                    remote.call("lseek fd " + f.fd(), Sys.SYS_LSEEK, f.fd(), f.position(), 0);
+                }
+            } else if (proc.dir(vessel).resolve("fd").resolve(Integer.toString(f.fd())).toFile().exists()) {
+                remote.call("fcntl(F_SETFD) fd " + f.fd(), Sys.SYS_FCNTL, f.fd(), Sys.F_SETFD, f.cloexec() ? 1 : 0);
+            }
+        }
+        closeTemps();
+        for (int fd : proc.fds(vessel)) {
+            if (fd < fdBase && !wanted.contains(fd)) {
+                remote.call("close fd " + fd, Sys.SYS_CLOSE, fd);
+            }
+        }
+    }
+
+    private void closeTemps() throws SysException {
+        if (nextFd > fdBase) {
+            remote.call("close_range", Sys.SYS_CLOSE_RANGE, fdBase, 0xffffffffL, 0);
+            nextFd = fdBase;
+        }
+    }
+
+    /** CRIU's rule for a process stopped inside a system call: restart it, or report EINTR. */
+    static long[] restartedRegisters(long[] image) {
+        long[] r = image.clone();
+        if (r[Regs.ORIG_RAX] >= 0) {
+            long rax = r[Regs.RAX];
+            if (rax == -Sys.ERESTARTSYS || rax == -Sys.ERESTARTNOINTR || rax == -Sys.ERESTARTNOHAND) {
+                r[Regs.RAX] = r[Regs.ORIG_RAX];
+                r[Regs.RIP] -= 2;
+            } else if (rax == -Sys.ERESTART_RESTARTBLOCK) {
+                r[Regs.RAX] = -Sys.EINTR;
+            }
+        }
+        r[Regs.ORIG_RAX] = -1;
+        return r;
+    }
+
+    private ByteBuffer scratchBuffer(int length) {
+        return ByteBuffer.allocateDirect(length).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    private void writeScratch(ByteBuffer b, int offset) throws SysException {
+        int len = b.limit();
+        b.position(0);
+        if (Kernel.writeMemory(vessel, scratch + offset, b, len) != len) {
+            throw new SysException("short write into the vessel's scratch page");
+        }
+    }
+
+    /** Writes a NUL-terminated string at the start of the scratch page; returns its address. */
+    private long putString(String s) throws EngineException, SysException {
+        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
+        if (bytes.length >= Sys.PAGE) {
+            throw new EngineException(Reason.UNSUPPORTED, "path too long: " + s.substring(0, 64) + "...");
+        }
+        ByteBuffer b = scratchBuffer(bytes.length + 1);
+        b.put(bytes).put((byte) 0).flip();
+        writeScratch(b, 0);
+        return scratch;
+    }
+}

@@ -1,0 +1,98 @@
+package io.telefork.sys;
+
+import io.telefork.image.Regs;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Runs system calls inside a stopped tracee: set the argument registers, point rip at a {@code syscall}
+ * instruction (the "gadget"), single-step it, read rax. Injected calls run with the tracee's own
+ * credentials, namespaces, seccomp filter and root, which is the point: a restore done this way builds
+ * the process inside its container. The caller must have blocked the tracee's signals (a pending signal
+ * would turn the step into a signal-delivery stop).
+ */
+public final class Remote {
+    private final Ptrace ptrace;
+    private final int pid;
+    private final long[] saved;
+    private long gadget;
+
+    /** Captures the tracee's registers, which {@link #restoreRegisters()} puts back. */
+    public Remote(Ptrace ptrace, int pid, long gadget) throws SysException {
+        this.ptrace = ptrace;
+        this.pid = pid;
+        this.saved = ptrace.getRegs(pid);
+        this.gadget = gadget;
+    }
+
+    public int pid() {
+        return pid;
+    }
+
+    public long gadget() {
+        return gadget;
+    }
+
+    /** After the code holding the gadget moved (vDSO remapped), calls go through its new address. */
+    public void moveGadget(long newGadget) {
+        this.gadget = newGadget;
+    }
+
+    public long[] savedRegisters() {
+        return Ptrace.copy(saved);
+    }
+
+    public void restoreRegisters() throws SysException {
+        ptrace.setRegs(pid, saved);
+    }
+
+    /** Runs the call and returns rax as the kernel left it: negative errno on failure. */
+    public long raw(int nr, long... args) throws SysException {
+        long[] r = Ptrace.copy(saved);
+        r[Regs.RAX] = nr;
+        r[Regs.ORIG_RAX] = -1;
+        r[Regs.RIP] = gadget;
+        int[] argRegs = {Regs.RDI, Regs.RSI, Regs.RDX, Regs.R10, Regs.R8, Regs.R9};
+        for (int i = 0; i < args.length; i++) {
+            r[argRegs[i]] = args[i];
+        }
+        ptrace.setRegs(pid, r);
+        ptrace.singleStep(pid);
+        Ptrace.Status st = ptrace.waitFor(pid);
+        if (!st.stopped()) {
+            throw new SysException("process " + pid + " " + st + " during an injected system call " + nr);
+        }
+        if (st.stopSignal() != Sys.SIGTRAP) {
+            throw new SysException("process " + pid + " got signal " + st.stopSignal()
+                    + " during an injected system call " + nr);
+        }
+        long[] after = ptrace.getRegs(pid);
+        if (after[Regs.RIP] != gadget + 2) {
+            throw new SysException(String.format("injected system call %d in %d stopped at 0x%x, not 0x%x",
+                    nr, pid, after[Regs.RIP], gadget + 2));
+        }
+        return after[Regs.RAX];
+    }
+
+    /** Runs the call; a negative result becomes a {@link SysException} naming {@code what}. */
+    public long call(String what, int nr, long... args) throws SysException {
+        long r = raw(nr, args);
+        if (r < 0 && r > -4096) {
+            throw new SysException(what + " in process " + pid, (int) -r);
+        }
+        return r;
+    }
+
+    /** Finds a {@code syscall} instruction (0f 05) in [start, end) of the tracee's readable memory. */
+    public static long findGadget(int pid, long start, long end) throws SysException {
+        int len = (int) (end - start);
+        ByteBuffer buf = ByteBuffer.allocateDirect(len);
+        long n = Kernel.readMemory(pid, start, buf, len);
+        for (int i = 0; i + 1 < n; i++) {
+            if (buf.get(i) == 0x0f && buf.get(i + 1) == 0x05) {
+                return start + i;
+            }
+        }
+        throw new SysException(String.format("no syscall instruction in 0x%x-0x%x of %d", start, end, pid));
+    }
+}
