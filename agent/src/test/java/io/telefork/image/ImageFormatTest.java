@@ -1,0 +1,173 @@
+package io.telefork.image;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ImageFormatTest {
+    private static final int PAGE = Format.PAGE_SIZE;
+
+    @ParameterizedTest
+    @EnumSource(Compression.class)
+    void roundTripsEveryRecordAndPage(Compression compression) throws IOException {
+        byte[] random = new byte[8 * PAGE];
+        new Random(7).nextBytes(random);
+        byte[] compressible = new byte[16 * PAGE];
+        Arrays.fill(compressible, (byte) 0x5a);
+        Image written = write(compression, List.of(new Run(0x10000, random), new Run(0x7f0000000000L, compressible)));
+
+        ImageReader reader = new ImageReader(Channels.newChannel(new ByteArrayInputStream(written.bytes)));
+        ImageHead head = ImageHead.read(reader);
+        assertThat(head.process().pid()).isEqualTo(4242);
+        assertThat(head.process().cmdline()).containsExactly("/bin/app", "--flag", "ünïcode");
+        assertThat(head.thread().regs()[Regs.RIP]).isEqualTo(0x401000L);
+        assertThat(head.fds()).hasSize(1);
+        assertThat(head.areas()).hasSize(2);
+        List<Run> read = new ArrayList<>();
+        ImageReader.Record r;
+        PageIndex index = null;
+        while ((r = reader.next()) != null) {
+            if (r.type() == RecordType.PAGES) {
+                byte[] data = new byte[r.pageCount() * PAGE];
+                r.pages().get(data);
+                read.add(new Run(r.address(), data));
+            } else if (r.type() == RecordType.INDEX) {
+                index = PageIndex.decode(r.payload());
+            }
+        }
+        assertThat(read).hasSize(2);
+        assertThat(read.get(0).data).isEqualTo(random);
+        assertThat(read.get(1).data).isEqualTo(compressible);
+        assertThat(reader.end().sha256()).isEqualTo(written.summary.sha256());
+        assertThat(index).isNotNull();
+        assertThat(index.find(0x7f0000000000L + 5 * PAGE).address()).isEqualTo(0x7f0000000000L);
+        assertThat(index.find(0x7f0000000000L + 16 * PAGE)).isNull();
+        // The index points at the PAGES record itself, so a reader with random access can seek there.
+        long offset = index.find(0x10000).offset();
+        assertThat(ByteBuffer.wrap(written.bytes, (int) offset, 2).getShort()).isEqualTo((short) RecordType.PAGES.id());
+    }
+
+    @Test
+    void compressionShrinksCompressiblePagesButStoresRandomPagesRaw() throws IOException {
+        byte[] random = new byte[64 * PAGE];
+        new Random(1).nextBytes(random);
+        byte[] zeros = new byte[64 * PAGE];
+        long plainRandom = write(Compression.NONE, List.of(new Run(0x1000, random))).bytes.length;
+        long zstdRandom = write(Compression.ZSTD, List.of(new Run(0x1000, random))).bytes.length;
+        long zstdZeros = write(Compression.ZSTD, List.of(new Run(0x1000, zeros))).bytes.length;
+        assertThat(zstdRandom).isEqualTo(plainRandom);
+        assertThat(zstdZeros).isLessThan(plainRandom / 20);
+    }
+
+    @Test
+    void shaInEndRecordIsTheDigestOfEverythingBeforeIt() throws Exception {
+        Image image = write(Compression.NONE, List.of(new Run(0x1000, new byte[PAGE])));
+        int endRecord = Format.RECORD_HEADER_BYTES + 4 + 32 + 8;
+        byte[] before = Arrays.copyOf(image.bytes, image.bytes.length - endRecord);
+        String expected = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(before));
+        assertThat(image.summary.sha256()).isEqualTo(expected);
+    }
+
+    @Test
+    void truncatedImageIsRefusedAtEveryLength() throws IOException {
+        byte[] bytes = write(Compression.LZ4, List.of(new Run(0x1000, new byte[3 * PAGE]))).bytes;
+        for (int cut = 0; cut < bytes.length; cut += 97) {
+            byte[] part = Arrays.copyOf(bytes, cut);
+            assertThatThrownBy(() -> readAll(part)).isInstanceOf(ImageFormatException.class)
+                    .hasMessageMatching(".*(truncated|bad magic).*");
+        }
+    }
+
+    @Test
+    void everyFlippedByteIsDetected() throws IOException {
+        byte[] data = new byte[2 * PAGE];
+        new Random(3).nextBytes(data);
+        byte[] bytes = write(Compression.NONE, List.of(new Run(0x1000, data))).bytes;
+        for (int i = 0; i < bytes.length; i += 61) {
+            byte[] bad = bytes.clone();
+            bad[i] ^= 0x10;
+            assertThatThrownBy(() -> readAll(bad)).as("flip at byte %d", i).isInstanceOf(ImageFormatException.class);
+        }
+    }
+
+    @Test
+    void newerFormatVersionAndOtherArchitectureAreRefusedClearly() throws IOException {
+        byte[] bytes = write(Compression.NONE, List.of()).bytes;
+        byte[] newer = withHeader(bytes, 8, (short) 999);
+        assertThatThrownBy(() -> readAll(newer)).hasMessageContaining("version 999 is newer");
+        byte[] arm = withHeader(bytes, 10, (short) 183);
+        assertThatThrownBy(() -> readAll(arm)).hasMessageContaining("ELF machine 183");
+        byte[] junk = "definitely not an image at all".getBytes();
+        assertThatThrownBy(() -> readAll(junk)).hasMessageContaining("bad magic");
+    }
+
+    /** Patches a header field and fixes the header CRC, as a newer writer would have written it. */
+    private static byte[] withHeader(byte[] image, int at, short value) {
+        byte[] b = image.clone();
+        ByteBuffer.wrap(b).putShort(at, value);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(b, 0, Format.HEADER_BYTES - 4);
+        ByteBuffer.wrap(b).putInt(Format.HEADER_BYTES - 4, (int) crc.getValue());
+        return b;
+    }
+
+    private static void readAll(byte[] bytes) throws IOException {
+        ImageReader reader = new ImageReader(Channels.newChannel(new ByteArrayInputStream(bytes)));
+        ImageHead.read(reader);
+        while (reader.next() != null) {
+            // verified as it goes
+        }
+    }
+
+    private record Run(long address, byte[] data) {
+    }
+
+    private record Image(byte[] bytes, ImageWriter.Summary summary) {
+    }
+
+    private static Image write(Compression compression, List<Run> runs) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageWriter w = new ImageWriter(Channels.newChannel(out), compression);
+        w.writeHeader();
+        FileId none = new FileId(0, 0, 0, 0, 0);
+        long[] mm = new long[ProcessInfo.MM_FIELDS];
+        w.writeRecord(RecordType.PROCESS, new ProcessInfo(4242, "app", List.of("/bin/app", "--flag", "ünïcode"),
+                "/bin/app", none, "/", 022, false, mm, new long[] {6, 4096}, new long[] {7, 1024, 4096}, "6.18",
+                "host", 0).encode());
+        long[] regs = new long[Regs.COUNT];
+        regs[Regs.RIP] = 0x401000L;
+        w.writeRecord(RecordType.THREAD, new ThreadState(4242, regs, new byte[2432], 0, new long[3], new long[3], 0,
+                new long[2], List.of()).encode());
+        w.writeRecord(RecordType.SIGNALS, new SignalState(new long[256], List.of()).encode());
+        w.writeRecord(RecordType.FILES, FdEntry.encodeAll(List.of(new FdEntry(1, FdEntry.Kind.INHERITED, "pipe:[1]",
+                1, false, 0, none))));
+        w.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(List.of(
+                new MemoryArea(0x10000, 0x10000 + 8 * PAGE, 3, false, MemoryArea.Kind.ANONYMOUS, 0, "", none, "rd wr"),
+                new MemoryArea(0x7f0000000000L, 0x7f0000000000L + 16 * PAGE, 3, false, MemoryArea.Kind.ANONYMOUS, 0,
+                        "", none, "rd wr"))));
+        for (Run run : runs) {
+            for (int off = 0; off < run.data.length; off += Format.MAX_RUN_PAGES * PAGE) {
+                int len = Math.min(run.data.length - off, Format.MAX_RUN_PAGES * PAGE);
+                w.writePages(run.address + off, ByteBuffer.wrap(run.data, off, len).slice());
+            }
+        }
+        ImageWriter.Summary summary = w.finish();
+        assertThat(summary.bytes()).isEqualTo(out.size());
+        return new Image(out.toByteArray(), summary);
+    }
+}
