@@ -19,6 +19,10 @@ public final class Main {
 
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true);
+        cl.setExecutionStrategy(parsed -> {
+            Logging.configure(Verbosity.level(parsed));
+            return new CommandLine.RunLast().execute(parsed);
+        });
         cl.setExecutionExceptionHandler(Main::handle);
         return cl.execute(args);
     }

@@ -5,6 +5,7 @@ import io.telefork.engine.DumpOptions;
 import io.telefork.engine.DumpResult;
 import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
+import io.telefork.engine.StepClock;
 import io.telefork.image.FdEntry;
 import io.telefork.image.Format;
 import io.telefork.image.ImageWriter;
@@ -82,6 +83,7 @@ public final class Dumper {
         private long scratch;
         private long frozenAt;
         private long frozenNanos;
+        private ImageWriter writer;
 
         Session(Ptrace ptrace, int pid, WritableByteChannel out, long started, Commit commit) {
             this.commit = commit;
@@ -93,26 +95,31 @@ public final class Dumper {
 
         DumpResult run() throws Exception {
             boolean success = false;
+            StepClock clock = new StepClock("dump " + pid);
             try {
                 // 1. Freeze: seize and interrupt; a job-control-stopped process is woken to be worked on.
                 freeze();
 
+                clock.lap("freeze");
                 // 2. Block every signal so that injected calls are not turned into signal-delivery stops.
                 savedMask = ptrace.getSigmask(pid);
                 ptrace.setSigmask(pid, ~0L);
 
+                clock.lap("block signals");
                 // 3. CPU state and what the kernel tells through ptrace.
                 long[] regs = ptrace.getRegs(pid);
                 byte[] xstate = ptrace.getXState(pid);
                 long[] rseq = ptrace.getRseq(pid);
                 List<byte[]> threadPending = ptrace.peekSiginfo(pid, false);
-                List<byte[]> sharedPending = ptrace.peekSiginfo(pid, true);
+                List<byte[]> sharedPending = withoutOwnSigcont(ptrace.peekSiginfo(pid, true));
 
+                clock.lap("registers");
                 // 4. What /proc tells: memory areas, descriptors, process attributes.
                 ProcessReader reader = new ProcessReader(proc, pid);
                 List<MemoryArea> areas = reader.areas();
                 List<FdEntry> fds = reader.fds();
 
+                clock.lap("/proc");
                 // 5. What only the process itself can tell: injected brk(0), sigaction, sigaltstack, tid address.
                 MemoryArea vdso = areas.stream().filter(a -> a.kind() == MemoryArea.Kind.VDSO).findFirst()
                         .orElseThrow(() -> new EngineException(Reason.UNSUPPORTED, "process " + pid + " has no vDSO"));
@@ -131,8 +138,9 @@ public final class Dumper {
                 remote.restoreRegisters();
                 long[] robust = Kernel.getRobustList(pid);
 
+                clock.lap("injected calls");
                 // 6. Metadata records.
-                ImageWriter writer = new ImageWriter(out, options.compression());
+                writer = new ImageWriter(out, options.compression());
                 writer.writeHeader();
                 writer.writeRecord(RecordType.PROCESS, processInfo(brk).encode());
                 writer.writeRecord(RecordType.THREAD, new ThreadState(pid, regs, xstate, savedMask, rseq, altstack,
@@ -141,19 +149,23 @@ public final class Dumper {
                 writer.writeRecord(RecordType.FILES, FdEntry.encodeAll(fds));
                 writer.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(areas));
 
+                clock.lap("metadata");
                 // 7. Pages.
                 long memoryBytes;
                 try (ProcessMemory memory = new ProcessMemory(pid, proc.dir(pid))) {
                     memoryBytes = new PageDumper(proc, pid, memory, writer, options.progress()).dump(areas);
                 }
 
+                clock.lap("pages");
                 // 8. Index and END, flushed and read back before the process may be killed.
                 ImageWriter.Summary summary = writer.finish();
                 verifyWritten(summary);
                 commit.confirm();
                 options.progress().update(summary.bytes(), summary.bytes());
+                clock.lap("index, end, verify");
                 success = true;
                 finish(true);
+                clock.lap("release");
                 return new DumpResult(pid, summary.bytes(), summary.sha256(), memoryBytes,
                         Duration.ofNanos(frozenNanos), Duration.ofNanos(System.nanoTime() - started));
             } finally {
@@ -197,6 +209,24 @@ public final class Dumper {
                 }
             }
             frozenAt = System.nanoTime();
+        }
+
+        /** The SIGCONT that woke a stopped process was ours, not the application's: it is not part of its state. */
+        private List<byte[]> withoutOwnSigcont(List<byte[]> pending) {
+            if (!wasStopped) {
+                return pending;
+            }
+            int self = Kernel.getpid();
+            List<byte[]> kept = new ArrayList<>();
+            for (byte[] info : pending) {
+                ByteBuffer b = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN);
+                // si_pid is 0 when telefork is outside the target's PID namespace (a container).
+                boolean ours = b.getInt(0) == Sys.SIGCONT && b.getInt(8) == 0 && (b.getInt(16) == self || b.getInt(16) == 0);
+                if (!ours) {
+                    kept.add(info);
+                }
+            }
+            return kept;
         }
 
         private long[] sigactions(Map<String, String> status) throws SysException {
@@ -289,6 +319,9 @@ public final class Dumper {
         /** The one cleanup path. */
         private void finish(boolean success) {
             frozenNanos = frozenAt == 0 ? 0 : System.nanoTime() - frozenAt;
+            if (writer != null) {
+                writer.close();
+            }
             if (!seized) {
                 return;
             }
@@ -311,7 +344,11 @@ public final class Dumper {
                 if (savedMask != null) {
                     ptrace.setSigmask(pid, savedMask);
                 }
-                ptrace.detach(pid, wasStopped ? Sys.SIGSTOP : 0);
+                if (wasStopped) {
+                    // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
+                    Kernel.kill(pid, Sys.SIGSTOP);
+                }
+                ptrace.detach(pid, 0);
             } catch (SysException e) {
                 // Nothing more can be done for it; the caller's error already says the dump failed.
                 System.getLogger("telefork").log(System.Logger.Level.WARNING,

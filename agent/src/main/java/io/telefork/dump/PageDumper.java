@@ -1,6 +1,7 @@
 package io.telefork.dump;
 
 import io.telefork.engine.Progress;
+import io.telefork.image.BufferPool;
 import io.telefork.image.Format;
 import io.telefork.image.ImageWriter;
 import io.telefork.image.MemoryArea;
@@ -23,7 +24,6 @@ final class PageDumper {
     private final MemorySource memory;
     private final ImageWriter writer;
     private final Progress progress;
-    private final ByteBuffer buffer = ByteBuffer.allocateDirect(RUN * PAGE);
     private final ByteBuffer zero = ByteBuffer.allocateDirect(PAGE);
     private long estimate;
 
@@ -90,9 +90,13 @@ final class PageDumper {
             }
             long address = a.start() + (long) i * PAGE;
             int length = (j - i) * PAGE;
-            buffer.clear();
-            memory.read(address, buffer, length, readable);
-            stored += writeNonZero(address, j - i, skipZero);
+            BufferPool.Lease lease = writer.pageBuffer();
+            try {
+                memory.read(address, lease.buffer(), length, readable);
+                stored += writeNonZero(lease, address, j - i, skipZero);
+            } finally {
+                lease.release();
+            }
             progress.update(writer.bytesWritten(), estimate);
             i = j;
         }
@@ -100,17 +104,16 @@ final class PageDumper {
     }
 
     /** Writes the buffer's first {@code pages} pages as runs, leaving out all-zero pages if asked. */
-    private long writeNonZero(long address, int pages, boolean skipZero) throws IOException {
+    private long writeNonZero(BufferPool.Lease lease, long address, int pages, boolean skipZero) throws IOException {
+        ByteBuffer buffer = lease.buffer();
         long stored = 0;
         int runStart = -1;
         for (int p = 0; p <= pages; p++) {
-            boolean keep = p < pages && !(skipZero && isZero(p));
+            boolean keep = p < pages && !(skipZero && isZero(buffer, p));
             if (keep && runStart < 0) {
                 runStart = p;
             } else if (!keep && runStart >= 0) {
-                ByteBuffer run = buffer.duplicate();
-                run.position(runStart * PAGE).limit(p * PAGE);
-                writer.writePages(address + (long) runStart * PAGE, run);
+                writer.writePages(address + (long) runStart * PAGE, lease, runStart * PAGE, (p - runStart) * PAGE);
                 stored += (long) (p - runStart) * PAGE;
                 runStart = -1;
             }
@@ -118,7 +121,7 @@ final class PageDumper {
         return stored;
     }
 
-    private boolean isZero(int page) {
+    private boolean isZero(ByteBuffer buffer, int page) {
         ByteBuffer view = buffer.duplicate();
         view.position(page * PAGE).limit((page + 1) * PAGE);
         return view.mismatch(zero.duplicate().clear()) == -1;

@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.ReadableByteChannel;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.zip.CRC32C;
@@ -13,9 +11,10 @@ import java.util.zip.CRC32C;
 /**
  * Reads an image in one pass from any channel, verifying every record's CRC32C as it goes and the
  * SHA-256 of the whole stream at the END record. A reader never hands out a record it has not verified;
- * the stream as a whole is verified only once {@link #next()} has returned the END record.
+ * the stream as a whole is verified only once {@link #next()} has returned the END record. The SHA-256
+ * is computed on a thread of its own while the caller consumes the records.
  */
-public final class ImageReader {
+public final class ImageReader implements AutoCloseable {
 
     /** A verified record. For PAGES, {@link #pages()} is valid only until the next call to {@link #next()}. */
     public record Record(RecordType type, byte[] payload, long address, int pageCount, ByteBuffer pages,
@@ -29,10 +28,11 @@ public final class ImageReader {
     private static final int MAX_PAGES_PAYLOAD = Format.PAGES_PREFIX_BYTES + Format.MAX_RUN_PAGES * Format.PAGE_SIZE;
 
     private final ReadableByteChannel in;
-    private final MessageDigest sha;
+    private final DigestPipeline sha = new DigestPipeline();
     private final CRC32C crc = new CRC32C();
     private final ByteBuffer header = ByteBuffer.allocateDirect(Format.RECORD_HEADER_BYTES).order(ByteOrder.BIG_ENDIAN);
-    private final ByteBuffer stored = ByteBuffer.allocateDirect(MAX_PAGES_PAYLOAD + 1024);
+    private final BufferPool pool = new BufferPool(4, MAX_PAGES_PAYLOAD);
+    private BufferPool.Lease held;
     private final ByteBuffer inflated = ByteBuffer.allocateDirect(MAX_PAGES_PAYLOAD);
     private final int version;
     private long offset;
@@ -40,13 +40,14 @@ public final class ImageReader {
 
     public ImageReader(ReadableByteChannel in) throws IOException {
         this.in = in;
-        try {
-            this.sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java platform has SHA-256", e);
-        }
         ByteBuffer h = ByteBuffer.allocate(Format.HEADER_BYTES);
-        readFully(h, "header");
+        try {
+            readFully(h, "header");
+        } catch (IOException e) {
+            sha.close();
+            throw e;
+        }
+        sha.updateCopy(h.duplicate().flip());
         byte[] magic = Arrays.copyOf(h.array(), Format.MAGIC.length);
         if (!Arrays.equals(magic, Format.MAGIC)) {
             throw new ImageFormatException("not a telefork image (bad magic)");
@@ -93,14 +94,19 @@ public final class ImageReader {
 
     /** The next record, or null once the END record has been read and the SHA-256 verified. */
     public Record next() throws IOException {
+        if (held != null) {
+            held.release();
+            held = null;
+        }
         if (end != null) {
             return null;
         }
         long recordOffset = offset;
-        MessageDigest beforeRecord = cloneDigest();
         header.clear();
         readFully(header, "record header");
         header.flip();
+        byte[] beforeRecord = header.getShort(0) == RecordType.END.id() ? sha.peek() : null;
+        sha.updateCopy(header);
         int typeId = header.getShort() & 0xffff;
         Compression codec = Compression.fromId(header.get() & 0xff);
         header.get();
@@ -109,14 +115,29 @@ public final class ImageReader {
         int expectedCrc = header.getInt();
         RecordType type = RecordType.fromId(typeId);
         int limit = type == RecordType.PAGES ? MAX_PAGES_PAYLOAD : Format.MAX_METADATA_BYTES;
-        if (raw < 0 || storedLength < 0 || raw > limit || storedLength > Math.max(limit, stored.capacity())
+        if (raw < 0 || storedLength < 0 || raw > limit || storedLength > limit + 1024
                 || (codec == Compression.NONE && raw != storedLength)) {
             throw new ImageFormatException("record at byte " + recordOffset + " has implausible lengths");
         }
-        ByteBuffer payload = type == RecordType.PAGES ? stored : ByteBuffer.allocate(storedLength);
+        ByteBuffer payload;
+        if (type == RecordType.PAGES) {
+            if (storedLength > MAX_PAGES_PAYLOAD) {
+                throw new ImageFormatException("record at byte " + recordOffset + " has implausible lengths");
+            }
+            held = pool.take();
+            payload = held.buffer();
+        } else {
+            payload = ByteBuffer.allocate(storedLength);
+        }
         payload.clear().limit(storedLength);
         readFully(payload, type + " record");
         payload.flip();
+        if (held != null) {
+            held.hold();
+            sha.update(payload, held::release);
+        } else {
+            sha.updateCopy(payload);
+        }
         crc.reset();
         crc.update(payload.duplicate());
         if ((int) crc.getValue() != expectedCrc) {
@@ -151,7 +172,8 @@ public final class ImageReader {
             Decoder d = new Decoder(bytes);
             byte[] digest = d.bytes();
             long pageBytes = d.i64();
-            if (!Arrays.equals(digest, beforeRecord.digest())) {
+            sha.close();
+            if (!Arrays.equals(digest, beforeRecord)) {
                 throw new ImageFormatException("image SHA-256 mismatch: the image is corrupt");
             }
             end = new End(HexFormat.of().formatHex(digest), pageBytes);
@@ -159,16 +181,12 @@ public final class ImageReader {
         return new Record(type, bytes, 0, 0, null, recordOffset, storedLength, codec);
     }
 
-    private MessageDigest cloneDigest() {
-        try {
-            return (MessageDigest) sha.clone();
-        } catch (CloneNotSupportedException e) {
-            throw new IllegalStateException("SHA-256 digests are cloneable", e);
-        }
+    @Override
+    public void close() {
+        sha.close();
     }
 
     private void readFully(ByteBuffer b, String what) throws IOException {
-        ByteBuffer view = b.duplicate();
         int start = b.position();
         while (b.hasRemaining()) {
             int n = in.read(b);
@@ -177,8 +195,6 @@ public final class ImageReader {
                         + (offset + b.position() - start));
             }
         }
-        view.limit(b.position()).position(start);
-        sha.update(view);
         offset += b.position() - start;
     }
 }

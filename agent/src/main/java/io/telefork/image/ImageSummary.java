@@ -13,7 +13,12 @@ public record ImageSummary(int version, ImageHead head, Map<MemoryArea, Long> st
                            long imageBytes, String sha256, boolean verified, String problem) {
 
     public static ImageSummary read(ReadableByteChannel in) throws IOException {
-        ImageReader reader = new ImageReader(in);
+        try (ImageReader reader = new ImageReader(in)) {
+            return read(reader);
+        }
+    }
+
+    private static ImageSummary read(ImageReader reader) throws IOException {
         ImageHead head = ImageHead.read(reader);
         Map<MemoryArea, Long> stored = new LinkedHashMap<>();
         head.areas().forEach(a -> stored.put(a, 0L));

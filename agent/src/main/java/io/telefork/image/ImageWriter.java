@@ -4,8 +4,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.WritableByteChannel;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
@@ -13,9 +11,11 @@ import java.util.zip.CRC32C;
 
 /**
  * Writes an image in one pass to any channel (file, pipe, socket). Call {@link #writeHeader()}, the
- * metadata records, the page runs, then {@link #finish()}. Not thread-safe.
+ * metadata records, the page runs, then {@link #finish()} (or {@link #close()} to abandon). Not
+ * thread-safe. Page data is best handed in through {@link #pageBuffer()}: the SHA-256 of the stream is
+ * then computed on another thread while this one goes on reading and writing.
  */
-public final class ImageWriter {
+public final class ImageWriter implements AutoCloseable {
 
     /** What was written: the stream's length and the SHA-256 stored in its END record. */
     public record Summary(long bytes, String sha256, long pageBytes) {
@@ -23,7 +23,8 @@ public final class ImageWriter {
 
     private final WritableByteChannel out;
     private final Compression compression;
-    private final MessageDigest sha;
+    private final DigestPipeline sha = new DigestPipeline();
+    private final BufferPool pool = new BufferPool(4, Format.MAX_RUN_PAGES * Format.PAGE_SIZE);
     private final CRC32C crc = new CRC32C();
     private final ByteBuffer header = ByteBuffer.allocateDirect(Format.RECORD_HEADER_BYTES + Format.PAGES_PREFIX_BYTES)
             .order(ByteOrder.BIG_ENDIAN);
@@ -35,11 +36,21 @@ public final class ImageWriter {
     public ImageWriter(WritableByteChannel out, Compression compression) {
         this.out = out;
         this.compression = compression;
-        try {
-            this.sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java platform has SHA-256", e);
-        }
+    }
+
+    /** A buffer of {@link Format#MAX_RUN_PAGES} pages to fill and hand to {@link #writePages(long, BufferPool.Lease, int, int)}. */
+    public BufferPool.Lease pageBuffer() {
+        return pool.take();
+    }
+
+    /**
+     * Writes pages [{@code from}, {@code from + length}) of a leased buffer as one run at {@code address}.
+     * The lease stays with the caller, who releases it when done with the buffer.
+     */
+    public void writePages(long address, BufferPool.Lease lease, int from, int length) throws IOException {
+        ByteBuffer run = lease.buffer().duplicate();
+        run.limit(from + length).position(from);
+        writePages(address, run, lease);
     }
 
     public long bytesWritten() {
@@ -70,6 +81,10 @@ public final class ImageWriter {
      * page size and at most {@link Format#MAX_RUN_PAGES} pages. The buffer is consumed.
      */
     public void writePages(long address, ByteBuffer pages) throws IOException {
+        writePages(address, pages, null);
+    }
+
+    private void writePages(long address, ByteBuffer pages, BufferPool.Lease lease) throws IOException {
         int length = pages.remaining();
         if (length == 0 || length % Format.PAGE_SIZE != 0 || length > Format.MAX_RUN_PAGES * Format.PAGE_SIZE) {
             throw new IllegalArgumentException("bad page run length " + length);
@@ -92,7 +107,11 @@ public final class ImageWriter {
         putRecordHeader(RecordType.PAGES, Compression.NONE, raw, raw, payloadCrc);
         header.putLong(address).putInt(count).flip();
         emit(header);
-        emit(pages);
+        if (lease != null) {
+            emitLeased(pages, lease);
+        } else {
+            emit(pages);
+        }
     }
 
     /** Writes the page index and the END record with the SHA-256 of everything before it. */
@@ -100,7 +119,7 @@ public final class ImageWriter {
         List<PageIndex.Entry> sorted = new ArrayList<>(index);
         sorted.sort((a, b) -> Long.compareUnsigned(a.address(), b.address()));
         writeRecord(RecordType.INDEX, new PageIndex(sorted).encode());
-        byte[] digest = sha.digest();
+        byte[] digest = sha.peek();
         byte[] payload = new Encoder().bytes(digest).i64(pageBytes).toByteArray();
         writeFramed(RecordType.END, Compression.NONE, payload.length, ByteBuffer.wrap(payload));
         return new Summary(offset, HexFormat.of().formatHex(digest), pageBytes);
@@ -145,8 +164,30 @@ public final class ImageWriter {
                 .putInt(payloadCrc);
     }
 
+    @Override
+    public void close() {
+        sha.close();
+    }
+
+    /** Writes bytes the caller may reuse at once. */
     private void emit(ByteBuffer b) throws IOException {
-        sha.update(b.duplicate());
+        if (b.remaining() <= 4096) {
+            sha.updateCopy(b);
+        } else {
+            sha.update(b, () -> { });
+            sha.drain();
+        }
+        write(b);
+    }
+
+    /** Writes part of a leased buffer, hashed later; the hash holds the lease until done. */
+    private void emitLeased(ByteBuffer b, BufferPool.Lease lease) throws IOException {
+        lease.hold();
+        sha.update(b, lease::release);
+        write(b);
+    }
+
+    private void write(ByteBuffer b) throws IOException {
         int n = b.remaining();
         while (b.hasRemaining()) {
             if (out.write(b) < 0) {

@@ -47,7 +47,7 @@ public final class Restorer {
         long started = System.nanoTime();
         ImageReader reader = openImage(in);
         ImageHead head = readHead(reader);
-        try (Tracer tracer = new Tracer("telefork-restore")) {
+        try (reader; Tracer tracer = new Tracer("telefork-restore")) {
             RestoreResult result = tracer.call(ptrace -> {
                 int vessel = Spawner.spawn(VESSEL, Map.of("PATH", "/usr/bin:/bin"));
                 try {
@@ -61,7 +61,7 @@ public final class Restorer {
                 Transplant t = new Transplant(ptrace, vessel, head, reader, options, proc);
                 try {
                     t.run();
-                    ptrace.detach(vessel, head.process().stopped() ? Sys.SIGSTOP : 0);
+                    detach(ptrace, vessel, head.process().stopped());
                 } catch (Exception e) {
                     killAndReap(ptrace, vessel);
                     throw e;
@@ -82,7 +82,7 @@ public final class Restorer {
         }
         ImageReader reader = openImage(in);
         ImageHead head = readHead(reader);
-        try (Tracer tracer = new Tracer("telefork-restore-" + vesselPid)) {
+        try (reader; Tracer tracer = new Tracer("telefork-restore-" + vesselPid)) {
             return tracer.call(ptrace -> {
                 ptrace.seize(vesselPid, Ptrace.O_EXITKILL);
                 ptrace.interrupt(vesselPid);
@@ -90,7 +90,7 @@ public final class Restorer {
                 Transplant t = new Transplant(ptrace, vesselPid, head, reader, options, proc);
                 try {
                     t.run();
-                    ptrace.detach(vesselPid, head.process().stopped() ? Sys.SIGSTOP : 0);
+                    detach(ptrace, vesselPid, head.process().stopped());
                 } catch (Exception e) {
                     if (t.pastPointOfNoReturn()) {
                         Kernel.kill(vesselPid, Sys.SIGKILL);
@@ -119,6 +119,7 @@ public final class Restorer {
         try {
             return ImageHead.read(reader);
         } catch (IOException e) {
+            reader.close();
             throw translate(e);
         }
     }
@@ -134,6 +135,15 @@ public final class Restorer {
             }
             ptrace.cont(pid, st.eventStop() ? 0 : st.stopSignal());
         }
+    }
+
+    /** Lets the process run, or leaves it job-control stopped as it was dumped. */
+    private static void detach(Ptrace ptrace, int pid, boolean stopped) throws SysException {
+        if (stopped) {
+            // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
+            Kernel.kill(pid, Sys.SIGSTOP);
+        }
+        ptrace.detach(pid, 0);
     }
 
     private static void killAndReap(Ptrace ptrace, int pid) {

@@ -3,6 +3,7 @@ package io.telefork.restore;
 import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.RestoreOptions;
+import io.telefork.engine.StepClock;
 import io.telefork.image.FdEntry;
 import io.telefork.image.FileId;
 import io.telefork.image.Format;
@@ -104,10 +105,12 @@ final class Transplant {
     }
 
     void run() throws Exception {
+        StepClock clock = new StepClock("restore into " + vessel);
         // 1. Block the vessel's signals while it is worked on.
         savedMask = ptrace.getSigmask(vessel);
         ptrace.setSigmask(vessel, ~0L);
 
+        clock.lap("step 1");
         // 2. Look at the vessel: its vDSO block, which survives the transplant and holds our syscall gadget.
         List<ProcFs.Mapping> own = proc.mappings(vessel);
         List<ProcFs.Mapping> special = own.stream().filter(m -> isVdsoBlock(m.path())).toList();
@@ -115,6 +118,7 @@ final class Transplant {
                 .orElseThrow(() -> new EngineException(Reason.INCOMPATIBLE, "the vessel has no vDSO"));
         remote = new Remote(ptrace, vessel, Remote.findGadget(vessel, vdso.start(), vdso.end()));
 
+        clock.lap("step 2");
         // 3. Check that this machine and vessel can take the image.
         List<MemoryArea> imageSpecial = head.areas().stream()
                 .filter(a -> a.kind() == MemoryArea.Kind.VDSO || a.kind() == MemoryArea.Kind.VVAR).toList();
@@ -127,6 +131,7 @@ final class Transplant {
             }
         }
 
+        clock.lap("step 3");
         // 4. Prepare inside the vessel everything that can fail: files opened, working directory.
         scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
                 Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
@@ -136,6 +141,7 @@ final class Transplant {
             throw new EngineException(Reason.FILE_CHANGED, "the working directory " + cwd + " is gone");
         }
 
+        clock.lap("step 4");
         // 5. Point of no return: unregister the vessel's rseq and unmap all its memory but the vDSO block.
         pointOfNoReturn = true;
         long[] rseq = ptrace.getRseq(vessel);
@@ -151,17 +157,21 @@ final class Transplant {
         remote.call("munmap scratch", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
         scratch = 0;
 
+        clock.lap("step 5");
         // 6. Move the vDSO block to where the image had it.
         moveVdsoBlock(special, imageSpecial);
 
+        clock.lap("step 6");
         // 7. Create every area, writable for now where pages are to be written into it.
         for (MemoryArea a : head.areas()) {
             createArea(a);
         }
 
+        clock.lap("step 7");
         // 8. Pages, as they arrive; the image's SHA-256 is verified at its END record.
         receivePages();
 
+        clock.lap("step 8");
         // 9. Final protections.
         for (MemoryArea a : head.areas()) {
             if (isCreated(a) && initialProt(a) != a.prot()) {
@@ -172,9 +182,11 @@ final class Transplant {
         scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
                 Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
 
+        clock.lap("step 9");
         // 10. The mm fields: code, data, brk, stack, arguments, environment, auxv, executable.
         setMm();
 
+        clock.lap("step 10");
         // 11. Thread attributes.
         ThreadState t = head.thread();
         remote.call("set_tid_address", Sys.SYS_SET_TID_ADDRESS, t.clearTid());
@@ -192,9 +204,11 @@ final class Transplant {
             remote.call("sigaltstack", Sys.SYS_SIGALTSTACK, scratch, 0);
         }
 
+        clock.lap("step 11");
         // 12. Signal dispositions, then the signals that were pending.
         setSignals();
 
+        clock.lap("step 12");
         // 13. Process attributes: name, umask, resource limits (lowered only: raising needs CAP_SYS_RESOURCE).
         byte[] comm = head.process().comm().getBytes(StandardCharsets.UTF_8);
         remote.call("prctl(PR_SET_NAME)", Sys.SYS_PRCTL, Sys.PR_SET_NAME,
@@ -202,16 +216,19 @@ final class Transplant {
         remote.call("umask", Sys.SYS_UMASK, head.process().umask());
         setRlimits();
 
+        clock.lap("step 13");
         // 14. File descriptors at their numbers; the temporary ones closed.
         placeFds();
         remote.call("munmap scratch", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
         scratch = 0;
 
+        clock.lap("step 14");
         // 15. CPU state last, then the real signal mask.
         ptrace.setXState(vessel, xstate);
         ptrace.setRegs(vessel, restartedRegisters(t.regs()));
         ptrace.setSigmask(vessel, t.sigmask());
 
+        clock.lap("step 15");
         // 16. Last word before it runs.
         options.beforeResume().confirm();
     }
