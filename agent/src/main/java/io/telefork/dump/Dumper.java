@@ -6,6 +6,7 @@ import io.telefork.engine.DumpResult;
 import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.StepClock;
+import io.telefork.image.Credentials;
 import io.telefork.image.FdEntry;
 import io.telefork.image.Format;
 import io.telefork.image.ImageWriter;
@@ -97,6 +98,11 @@ public final class Dumper {
             boolean success = false;
             StepClock clock = new StepClock("dump " + pid);
             try {
+                // 0. Everything that need not wait for the freeze: the writer (its threads, buffers, header).
+                writer = new ImageWriter(out, options.compression());
+                writer.writeHeader();
+                clock.lap("prepare");
+
                 // 1. Freeze: seize and interrupt; a job-control-stopped process is woken to be worked on.
                 freeze();
 
@@ -140,8 +146,6 @@ public final class Dumper {
 
                 clock.lap("injected calls");
                 // 6. Metadata records.
-                writer = new ImageWriter(out, options.compression());
-                writer.writeHeader();
                 writer.writeRecord(RecordType.PROCESS, processInfo(brk).encode());
                 writer.writeRecord(RecordType.THREAD, new ThreadState(pid, regs, xstate, savedMask, rseq, altstack,
                         clearTid, robust, threadPending).encode());
@@ -272,9 +276,10 @@ public final class Dumper {
             for (int i = 0; i < auxv.length; i++) {
                 auxv[i] = auxvBytes.getLong();
             }
-            long[] rlimits = new long[Sys.RLIMIT_COUNT * 3];
-            for (int r = 0; r < Sys.RLIMIT_COUNT; r++) {
-                long[] lim = Kernel.getRlimit(pid, r);
+            long[][] limits = proc.limits(pid);
+            long[] rlimits = new long[limits.length * 3];
+            for (int r = 0; r < limits.length; r++) {
+                long[] lim = limits[r];
                 rlimits[r * 3] = r;
                 rlimits[r * 3 + 1] = lim[0];
                 rlimits[r * 3 + 2] = lim[1];
@@ -290,7 +295,7 @@ public final class Dumper {
             return new ProcessInfo(pid, comm, args, exe, FileIds.stat(proc.dir(pid).resolve("exe")),
                     proc.readLink(pid, "cwd"), umask, wasStopped, mm, auxv, rlimits,
                     Files.readString(java.nio.file.Path.of("/proc/sys/kernel/osrelease")).strip(),
-                    hostname(), System.currentTimeMillis());
+                    hostname(), System.currentTimeMillis(), Credentials.fromStatus(proc.status(pid)));
         }
 
         private void verifyWritten(ImageWriter.Summary summary) throws IOException {

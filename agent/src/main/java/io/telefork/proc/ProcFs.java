@@ -127,6 +127,25 @@ public final class ProcFs {
         return fields;
     }
 
+    /**
+     * Resource limits as (soft, hard) pairs, indexed by RLIMIT_* number. Read from /proc/PID/limits, which
+     * lists them in that order: prlimit() on another user's process needs CAP_SYS_RESOURCE, which a
+     * restorer may lack.
+     */
+    public long[][] limits(int pid) throws IOException {
+        List<String> lines = Files.readAllLines(dir(pid).resolve("limits"));
+        long[][] out = new long[lines.size() - 1][];
+        for (int i = 1; i < lines.size(); i++) {
+            String[] f = lines.get(i).substring(26).trim().split("\\s+");
+            out[i - 1] = new long[] {limit(f[0]), limit(f[1])};
+        }
+        return out;
+    }
+
+    private static long limit(String s) {
+        return s.equals("unlimited") ? -1L : Long.parseUnsignedLong(s);
+    }
+
     public byte[] read(int pid, String file) throws IOException {
         return Files.readAllBytes(dir(pid).resolve(file));
     }

@@ -4,6 +4,7 @@ import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.RestoreOptions;
 import io.telefork.engine.StepClock;
+import io.telefork.image.Credentials;
 import io.telefork.image.FdEntry;
 import io.telefork.image.FileId;
 import io.telefork.image.Format;
@@ -124,6 +125,8 @@ final class Transplant {
                 .filter(a -> a.kind() == MemoryArea.Kind.VDSO || a.kind() == MemoryArea.Kind.VVAR).toList();
         checkVdsoLayout(special, imageSpecial);
         byte[] xstate = fitXState(ptrace.getXState(vessel), head.thread().xstate());
+        Credentials vesselCreds = Credentials.fromStatus(proc.status(vessel));
+        CredentialSetter.check(head.process().credentials(), vesselCreds);
         for (MemoryArea a : head.areas()) {
             if (a.kind() != MemoryArea.Kind.VSYSCALL && Long.compareUnsigned(a.end(), TASK_SIZE) > 0) {
                 throw new EngineException(Reason.INCOMPATIBLE, String.format(
@@ -215,6 +218,7 @@ final class Transplant {
                 putString(new String(comm, 0, Math.min(comm.length, 15), StandardCharsets.UTF_8)));
         remote.call("umask", Sys.SYS_UMASK, head.process().umask());
         setRlimits();
+        CredentialSetter.apply(remote, head.process().credentials(), vesselCreds, scratch, b -> writeScratch(b, 0));
 
         clock.lap("step 13");
         // 14. File descriptors at their numbers; the temporary ones closed.
@@ -504,9 +508,13 @@ final class Transplant {
 
     private void setRlimits() throws Exception {
         long[] l = head.process().rlimits();
+        long[][] current = proc.limits(vessel);
         for (int i = 0; i < l.length; i += 3) {
             int resource = (int) l[i];
-            long[] now = Kernel.getRlimit(vessel, resource);
+            if (resource >= current.length) {
+                continue;
+            }
+            long[] now = current[resource];
             long hard = Long.compareUnsigned(l[i + 2], now[1]) < 0 ? l[i + 2] : now[1];
             long soft = Long.compareUnsigned(l[i + 1], hard) < 0 ? l[i + 1] : hard;
             if (soft != now[0] || hard != now[1]) {

@@ -95,16 +95,6 @@ public final class Kernel {
         }
     }
 
-    /** getrlimit of another process: (soft, hard). */
-    public static long[] getRlimit(int pid, int resource) throws SysException {
-        try (Memory old = new Memory(16)) {
-            syscall(Sys.SYS_PRLIMIT64, pid, resource, 0, Pointer.nativeValue(old), 0, 0);
-            return new long[] {old.getLong(0), old.getLong(8)};
-        } catch (LastErrorException e) {
-            throw new SysException("prlimit(" + pid + ")", e.getErrorCode());
-        }
-    }
-
     /** get_robust_list of another thread: (head, length). */
     public static long[] getRobustList(int tid) throws SysException {
         try (Memory head = new Memory(8); Memory len = new Memory(8)) {

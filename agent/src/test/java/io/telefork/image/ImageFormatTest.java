@@ -35,6 +35,8 @@ class ImageFormatTest {
         ImageHead head = ImageHead.read(reader);
         assertThat(head.process().pid()).isEqualTo(4242);
         assertThat(head.process().cmdline()).containsExactly("/bin/app", "--flag", "ünïcode");
+        assertThat(head.process().credentials().groups()).containsExactly(4, 27);
+        assertThat(head.process().credentials().seccomp()).isEqualTo(2);
         assertThat(head.thread().regs()[Regs.RIP]).isEqualTo(0x401000L);
         assertThat(head.fds()).hasSize(1);
         assertThat(head.areas()).hasSize(2);
@@ -148,7 +150,8 @@ class ImageFormatTest {
         long[] mm = new long[ProcessInfo.MM_FIELDS];
         w.writeRecord(RecordType.PROCESS, new ProcessInfo(4242, "app", List.of("/bin/app", "--flag", "ünïcode"),
                 "/bin/app", none, "/", 022, false, mm, new long[] {6, 4096}, new long[] {7, 1024, 4096}, "6.18",
-                "host", 0).encode());
+                "host", 0, new Credentials(new long[] {1000, 1000, 1000, 1000}, new long[] {100, 100, 100, 100},
+                new long[] {4, 27}, new long[] {0, 0, 0, -1L >>> 23, 0}, true, 2)).encode());
         long[] regs = new long[Regs.COUNT];
         regs[Regs.RIP] = 0x401000L;
         w.writeRecord(RecordType.THREAD, new ThreadState(4242, regs, new byte[2432], 0, new long[3], new long[3], 0,
