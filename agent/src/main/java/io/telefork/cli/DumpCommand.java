@@ -25,6 +25,10 @@ final class DumpCommand implements Callable<Integer> {
     @Option(names = "--leave-running", description = "Let the process run on after the dump.")
     boolean leaveRunning;
 
+    @Option(names = "--freeze", description = "With --leave-running: keep the process stopped for the whole dump "
+            + "instead of reading its memory from a copy-on-write twin while it runs on.")
+    boolean fullFreeze;
+
     @Option(names = "--compress", paramLabel = "none|lz4|zstd", defaultValue = "none",
             description = "Compress page data (default: ${DEFAULT-VALUE}).")
     Compression compression;
@@ -41,7 +45,7 @@ final class DumpCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         ProgressLine progress = new ProgressLine(System.err, "dump");
-        DumpOptions options = new DumpOptions(leaveRunning, compression, progress);
+        DumpOptions options = new DumpOptions(leaveRunning, compression, progress, fullFreeze);
         DumpResult r;
         if (file.equals("-")) {
             try (FileChannel stdout = new FileOutputStream(FileDescriptor.out).getChannel()) {

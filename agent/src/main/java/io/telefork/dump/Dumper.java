@@ -43,6 +43,11 @@ import java.util.Map;
  * signal mask, running or stopped), on success it kills it unless asked to leave it running.
  */
 public final class Dumper {
+    private static final long CLONE_FILES = 0x400;
+    private static final int SYS_WAIT4 = 61;
+    private static final long WALL = 0x40000000L;
+    private static final long WNOHANG = 1;
+
     private final DumpOptions options;
     private final ProcFs proc;
 
@@ -85,6 +90,9 @@ public final class Dumper {
         private long frozenAt;
         private long frozenNanos;
         private ImageWriter writer;
+        /** The copy-on-write twin: its PID here and in the process's own namespace, 0 when none. */
+        private int twin;
+        private long twinInTarget;
 
         Session(Ptrace ptrace, int pid, WritableByteChannel out, long started, Commit commit) {
             this.commit = commit;
@@ -154,10 +162,23 @@ public final class Dumper {
                 writer.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(areas));
 
                 clock.lap("metadata");
-                // 7. Pages.
+                // 7. Pages. Leaving it running, the process runs on as soon as a copy-on-write twin of it
+                //    exists, and the pages are read from the twin; otherwise from the frozen process.
+                PageDumper pages = new PageDumper(proc, pid, writer, options.progress());
+                pages.plan(areas);
                 long memoryBytes;
                 try (ProcessMemory memory = new ProcessMemory(pid, proc.dir(pid))) {
-                    memoryBytes = new PageDumper(proc, pid, memory, writer, options.progress()).dump(areas);
+                    boolean withTwin = options.leaveRunning() && !options.fullFreeze() && !wasStopped;
+                    memoryBytes = pages.dump(memory, a -> !withTwin || PageDumper.notInTwin(a));
+                    if (withTwin) {
+                        forkTwin();
+                        release();
+                        clock.lap("pages outside the twin, twin");
+                        try (ProcessMemory twinMemory = new ProcessMemory(twin, proc.dir(twin))) {
+                            memoryBytes += pages.dump(twinMemory, a -> !PageDumper.notInTwin(a));
+                        }
+                        disposeTwin();
+                    }
                 }
 
                 clock.lap("pages");
@@ -321,11 +342,134 @@ public final class Dumper {
             }
         }
 
+        /** Injects a fork-like clone (no exit signal, so the application never hears of it), stopped at birth. */
+        private void forkTwin() throws SysException {
+            ptrace.setOptions(pid, Ptrace.O_TRACECLONE);
+            long[] child = remote.cloneTraced(CLONE_FILES);
+            twin = (int) child[0];
+            twinInTarget = child[1];
+            Ptrace.Status st = ptrace.waitFor(twin);
+            if (!st.stopped()) {
+                throw new SysException("the twin of " + pid + " " + st);
+            }
+            ptrace.setOptions(pid, 0);
+            remote.restoreRegisters();
+        }
+
+        /** Lets the original run again: registers, signal mask, running or stopped as found. */
+        private void release() throws SysException {
+            frozenNanos = System.nanoTime() - frozenAt;
+            frozenAt = 0;
+            if (scratch != 0) {
+                remote.raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+                scratch = 0;
+            }
+            if (remote != null) {
+                remote.restoreRegisters();
+            }
+            if (savedMask != null) {
+                ptrace.setSigmask(pid, savedMask);
+            }
+            if (wasStopped) {
+                // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
+                Kernel.kill(pid, Sys.SIGSTOP);
+            }
+            seized = false;
+            ptrace.detach(pid, 0);
+        }
+
+        /**
+         * Kills the twin and has the original reap it (it is the original's child) in a second, short
+         * freeze; if the original is gone meanwhile, init reaps it.
+         */
+        private void disposeTwin() throws SysException {
+            int t = twin;
+            twin = 0;
+            Kernel.kill(t, Sys.SIGKILL);
+            Ptrace.Status st;
+            do {
+                st = ptrace.waitFor(t);
+            } while (st.stopped());
+            try {
+                ptrace.seize(pid, 0);
+            } catch (SysException e) {
+                return; // the original exited
+            }
+            seized = true;
+            ptrace.interrupt(pid);
+            if (!awaitInterruptStop()) {
+                seized = false;
+                return;
+            }
+            long mask = ptrace.getSigmask(pid);
+            ptrace.setSigmask(pid, ~0L);
+            Remote r = new Remote(ptrace, pid, remote.gadget());
+            try {
+                waitTwinInTarget(r);
+            } finally {
+                r.restoreRegisters();
+                ptrace.setSigmask(pid, mask);
+                seized = false;
+                ptrace.detach(pid, 0);
+            }
+        }
+
+        /** With the original still frozen: kill the twin and have the original reap it. */
+        private void reapTwin(Remote r) throws SysException {
+            int t = twin;
+            twin = 0;
+            Kernel.kill(t, Sys.SIGKILL);
+            Ptrace.Status st;
+            do {
+                st = ptrace.waitFor(t);
+            } while (st.stopped());
+            waitTwinInTarget(r);
+            r.restoreRegisters();
+        }
+
+        private void waitTwinInTarget(Remote r) throws SysException {
+            for (int i = 0; i < 1000 && r.raw(SYS_WAIT4, twinInTarget, 0, WALL | WNOHANG, 0) == 0; i++) {
+                Thread.onSpinWait();
+            }
+        }
+
+        /** Waits for the stop PTRACE_INTERRUPT asked for, passing on signals; false if the process died. */
+        private boolean awaitInterruptStop() throws SysException {
+            while (true) {
+                Ptrace.Status st = ptrace.waitFor(pid);
+                if (!st.stopped()) {
+                    return false;
+                }
+                if (st.eventStop()) {
+                    if (st.stopSignal() == Sys.SIGTRAP) {
+                        return true;
+                    }
+                    ptrace.cont(pid, 0);
+                } else {
+                    ptrace.cont(pid, st.stopSignal());
+                }
+            }
+        }
+
         /** The one cleanup path. */
         private void finish(boolean success) {
-            frozenNanos = frozenAt == 0 ? 0 : System.nanoTime() - frozenAt;
+            if (frozenAt != 0) {
+                frozenNanos = System.nanoTime() - frozenAt;
+            }
             if (writer != null) {
                 writer.close();
+            }
+            if (twin != 0) {
+                try {
+                    if (!seized) {
+                        disposeTwin();
+                    } else {
+                        reapTwin(remote);
+                    }
+                } catch (SysException e) {
+                    System.getLogger("telefork").log(System.Logger.Level.WARNING,
+                            "could not dispose of the twin of " + pid + ": " + e.getMessage());
+                }
             }
             if (!seized) {
                 return;
@@ -340,20 +484,8 @@ public final class Dumper {
                     } while (st.stopped());
                     return;
                 }
-                if (scratch != 0) {
-                    remote.raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
-                }
-                if (remote != null) {
-                    remote.restoreRegisters();
-                }
-                if (savedMask != null) {
-                    ptrace.setSigmask(pid, savedMask);
-                }
-                if (wasStopped) {
-                    // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
-                    Kernel.kill(pid, Sys.SIGSTOP);
-                }
-                ptrace.detach(pid, 0);
+                seized = true;
+                release();
             } catch (SysException e) {
                 // Nothing more can be done for it; the caller's error already says the dump failed.
                 System.getLogger("telefork").log(System.Logger.Level.WARNING,

@@ -10,6 +10,7 @@ import io.telefork.proc.ProcFs;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.function.Predicate;
 
 /**
  * Writes the pages worth storing: populated pages (pagemap) of anonymous memory, pages of private file
@@ -21,23 +22,24 @@ final class PageDumper {
 
     private final ProcFs proc;
     private final int pid;
-    private final MemorySource memory;
+    private List<MemoryArea> areas = List.of();
+    private long[][] maps;
     private final ImageWriter writer;
     private final Progress progress;
     private final ByteBuffer zero = ByteBuffer.allocateDirect(PAGE);
     private long estimate;
 
-    PageDumper(ProcFs proc, int pid, MemorySource memory, ImageWriter writer, Progress progress) {
+    PageDumper(ProcFs proc, int pid, ImageWriter writer, Progress progress) {
         this.proc = proc;
         this.pid = pid;
-        this.memory = memory;
         this.writer = writer;
         this.progress = progress;
     }
 
-    /** Returns bytes of page data stored. */
-    long dump(List<MemoryArea> areas) throws IOException {
-        long[][] maps = new long[areas.size()][];
+    /** Reads which pages each area has populated: done while the process is frozen. */
+    void plan(List<MemoryArea> areas) throws IOException {
+        this.areas = areas;
+        maps = new long[areas.size()][];
         for (int i = 0; i < areas.size(); i++) {
             MemoryArea a = areas.get(i);
             if (stores(a)) {
@@ -49,13 +51,25 @@ final class PageDumper {
                 }
             }
         }
+    }
+
+    /** Writes the planned pages of the areas {@code which} selects, read from {@code memory}. */
+    long dump(MemorySource memory, Predicate<MemoryArea> which) throws IOException {
         long stored = 0;
         for (int i = 0; i < areas.size(); i++) {
-            if (maps[i] != null) {
-                stored += dumpArea(areas.get(i), maps[i]);
+            if (maps[i] != null && which.test(areas.get(i))) {
+                stored += dumpArea(memory, areas.get(i), maps[i]);
             }
         }
         return stored;
+    }
+
+    /**
+     * Areas whose content a copy-on-write twin does not hold as it was at the fork: MAP_SHARED (live in
+     * both), MADV_DONTFORK (absent from the twin) and MADV_WIPEONFORK (zero in the twin).
+     */
+    static boolean notInTwin(MemoryArea a) {
+        return a.shared() || a.hasVmFlag("sh") || a.hasVmFlag("dc") || a.hasVmFlag("wf");
     }
 
     static boolean stores(MemoryArea a) {
@@ -74,7 +88,7 @@ final class PageDumper {
         return populated;
     }
 
-    private long dumpArea(MemoryArea a, long[] map) throws IOException {
+    private long dumpArea(MemorySource memory, MemoryArea a, long[] map) throws IOException {
         boolean readable = (a.prot() & MemoryArea.PROT_READ) != 0;
         boolean skipZero = a.kind() != MemoryArea.Kind.FILE_PRIVATE;
         long stored = 0;

@@ -9,8 +9,10 @@ import io.telefork.image.Compression;
  *                     the image is completely written, flushed and verified
  * @param compression  how page data is compressed in the image
  * @param progress     receives bytes written
+ * @param fullFreeze   with leaveRunning: keep the process stopped for the whole dump instead of reading
+ *                     its memory from a copy-on-write twin while it runs on
  */
-public record DumpOptions(boolean leaveRunning, Compression compression, Progress progress) {
+public record DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze) {
 
     public DumpOptions {
         if (compression == null) {
@@ -21,7 +23,11 @@ public record DumpOptions(boolean leaveRunning, Compression compression, Progres
         }
     }
 
+    public DumpOptions(boolean leaveRunning, Compression compression, Progress progress) {
+        this(leaveRunning, compression, progress, false);
+    }
+
     public static DumpOptions defaults() {
-        return new DumpOptions(false, Compression.NONE, Progress.NONE);
+        return new DumpOptions(false, Compression.NONE, Progress.NONE, false);
     }
 }

@@ -21,6 +21,7 @@ public final class Ptrace {
     static final int PTRACE_SETREGS = 13;
     static final int PTRACE_DETACH = 17;
     static final int PTRACE_SETOPTIONS = 0x4200;
+    static final int PTRACE_GETEVENTMSG = 0x4201;
     static final int PTRACE_GETREGSET = 0x4204;
     static final int PTRACE_SETREGSET = 0x4205;
     static final int PTRACE_SEIZE = 0x4206;
@@ -34,6 +35,8 @@ public final class Ptrace {
 
     public static final int O_EXITKILL = 0x100000;
     public static final int O_TRACESYSGOOD = 1;
+    public static final int O_TRACECLONE = 8;
+    public static final int EVENT_CLONE = 3;
     public static final int EVENT_STOP = 128;
     static final int WALL = 0x40000000;
     static final int WNOHANG = 1;
@@ -119,6 +122,11 @@ public final class Ptrace {
 
     public void setOptions(int pid, int options) throws SysException {
         ptrace(PTRACE_SETOPTIONS, pid, 0, options, "PTRACE_SETOPTIONS");
+    }
+
+    public long getEventMsg(int pid) throws SysException {
+        ptrace(PTRACE_GETEVENTMSG, pid, 0, Pointer.nativeValue(word), "PTRACE_GETEVENTMSG");
+        return word.getLong(0);
     }
 
     public void interrupt(int pid) throws SysException {

@@ -12,6 +12,8 @@ import java.nio.ByteBuffer;
  * would turn the step into a signal-delivery stop).
  */
 public final class Remote {
+    private static final int SYS_CLONE = 56;
+
     private final Ptrace ptrace;
     private final int pid;
     private final long[] saved;
@@ -72,6 +74,44 @@ public final class Remote {
                     nr, pid, after[Regs.RIP], gadget + 2));
         }
         return after[Regs.RAX];
+    }
+
+    /**
+     * Injects a fork-like clone(flags) into a tracee traced with {@link Ptrace#O_TRACECLONE}; the child is
+     * attached to this tracer at birth. Returns the child's PID in this tracer's namespace and in the
+     * tracee's (what clone returned).
+     */
+    public long[] cloneTraced(long flags) throws SysException {
+        long[] r = Ptrace.copy(saved);
+        r[Regs.RAX] = SYS_CLONE;
+        r[Regs.ORIG_RAX] = -1;
+        r[Regs.RIP] = gadget;
+        r[Regs.RDI] = flags;
+        r[Regs.RSI] = 0;
+        r[Regs.RDX] = 0;
+        r[Regs.R10] = 0;
+        r[Regs.R8] = 0;
+        ptrace.setRegs(pid, r);
+        ptrace.singleStep(pid);
+        Ptrace.Status st = ptrace.waitFor(pid);
+        long child = -1;
+        if (st.stopped() && st.event() == Ptrace.EVENT_CLONE) {
+            child = ptrace.getEventMsg(pid);
+            ptrace.singleStep(pid);
+            st = ptrace.waitFor(pid);
+        }
+        if (!st.stopped() || st.stopSignal() != Sys.SIGTRAP) {
+            throw new SysException("process " + pid + " " + st + " during an injected clone");
+        }
+        long[] after = ptrace.getRegs(pid);
+        long rax = after[Regs.RAX];
+        if (rax < 0) {
+            throw new SysException("clone in process " + pid, (int) -rax);
+        }
+        if (child <= 0) {
+            throw new SysException("clone in process " + pid + " reported no child");
+        }
+        return new long[] {child, rax};
     }
 
     /** Runs the call; a negative result becomes a {@link SysException} naming {@code what}. */
