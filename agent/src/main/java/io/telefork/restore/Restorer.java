@@ -14,6 +14,7 @@ import io.telefork.sys.Spawner;
 import io.telefork.sys.Sys;
 import io.telefork.sys.SysException;
 import io.telefork.sys.Tracer;
+import io.telefork.sys.Waiter;
 
 import java.io.IOException;
 import java.nio.channels.ReadableByteChannel;
@@ -30,6 +31,7 @@ import java.util.Map;
  */
 public final class Restorer {
     private static final List<String> VESSEL = List.of(vesselBinary(), "infinity");
+    private static final Map<String, String> VESSEL_ENV = Map.of("PATH", "/usr/bin:/bin");
 
     private final RestoreOptions options;
     private final ProcFs proc;
@@ -49,7 +51,7 @@ public final class Restorer {
         ImageHead head = readHead(reader);
         try (reader; Tracer tracer = new Tracer("telefork-restore")) {
             RestoreResult result = tracer.call(ptrace -> {
-                int vessel = Spawner.spawn(VESSEL, Map.of("PATH", "/usr/bin:/bin"));
+                int vessel = spawnVessel(head.process().pid());
                 try {
                     ptrace.seize(vessel, Ptrace.O_EXITKILL);
                     ptrace.interrupt(vessel);
@@ -105,6 +107,30 @@ public final class Restorer {
         } catch (Exception e) {
             throw translate(e);
         }
+    }
+
+    /**
+     * Spawns the vessel with the dumped PID when that PID is free and this restorer may steer PID
+     * allocation (ns_last_pid needs CAP_CHECKPOINT_RESTORE); otherwise with whatever PID comes.
+     */
+    private int spawnVessel(int wanted) throws SysException {
+        Path lastPid = Path.of("/proc/sys/kernel/ns_last_pid");
+        for (int attempt = 0; attempt < 8 && wanted > 1 && !proc.exists(wanted) && Files.isWritable(lastPid);
+             attempt++) {
+            try {
+                Files.writeString(lastPid, Integer.toString(wanted - 1));
+            } catch (IOException e) {
+                break;
+            }
+            int pid = Spawner.spawn(VESSEL, VESSEL_ENV);
+            if (pid == wanted) {
+                return pid;
+            }
+            // Another process took the PID between the write and the spawn: try again.
+            Kernel.kill(pid, Sys.SIGKILL);
+            Waiter.waitForChild(pid);
+        }
+        return Spawner.spawn(VESSEL, VESSEL_ENV);
     }
 
     private static ImageReader openImage(ReadableByteChannel in) throws EngineException {

@@ -9,7 +9,7 @@ public final class Waiter {
     }
 
     /** Returns the child's exit code, or 128 + the terminating signal. */
-    public static int waitForChild(int pid) throws InterruptedException {
+    public static int waitForChild(int pid) {
         IntByReference status = new IntByReference();
         while (true) {
             try {
@@ -22,9 +22,6 @@ public final class Waiter {
                 if (e.getErrorCode() != Sys.EINTR) {
                     throw new IllegalStateException("waitpid(" + pid + "): " + LibC.C.strerror(e.getErrorCode()));
                 }
-            }
-            if (Thread.interrupted()) {
-                throw new InterruptedException();
             }
         }
     }
