@@ -165,7 +165,7 @@ public final class Dumper {
                 // 7. Pages. Leaving it running, the process runs on as soon as a copy-on-write twin of it
                 //    exists, and the pages are read from the twin; otherwise from the frozen process.
                 PageDumper pages = new PageDumper(proc, pid, writer, options.progress());
-                pages.plan(areas);
+                pages.plan(areas, reader::empty);
                 long memoryBytes;
                 try (ProcessMemory memory = new ProcessMemory(pid, proc.dir(pid))) {
                     boolean withTwin = options.leaveRunning() && !options.fullFreeze() && !wasStopped;

@@ -37,12 +37,12 @@ final class PageDumper {
     }
 
     /** Reads which pages each area has populated: done while the process is frozen. */
-    void plan(List<MemoryArea> areas) throws IOException {
+    void plan(List<MemoryArea> areas, Predicate<MemoryArea> empty) throws IOException {
         this.areas = areas;
         maps = new long[areas.size()][];
         for (int i = 0; i < areas.size(); i++) {
             MemoryArea a = areas.get(i);
-            if (stores(a)) {
+            if (stores(a) && !empty.test(a)) {
                 maps[i] = proc.pagemap(pid, a.start(), a.end());
                 for (long e : maps[i]) {
                     if (wanted(a, e)) {

@@ -27,12 +27,22 @@ final class ProcessReader {
         this.pid = pid;
     }
 
+    /** Areas with nothing resident or swapped (smaps Rss + Swap = 0), whose pagemap need not be read. */
+    private final java.util.Set<Long> empty = new java.util.HashSet<>();
+
     List<MemoryArea> areas() throws IOException, EngineException {
         List<MemoryArea> out = new ArrayList<>();
         for (ProcFs.Mapping m : proc.mappings(pid)) {
             out.add(area(m));
+            if (m.residentKb() == 0) {
+                empty.add(m.start());
+            }
         }
         return out;
+    }
+
+    boolean empty(MemoryArea a) {
+        return empty.contains(a.start());
     }
 
     private MemoryArea area(ProcFs.Mapping m) throws IOException, EngineException {

@@ -35,7 +35,7 @@ public final class ProcFs {
 
     /** One line of /proc/PID/maps with the VmFlags of its smaps entry. */
     public record Mapping(long start, long end, String perms, long offset, int devMajor, int devMinor, long inode,
-                          String path, String vmFlags) {
+                          String path, String vmFlags, long residentKb) {
         public boolean shared() {
             return perms.charAt(3) == 's';
         }
@@ -48,11 +48,16 @@ public final class ProcFs {
     public List<Mapping> mappings(int pid) throws IOException {
         List<Mapping> out = new ArrayList<>();
         Mapping pending = null;
+        long resident = 0;
         for (String line : Files.readAllLines(dir(pid).resolve("smaps"))) {
+            if (line.startsWith("Rss:") || line.startsWith("Swap:")) {
+                resident += Long.parseLong(line.substring(line.indexOf(':') + 1).replace("kB", "").trim());
+                continue;
+            }
             if (line.startsWith("VmFlags:")) {
                 if (pending != null) {
                     out.add(new Mapping(pending.start, pending.end, pending.perms, pending.offset, pending.devMajor,
-                            pending.devMinor, pending.inode, pending.path, line.substring(8).trim()));
+                            pending.devMinor, pending.inode, pending.path, line.substring(8).trim(), resident));
                     pending = null;
                 }
                 continue;
@@ -63,6 +68,7 @@ public final class ProcFs {
                     out.add(pending);
                 }
                 pending = m;
+                resident = 0;
             }
         }
         if (pending != null) {
@@ -87,7 +93,7 @@ public final class ProcFs {
         String[] dev = f[3].split(":");
         String path = f.length > 5 ? f[5].trim() : "";
         return new Mapping(start, end, f[1], Long.parseUnsignedLong(f[2], 16), Integer.parseInt(dev[0], 16),
-                Integer.parseInt(dev[1], 16), Long.parseLong(f[4]), path, "");
+                Integer.parseInt(dev[1], 16), Long.parseLong(f[4]), path, "", -1);
     }
 
     private static boolean isHex(String s, int from, int to) {
