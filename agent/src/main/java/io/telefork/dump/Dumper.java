@@ -34,19 +34,22 @@ import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * Dumps one process. The steps in {@link Session#run()} are numbered; {@link Session#finish(boolean)}
- * is the one cleanup path: on failure it puts the process back exactly as it was found (registers,
- * signal mask, running or stopped), on success it kills it unless asked to leave it running.
+ * Dumps one process, all its threads. The steps in {@link Session#run()} are numbered;
+ * {@link Session#finish(boolean)} is the one cleanup path: on failure it puts the process back exactly as
+ * it was found (registers, signal masks, running or stopped), on success it kills it unless asked to
+ * leave it running.
  */
 public final class Dumper {
     private static final long CLONE_FILES = 0x400;
     private static final int SYS_WAIT4 = 61;
     private static final long WALL = 0x40000000L;
     private static final long WNOHANG = 1;
+    private static final int ESRCH = 3;
 
     private final DumpOptions options;
     private final ProcFs proc;
@@ -82,10 +85,12 @@ public final class Dumper {
         private final WritableByteChannel out;
         private final long started;
         private final Commit commit;
-        private boolean seized;
+        /** Seized threads, the leader first, with the signal mask each had (null until blocked). */
+        private final Map<Integer, Long> seized = new LinkedHashMap<>();
+        /** Threads whose registers injected calls change, restored on release. */
+        private final Map<Integer, Remote> remotes = new LinkedHashMap<>();
         private boolean wasStopped;
-        private Long savedMask;
-        private Remote remote;
+        private long gadget;
         private long scratch;
         private long frozenAt;
         private long frozenNanos;
@@ -95,11 +100,11 @@ public final class Dumper {
         private long twinInTarget;
 
         Session(Ptrace ptrace, int pid, WritableByteChannel out, long started, Commit commit) {
-            this.commit = commit;
             this.ptrace = ptrace;
             this.pid = pid;
             this.out = out;
             this.started = started;
+            this.commit = commit;
         }
 
         DumpResult run() throws Exception {
@@ -111,57 +116,77 @@ public final class Dumper {
                 writer.writeHeader();
                 clock.lap("prepare");
 
-                // 1. Freeze: seize and interrupt; a job-control-stopped process is woken to be worked on.
+                // 1. Freeze every thread: seize and interrupt; a job-control-stopped process is woken first.
                 freeze();
+                clock.lap("freeze " + seized.size() + " threads");
 
-                clock.lap("freeze");
                 // 2. Block every signal so that injected calls are not turned into signal-delivery stops.
-                savedMask = ptrace.getSigmask(pid);
-                ptrace.setSigmask(pid, ~0L);
-
+                for (int tid : seized.keySet()) {
+                    seized.put(tid, ptrace.getSigmask(tid));
+                    ptrace.setSigmask(tid, ~0L);
+                }
                 clock.lap("block signals");
-                // 3. CPU state and what the kernel tells through ptrace.
-                long[] regs = ptrace.getRegs(pid);
-                byte[] xstate = ptrace.getXState(pid);
-                long[] rseq = ptrace.getRseq(pid);
-                List<byte[]> threadPending = ptrace.peekSiginfo(pid, false);
-                List<byte[]> sharedPending = withoutOwnSigcont(ptrace.peekSiginfo(pid, true));
 
+                // 3. CPU state and what the kernel tells through ptrace, per thread.
+                List<long[]> regs = new ArrayList<>();
+                List<byte[]> xstates = new ArrayList<>();
+                List<long[]> rseqs = new ArrayList<>();
+                List<List<byte[]>> pendings = new ArrayList<>();
+                for (int tid : seized.keySet()) {
+                    regs.add(ptrace.getRegs(tid));
+                    xstates.add(ptrace.getXState(tid));
+                    rseqs.add(ptrace.getRseq(tid));
+                    pendings.add(ptrace.peekSiginfo(tid, false));
+                }
+                List<byte[]> sharedPending = withoutOwnSigcont(ptrace.peekSiginfo(pid, true));
                 clock.lap("registers");
+
                 // 4. What /proc tells: memory areas, descriptors, process attributes.
                 ProcessReader reader = new ProcessReader(proc, pid);
                 List<MemoryArea> areas = reader.areas();
                 List<FdEntry> fds = reader.fds();
-
                 clock.lap("/proc");
-                // 5. What only the process itself can tell: injected brk(0), sigaction, sigaltstack, tid address.
+
+                // 5. What only the process itself can tell: brk(0), sigaction, and per thread sigaltstack
+                //    and the tid address, injected through a syscall instruction of its vDSO.
                 MemoryArea vdso = areas.stream().filter(a -> a.kind() == MemoryArea.Kind.VDSO).findFirst()
                         .orElseThrow(() -> new EngineException(Reason.UNSUPPORTED, "process " + pid + " has no vDSO"));
-                remote = new Remote(ptrace, pid, Remote.findGadget(pid, vdso.start(), vdso.end()));
-                scratch = remote.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
+                gadget = Remote.findGadget(pid, vdso.start(), vdso.end());
+                Remote leader = remote(pid);
+                scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
                         Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-                long brk = remote.call("brk(0)", Sys.SYS_BRK, 0);
-                long[] actions = sigactions(Map.copyOf(proc.status(pid)));
-                remote.call("sigaltstack", Sys.SYS_SIGALTSTACK, 0, scratch);
-                ByteBuffer ss = readScratch(24);
-                long[] altstack = {ss.getLong(0), ss.getInt(8), ss.getLong(16)};
-                remote.call("prctl(PR_GET_TID_ADDRESS)", Sys.SYS_PRCTL, Sys.PR_GET_TID_ADDRESS, scratch);
-                long clearTid = readScratch(8).getLong(0);
-                remote.call("munmap scratch page", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+                long brk = leader.call("brk(0)", Sys.SYS_BRK, 0);
+                long[] actions = sigactions(leader, Map.copyOf(proc.status(pid)));
+                List<ThreadState> threads = new ArrayList<>();
+                int i = 0;
+                for (int tid : seized.keySet()) {
+                    Remote r = remote(tid);
+                    r.call("sigaltstack", Sys.SYS_SIGALTSTACK, 0, scratch);
+                    ByteBuffer ss = readScratch(24);
+                    long[] altstack = {ss.getLong(0), ss.getInt(8), ss.getLong(16)};
+                    r.call("prctl(PR_GET_TID_ADDRESS)", Sys.SYS_PRCTL, Sys.PR_GET_TID_ADDRESS, scratch);
+                    long clearTid = readScratch(8).getLong(0);
+                    threads.add(new ThreadState(tid, regs.get(i), xstates.get(i), seized.get(tid), rseqs.get(i),
+                            altstack, clearTid, Kernel.getRobustList(tid), pendings.get(i)));
+                    i++;
+                }
+                leader.call("munmap scratch page", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
                 scratch = 0;
-                remote.restoreRegisters();
-                long[] robust = Kernel.getRobustList(pid);
-
+                for (Remote r : remotes.values()) {
+                    r.restoreRegisters();
+                }
                 clock.lap("injected calls");
+
                 // 6. Metadata records.
                 writer.writeRecord(RecordType.PROCESS, processInfo(brk).encode());
-                writer.writeRecord(RecordType.THREAD, new ThreadState(pid, regs, xstate, savedMask, rseq, altstack,
-                        clearTid, robust, threadPending).encode());
+                for (ThreadState t : threads) {
+                    writer.writeRecord(RecordType.THREAD, t.encode());
+                }
                 writer.writeRecord(RecordType.SIGNALS, new SignalState(actions, sharedPending).encode());
                 writer.writeRecord(RecordType.FILES, FdEntry.encodeAll(fds));
                 writer.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(areas));
-
                 clock.lap("metadata");
+
                 // 7. Pages. Leaving it running, the process runs on as soon as a copy-on-write twin of it
                 //    exists, and the pages are read from the twin; otherwise from the frozen process.
                 PageDumper pages = new PageDumper(proc, pid, writer, options.progress());
@@ -171,7 +196,7 @@ public final class Dumper {
                     boolean withTwin = options.leaveRunning() && !options.fullFreeze() && !wasStopped;
                     memoryBytes = pages.dump(memory, a -> !withTwin || PageDumper.notInTwin(a));
                     if (withTwin) {
-                        forkTwin();
+                        forkTwin(leader);
                         release();
                         clock.lap("pages outside the twin, twin");
                         try (ProcessMemory twinMemory = new ProcessMemory(twin, proc.dir(twin))) {
@@ -180,8 +205,8 @@ public final class Dumper {
                         disposeTwin();
                     }
                 }
-
                 clock.lap("pages");
+
                 // 8. Index and END, flushed and read back before the process may be killed.
                 ImageWriter.Summary summary = writer.finish();
                 verifyWritten(summary);
@@ -200,43 +225,85 @@ public final class Dumper {
             }
         }
 
+        private Remote remote(int tid) throws SysException {
+            Remote r = remotes.get(tid);
+            if (r == null) {
+                r = new Remote(ptrace, tid, gadget);
+                remotes.put(tid, r);
+            }
+            return r;
+        }
+
+        /**
+         * Seizes the leader, then every other thread, scanning /proc/PID/task again until a scan finds no
+         * thread not yet seized (a running thread may start another while the first ones are frozen).
+         */
         private void freeze() throws EngineException, SysException, IOException {
             wasStopped = "T".equals(proc.stat(pid)[3]);
             try {
                 ptrace.seize(pid, 0);
             } catch (SysException e) {
-                if (e.errno() == 3) {
+                if (e.errno() == ESRCH) {
                     throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited");
                 }
                 throw new EngineException(Reason.NOT_DUMPABLE, "cannot trace process " + pid + ": " + e.getMessage());
             }
-            seized = true;
+            seized.put(pid, null);
             if (wasStopped) {
-                // A group-stopped tracee falls back into its stop after every step: wake it, detach re-stops it.
+                // A group-stopped tracee falls back into its stop after every step: wake it, release re-stops it.
                 Kernel.kill(pid, Sys.SIGCONT);
             }
             ptrace.interrupt(pid);
+            if (!awaitInterruptStop(pid)) {
+                seized.remove(pid);
+                throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited while being frozen");
+            }
+            frozenAt = System.nanoTime();
+            boolean found = true;
+            while (found) {
+                found = false;
+                for (int tid : proc.tasks(pid)) {
+                    if (seized.containsKey(tid)) {
+                        continue;
+                    }
+                    try {
+                        ptrace.seize(tid, 0);
+                    } catch (SysException e) {
+                        if (e.errno() == ESRCH) {
+                            continue; // it exited
+                        }
+                        throw e;
+                    }
+                    found = true;
+                    seized.put(tid, null);
+                    ptrace.interrupt(tid);
+                    if (!awaitInterruptStop(tid)) {
+                        seized.remove(tid);
+                    }
+                }
+            }
+        }
+
+        /** Waits for the stop PTRACE_INTERRUPT asked for, passing signals on; false if the thread died. */
+        private boolean awaitInterruptStop(int tid) throws SysException {
             while (true) {
-                Ptrace.Status st = ptrace.waitFor(pid);
+                Ptrace.Status st = ptrace.waitFor(tid);
                 if (!st.stopped()) {
-                    seized = false;
-                    throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " " + st + " while being frozen");
+                    return false;
                 }
                 if (st.eventStop()) {
                     if (st.stopSignal() == Sys.SIGTRAP) {
-                        break; // our interrupt
+                        return true; // our interrupt
                     }
-                    ptrace.cont(pid, 0); // a group-stop racing with us: let it go, the interrupt follows
+                    ptrace.cont(tid, 0); // a group-stop racing with us: let it go, the interrupt follows
                 } else if (st.stopSignal() == Sys.SIGCONT && wasStopped) {
-                    ptrace.cont(pid, 0); // our own SIGCONT: it only served to wake the process
+                    ptrace.cont(tid, 0); // our own SIGCONT: it only served to wake the process
                 } else {
-                    ptrace.cont(pid, st.stopSignal()); // deliver it as it would have been; the interrupt follows
+                    ptrace.cont(tid, st.stopSignal()); // deliver it as it would have been; the interrupt follows
                 }
             }
-            frozenAt = System.nanoTime();
         }
 
-        /** The SIGCONT that woke a stopped process was ours, not the application's: it is not part of its state. */
         private List<byte[]> withoutOwnSigcont(List<byte[]> pending) {
             if (!wasStopped) {
                 return pending;
@@ -254,7 +321,7 @@ public final class Dumper {
             return kept;
         }
 
-        private long[] sigactions(Map<String, String> status) throws SysException {
+        private long[] sigactions(Remote leader, Map<String, String> status) throws SysException {
             long caught = Long.parseUnsignedLong(status.getOrDefault("SigCgt", "0"), 16);
             long ignored = Long.parseUnsignedLong(status.getOrDefault("SigIgn", "0"), 16);
             long[] actions = new long[SignalState.SIGNALS * 4];
@@ -263,7 +330,7 @@ public final class Dumper {
                 if (sig == Sys.SIGKILL || sig == Sys.SIGSTOP || ((caught | ignored) & bit) == 0) {
                     continue;
                 }
-                remote.call("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, 0, scratch, 8);
+                leader.call("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, 0, scratch, 8);
                 ByteBuffer sa = readScratch(32);
                 for (int k = 0; k < 4; k++) {
                     actions[(sig - 1) * 4 + k] = sa.getLong(k * 8);
@@ -343,9 +410,9 @@ public final class Dumper {
         }
 
         /** Injects a fork-like clone (no exit signal, so the application never hears of it), stopped at birth. */
-        private void forkTwin() throws SysException {
+        private void forkTwin(Remote leader) throws SysException {
             ptrace.setOptions(pid, Ptrace.O_TRACECLONE);
-            long[] child = remote.cloneTraced(CLONE_FILES);
+            long[] child = leader.cloneTraced(CLONE_FILES);
             twin = (int) child[0];
             twinInTarget = child[1];
             Ptrace.Status st = ptrace.waitFor(twin);
@@ -353,69 +420,66 @@ public final class Dumper {
                 throw new SysException("the twin of " + pid + " " + st);
             }
             ptrace.setOptions(pid, 0);
-            remote.restoreRegisters();
+            leader.restoreRegisters();
         }
 
-        /** Lets the original run again: registers, signal mask, running or stopped as found. */
+        /** Lets the process run again: registers, signal masks, running or stopped as found. */
         private void release() throws SysException {
-            frozenNanos = System.nanoTime() - frozenAt;
-            frozenAt = 0;
+            if (frozenAt != 0) {
+                frozenNanos = System.nanoTime() - frozenAt;
+                frozenAt = 0;
+            }
             if (scratch != 0) {
-                remote.raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+                remote(pid).raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
                 scratch = 0;
             }
-            if (remote != null) {
-                remote.restoreRegisters();
+            for (Remote r : remotes.values()) {
+                r.restoreRegisters();
             }
-            if (savedMask != null) {
-                ptrace.setSigmask(pid, savedMask);
+            remotes.clear();
+            for (Map.Entry<Integer, Long> t : seized.entrySet()) {
+                if (t.getValue() != null) {
+                    ptrace.setSigmask(t.getKey(), t.getValue());
+                }
             }
             if (wasStopped) {
                 // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
                 Kernel.kill(pid, Sys.SIGSTOP);
             }
-            seized = false;
-            ptrace.detach(pid, 0);
+            List<Integer> tids = new ArrayList<>(seized.keySet());
+            seized.clear();
+            for (int tid : tids) {
+                ptrace.detach(tid, 0);
+            }
         }
 
         /**
          * Kills the twin and has the original reap it (it is the original's child) in a second, short
-         * freeze; if the original is gone meanwhile, init reaps it.
+         * freeze of the leader; if the original is gone meanwhile, init reaps it.
          */
         private void disposeTwin() throws SysException {
-            int t = twin;
-            twin = 0;
-            Kernel.kill(t, Sys.SIGKILL);
-            Ptrace.Status st;
-            do {
-                st = ptrace.waitFor(t);
-            } while (st.stopped());
+            killTwin();
             try {
                 ptrace.seize(pid, 0);
             } catch (SysException e) {
                 return; // the original exited
             }
-            seized = true;
+            seized.put(pid, null);
             ptrace.interrupt(pid);
-            if (!awaitInterruptStop()) {
-                seized = false;
+            if (!awaitInterruptStop(pid)) {
+                seized.clear();
                 return;
             }
-            long mask = ptrace.getSigmask(pid);
+            seized.put(pid, ptrace.getSigmask(pid));
             ptrace.setSigmask(pid, ~0L);
-            Remote r = new Remote(ptrace, pid, remote.gadget());
             try {
-                waitTwinInTarget(r);
+                waitTwinInTarget(remote(pid));
             } finally {
-                r.restoreRegisters();
-                ptrace.setSigmask(pid, mask);
-                seized = false;
-                ptrace.detach(pid, 0);
+                release();
             }
         }
 
-        /** With the original still frozen: kill the twin and have the original reap it. */
-        private void reapTwin(Remote r) throws SysException {
+        private void killTwin() throws SysException {
             int t = twin;
             twin = 0;
             Kernel.kill(t, Sys.SIGKILL);
@@ -423,31 +487,11 @@ public final class Dumper {
             do {
                 st = ptrace.waitFor(t);
             } while (st.stopped());
-            waitTwinInTarget(r);
-            r.restoreRegisters();
         }
 
         private void waitTwinInTarget(Remote r) throws SysException {
             for (int i = 0; i < 1000 && r.raw(SYS_WAIT4, twinInTarget, 0, WALL | WNOHANG, 0) == 0; i++) {
                 Thread.onSpinWait();
-            }
-        }
-
-        /** Waits for the stop PTRACE_INTERRUPT asked for, passing on signals; false if the process died. */
-        private boolean awaitInterruptStop() throws SysException {
-            while (true) {
-                Ptrace.Status st = ptrace.waitFor(pid);
-                if (!st.stopped()) {
-                    return false;
-                }
-                if (st.eventStop()) {
-                    if (st.stopSignal() == Sys.SIGTRAP) {
-                        return true;
-                    }
-                    ptrace.cont(pid, 0);
-                } else {
-                    ptrace.cont(pid, st.stopSignal());
-                }
             }
         }
 
@@ -459,37 +503,44 @@ public final class Dumper {
             if (writer != null) {
                 writer.close();
             }
-            if (twin != 0) {
-                try {
-                    if (!seized) {
+            try {
+                if (twin != 0) {
+                    if (seized.isEmpty()) {
                         disposeTwin();
                     } else {
-                        reapTwin(remote);
+                        killTwin();
+                        waitTwinInTarget(remote(pid));
                     }
-                } catch (SysException e) {
-                    System.getLogger("telefork").log(System.Logger.Level.WARNING,
-                            "could not dispose of the twin of " + pid + ": " + e.getMessage());
                 }
-            }
-            if (!seized) {
-                return;
-            }
-            seized = false;
-            try {
-                if (success && !options.leaveRunning()) {
-                    Kernel.kill(pid, Sys.SIGKILL);
-                    Ptrace.Status st;
-                    do {
-                        st = ptrace.waitFor(pid);
-                    } while (st.stopped());
+                if (seized.isEmpty()) {
                     return;
                 }
-                seized = true;
+                if (success && !options.leaveRunning()) {
+                    Kernel.kill(pid, Sys.SIGKILL);
+                    // The leader's end is reported only after every other thread's has been collected.
+                    List<Integer> tids = new ArrayList<>(seized.keySet());
+                    for (int i = tids.size() - 1; i >= 0; i--) {
+                        awaitDeath(tids.get(i));
+                    }
+                    seized.clear();
+                    return;
+                }
                 release();
             } catch (SysException e) {
                 // Nothing more can be done for it; the caller's error already says the dump failed.
                 System.getLogger("telefork").log(System.Logger.Level.WARNING,
                         "could not fully release process " + pid + ": " + e.getMessage());
+            }
+        }
+
+        private void awaitDeath(int tid) {
+            try {
+                Ptrace.Status st;
+                do {
+                    st = ptrace.waitFor(tid);
+                } while (st.stopped());
+            } catch (SysException e) {
+                // already reaped (a thread's end is reported once)
             }
         }
     }

@@ -35,11 +35,6 @@ final class Validation {
                 throw new EngineException(Reason.NOT_DUMPABLE, "process " + pid + " is a zombie");
             }
             Map<String, String> status = proc.status(pid);
-            int threads = Integer.parseInt(status.getOrDefault("Threads", "1"));
-            if (threads > 1) {
-                throw new EngineException(Reason.UNSUPPORTED, "process " + pid + " has " + threads
-                        + " threads; multi-threaded processes are not supported yet");
-            }
             if (!"0".equals(status.getOrDefault("TracerPid", "0"))) {
                 throw new EngineException(Reason.NOT_DUMPABLE, "process " + pid + " is already traced by PID "
                         + status.get("TracerPid"));

@@ -1,24 +1,40 @@
 package io.telefork.image;
 
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 
-/** The metadata records at the front of an image, which a restore needs before the first page arrives. */
-public record ImageHead(ProcessInfo process, ThreadState thread, SignalState signals, List<FdEntry> fds,
+/**
+ * The metadata records at the front of an image, which a restore needs before the first page arrives.
+ * {@code threads} holds one THREAD record per thread, the thread-group leader first.
+ */
+public record ImageHead(ProcessInfo process, List<ThreadState> threads, SignalState signals, List<FdEntry> fds,
                         List<MemoryArea> areas) {
 
-    /** Reads PROCESS, THREAD, SIGNALS, FILES and AREAS, in that order, from a fresh reader. */
-    public static ImageHead read(ImageReader reader) throws IOException {
-        ProcessInfo process = ProcessInfo.decode(expect(reader, RecordType.PROCESS));
-        ThreadState thread = ThreadState.decode(expect(reader, RecordType.THREAD));
-        SignalState signals = SignalState.decode(expect(reader, RecordType.SIGNALS));
-        List<FdEntry> fds = FdEntry.decodeAll(expect(reader, RecordType.FILES));
-        List<MemoryArea> areas = MemoryArea.decodeAll(expect(reader, RecordType.AREAS));
-        return new ImageHead(process, thread, signals, fds, areas);
+    /** The thread-group leader, whose TID is the process's PID. */
+    public ThreadState thread() {
+        return threads.get(0);
     }
 
-    private static byte[] expect(ImageReader reader, RecordType type) throws IOException {
+    /** Reads PROCESS, one or more THREAD, SIGNALS, FILES and AREAS, in that order, from a fresh reader. */
+    public static ImageHead read(ImageReader reader) throws IOException {
+        ProcessInfo process = ProcessInfo.decode(expect(reader.next(), reader, RecordType.PROCESS));
+        List<ThreadState> threads = new ArrayList<>();
         ImageReader.Record r = reader.next();
+        threads.add(ThreadState.decode(expect(r, reader, RecordType.THREAD)));
+        while ((r = reader.next()) != null && r.type() == RecordType.THREAD) {
+            threads.add(ThreadState.decode(r.payload()));
+        }
+        SignalState signals = SignalState.decode(expect(r, reader, RecordType.SIGNALS));
+        List<FdEntry> fds = FdEntry.decodeAll(expect(reader.next(), reader, RecordType.FILES));
+        List<MemoryArea> areas = MemoryArea.decodeAll(expect(reader.next(), reader, RecordType.AREAS));
+        if (threads.get(0).tid() != process.pid()) {
+            throw new ImageFormatException("the first THREAD record is not the thread-group leader");
+        }
+        return new ImageHead(process, List.copyOf(threads), signals, fds, areas);
+    }
+
+    private static byte[] expect(ImageReader.Record r, ImageReader reader, RecordType type) throws IOException {
         if (r == null || r.type() != type) {
             throw new ImageFormatException("expected a " + type + " record at byte " + (r == null ? reader.offset()
                     : r.offset()) + ", found " + (r == null ? "the end" : r.type()));

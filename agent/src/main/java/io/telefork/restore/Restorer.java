@@ -57,15 +57,15 @@ public final class Restorer {
                     ptrace.interrupt(vessel);
                     awaitInterrupt(ptrace, vessel);
                 } catch (SysException e) {
-                    killAndReap(ptrace, vessel);
+                    killAndReap(ptrace, List.of(vessel));
                     throw e;
                 }
                 Transplant t = new Transplant(ptrace, vessel, head, reader, options, proc);
                 try {
                     t.run();
-                    detach(ptrace, vessel, head.process().stopped());
+                    detach(ptrace, t.threadIds(), head.process().stopped());
                 } catch (Exception e) {
-                    killAndReap(ptrace, vessel);
+                    killAndReap(ptrace, t.threadIds());
                     throw e;
                 }
                 return new RestoreResult(vessel, head.process().pid(), t.memoryBytes(),
@@ -92,7 +92,7 @@ public final class Restorer {
                 Transplant t = new Transplant(ptrace, vesselPid, head, reader, options, proc);
                 try {
                     t.run();
-                    detach(ptrace, vesselPid, head.process().stopped());
+                    detach(ptrace, t.threadIds(), head.process().stopped());
                 } catch (Exception e) {
                     if (t.pastPointOfNoReturn()) {
                         Kernel.kill(vesselPid, Sys.SIGKILL);
@@ -164,23 +164,32 @@ public final class Restorer {
     }
 
     /** Lets the process run, or leaves it job-control stopped as it was dumped. */
-    private static void detach(Ptrace ptrace, int pid, boolean stopped) throws SysException {
+    private static void detach(Ptrace ptrace, List<Integer> threads, boolean stopped) throws SysException {
         if (stopped) {
             // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
-            Kernel.kill(pid, Sys.SIGSTOP);
+            Kernel.kill(threads.get(0), Sys.SIGSTOP);
         }
-        ptrace.detach(pid, 0);
+        for (int i = threads.size() - 1; i >= 0; i--) {
+            ptrace.detach(threads.get(i), 0);
+        }
     }
 
-    private static void killAndReap(Ptrace ptrace, int pid) {
+    /** Kills the vessel and collects every thread's end, the leader's last (it is reported last). */
+    private static void killAndReap(Ptrace ptrace, List<Integer> threads) {
         try {
-            Kernel.kill(pid, Sys.SIGKILL);
-            Ptrace.Status st;
-            do {
-                st = ptrace.waitFor(pid);
-            } while (st.stopped());
+            Kernel.kill(threads.get(0), Sys.SIGKILL);
         } catch (SysException e) {
-            // Already gone.
+            return; // already gone
+        }
+        for (int i = threads.size() - 1; i >= 0; i--) {
+            try {
+                Ptrace.Status st;
+                do {
+                    st = ptrace.waitFor(threads.get(i));
+                } while (st.stopped());
+            } catch (SysException e) {
+                // already collected
+            }
         }
     }
 

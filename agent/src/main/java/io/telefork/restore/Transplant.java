@@ -42,6 +42,9 @@ import java.util.Set;
  */
 final class Transplant {
     private static final long TASK_SIZE = 0x7ffffffff000L;
+    /** CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM */
+    private static final long CLONE_THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000;
+    private static final int CLONE_ARGS_SIZE = 88;
     private static final int MADV_DONTFORK = 10;
     private static final int MADV_HUGEPAGE = 14;
     private static final int MADV_NOHUGEPAGE = 15;
@@ -71,6 +74,11 @@ final class Transplant {
     private int fdBase;
     private int nextFd;
     private long memoryBytes;
+    /** Per image thread, in image order: the fitted XSAVE area, its TID here, its injector. */
+    private final List<byte[]> xstates = new java.util.ArrayList<>();
+    private final List<Integer> threadIds = new java.util.ArrayList<>();
+    private final List<Remote> threadRemotes = new java.util.ArrayList<>();
+    private boolean sameThreadIds;
 
     Transplant(Ptrace ptrace, int vessel, ImageHead head, ImageReader reader, RestoreOptions options, ProcFs proc) {
         this.ptrace = ptrace;
@@ -83,6 +91,11 @@ final class Transplant {
 
     boolean pastPointOfNoReturn() {
         return pointOfNoReturn;
+    }
+
+    /** The restored process's threads, the leader first (to detach them all). */
+    List<Integer> threadIds() {
+        return threadIds.isEmpty() ? List.of(vessel) : List.copyOf(threadIds);
     }
 
     long memoryBytes() {
@@ -124,7 +137,11 @@ final class Transplant {
         List<MemoryArea> imageSpecial = head.areas().stream()
                 .filter(a -> a.kind() == MemoryArea.Kind.VDSO || a.kind() == MemoryArea.Kind.VVAR).toList();
         checkVdsoLayout(special, imageSpecial);
-        byte[] xstate = fitXState(ptrace.getXState(vessel), head.thread().xstate());
+        byte[] ownXState = ptrace.getXState(vessel);
+        for (ThreadState t : head.threads()) {
+            xstates.add(fitXState(ownXState, t.xstate()));
+        }
+        checkThreadIds();
         Credentials vesselCreds = Credentials.fromStatus(proc.status(vessel));
         CredentialSetter.check(head.process().credentials(), vesselCreds);
         for (MemoryArea a : head.areas()) {
@@ -190,21 +207,11 @@ final class Transplant {
         setMm();
 
         clock.lap("step 10");
-        // 11. Thread attributes.
-        ThreadState t = head.thread();
-        remote.call("set_tid_address", Sys.SYS_SET_TID_ADDRESS, t.clearTid());
-        if (t.robustList()[0] != 0) {
-            remote.call("set_robust_list", Sys.SYS_SET_ROBUST_LIST, t.robustList()[0], t.robustList()[1]);
-        }
-        if (t.rseq()[0] != 0) {
-            remote.call("rseq register", Sys.SYS_RSEQ, t.rseq()[0], t.rseq()[1], 0, t.rseq()[2]);
-        }
-        long[] ss = t.altstack();
-        if ((ss[1] & SS_DISABLE) == 0) {
-            ByteBuffer b = scratchBuffer(24);
-            b.putLong(0, ss[0]).putInt(8, (int) (ss[1] & ~SS_ONSTACK)).putLong(16, ss[2]);
-            writeScratch(b, 0);
-            remote.call("sigaltstack", Sys.SYS_SIGALTSTACK, scratch, 0);
+        // 11. Threads: the leader is the vessel itself; the others are cloned into it, stopped at birth,
+        //     with their own IDs where they are free. Then each thread's attributes.
+        createThreads();
+        for (int i = 0; i < head.threads().size(); i++) {
+            setThreadAttributes(threadRemotes.get(i), head.threads().get(i));
         }
 
         clock.lap("step 11");
@@ -227,14 +234,98 @@ final class Transplant {
         scratch = 0;
 
         clock.lap("step 14");
-        // 15. CPU state last, then the real signal mask.
-        ptrace.setXState(vessel, xstate);
-        ptrace.setRegs(vessel, restartedRegisters(t.regs()));
-        ptrace.setSigmask(vessel, t.sigmask());
+        // 15. CPU state last, then the real signal masks.
+        for (int i = 0; i < head.threads().size(); i++) {
+            ThreadState t = head.threads().get(i);
+            int tid = threadIds.get(i);
+            ptrace.setXState(tid, xstates.get(i));
+            ptrace.setRegs(tid, restartedRegisters(t.regs()));
+            ptrace.setSigmask(tid, t.sigmask());
+        }
 
         clock.lap("step 15");
         // 16. Last word before it runs.
         options.beforeResume().confirm();
+    }
+
+    /**
+     * Threads keep their IDs (glibc caches them: pthread_kill, joins and mutex owners depend on them)
+     * when the vessel lives in this restorer's PID namespace and every ID is free; checked before the
+     * point of no return so that a taken ID fails cleanly.
+     */
+    private void checkThreadIds() throws IOException, EngineException {
+        if (head.threads().size() == 1) {
+            return;
+        }
+        String nspid = proc.status(vessel).getOrDefault("NSpid", "");
+        boolean sameNamespace = nspid.trim().split("\\s+").length == 1;
+        sameThreadIds = sameNamespace && vessel == head.process().pid();
+        if (!sameThreadIds) {
+            System.getLogger("io.telefork").log(System.Logger.Level.WARNING, "the restored process's threads get new "
+                    + "IDs (the process could not keep its PID here): pthread_kill and robust mutexes may misbehave");
+            return;
+        }
+        for (int i = 1; i < head.threads().size(); i++) {
+            int tid = head.threads().get(i).tid();
+            if (proc.exists(tid)) {
+                throw new EngineException(Reason.INCOMPATIBLE, "thread ID " + tid + " of the process is in use by "
+                        + "another process here; cannot restore its threads with their IDs");
+            }
+        }
+    }
+
+    private void createThreads() throws Exception {
+        threadIds.add(vessel);
+        threadRemotes.add(remote);
+        if (head.threads().size() == 1) {
+            return;
+        }
+        ptrace.setOptions(vessel, Ptrace.O_EXITKILL | Ptrace.O_TRACECLONE);
+        try {
+            for (int i = 1; i < head.threads().size(); i++) {
+                int wanted = head.threads().get(i).tid();
+                ByteBuffer args = scratchBuffer(CLONE_ARGS_SIZE + 8);
+                args.putLong(0, CLONE_THREAD_FLAGS);
+                if (sameThreadIds) {
+                    args.putLong(64, scratch + CLONE_ARGS_SIZE).putLong(72, 1);
+                    args.putInt(CLONE_ARGS_SIZE, wanted);
+                }
+                writeScratch(args, 0);
+                long[] child = remote.clone3Traced(scratch, CLONE_ARGS_SIZE);
+                if (child[0] < 0) {
+                    throw new EngineException(Reason.INCOMPATIBLE, "cannot create thread " + wanted + ": "
+                            + Sys.errno(child[1]));
+                }
+                int tid = (int) child[0];
+                Ptrace.Status st = ptrace.waitFor(tid);
+                if (!st.stopped()) {
+                    throw new SysException("new thread " + tid + " " + st);
+                }
+                ptrace.setSigmask(tid, ~0L);
+                threadIds.add(tid);
+                threadRemotes.add(new Remote(ptrace, tid, remote.gadget()));
+            }
+        } finally {
+            ptrace.setOptions(vessel, Ptrace.O_EXITKILL);
+            remote.restoreRegisters();
+        }
+    }
+
+    private void setThreadAttributes(Remote r, ThreadState t) throws Exception {
+        r.call("set_tid_address", Sys.SYS_SET_TID_ADDRESS, t.clearTid());
+        if (t.robustList()[0] != 0) {
+            r.call("set_robust_list", Sys.SYS_SET_ROBUST_LIST, t.robustList()[0], t.robustList()[1]);
+        }
+        if (t.rseq()[0] != 0) {
+            r.call("rseq register", Sys.SYS_RSEQ, t.rseq()[0], t.rseq()[1], 0, t.rseq()[2]);
+        }
+        long[] ss = t.altstack();
+        if ((ss[1] & SS_DISABLE) == 0) {
+            ByteBuffer b = scratchBuffer(24);
+            b.putLong(0, ss[0]).putInt(8, (int) (ss[1] & ~SS_ONSTACK)).putLong(16, ss[2]);
+            writeScratch(b, 0);
+            r.call("sigaltstack", Sys.SYS_SIGALTSTACK, scratch, 0);
+        }
     }
 
     private static boolean isVdsoBlock(String name) {
@@ -486,21 +577,24 @@ final class Transplant {
             }
         }
         long self = remote.call("getpid", Sys.SYS_GETPID);
-        for (byte[] info : head.thread().pending()) {
-            queue(info, true, self);
+        for (int i = 0; i < head.threads().size(); i++) {
+            long tid = i == 0 ? self : threadRemotes.get(i).call("gettid", Sys.SYS_GETTID);
+            for (byte[] info : head.threads().get(i).pending()) {
+                queue(info, tid, self);
+            }
         }
         for (byte[] info : s.sharedPending()) {
-            queue(info, false, self);
+            queue(info, -1, self);
         }
     }
 
-    private void queue(byte[] info, boolean thread, long self) throws Exception {
+    private void queue(byte[] info, long tid, long self) throws Exception {
         ByteBuffer b = scratchBuffer(info.length);
         b.put(info).flip();
         writeScratch(b, 0);
         int sig = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN).getInt(0);
-        if (thread) {
-            remote.call("rt_tgsigqueueinfo(" + sig + ")", Sys.SYS_RT_TGSIGQUEUEINFO, self, self, sig, scratch);
+        if (tid > 0) {
+            remote.call("rt_tgsigqueueinfo(" + sig + ")", Sys.SYS_RT_TGSIGQUEUEINFO, self, tid, sig, scratch);
         } else {
             remote.call("rt_sigqueueinfo(" + sig + ")", SYS_RT_SIGQUEUEINFO, self, sig, scratch);
         }

@@ -13,6 +13,7 @@ import java.nio.ByteBuffer;
  */
 public final class Remote {
     private static final int SYS_CLONE = 56;
+    private static final int SYS_CLONE3 = 435;
 
     private final Ptrace ptrace;
     private final int pid;
@@ -82,12 +83,21 @@ public final class Remote {
      * tracee's (what clone returned).
      */
     public long[] cloneTraced(long flags) throws SysException {
+        return cloneTraced(SYS_CLONE, flags, 0);
+    }
+
+    /** As {@link #cloneTraced(long)} with clone3(args, size); a failure comes back as a negative errno in [1]. */
+    public long[] clone3Traced(long args, long size) throws SysException {
+        return cloneTraced(SYS_CLONE3, args, size);
+    }
+
+    private long[] cloneTraced(int nr, long a1, long a2) throws SysException {
         long[] r = Ptrace.copy(saved);
-        r[Regs.RAX] = SYS_CLONE;
+        r[Regs.RAX] = nr;
         r[Regs.ORIG_RAX] = -1;
         r[Regs.RIP] = gadget;
-        r[Regs.RDI] = flags;
-        r[Regs.RSI] = 0;
+        r[Regs.RDI] = a1;
+        r[Regs.RSI] = a2;
         r[Regs.RDX] = 0;
         r[Regs.R10] = 0;
         r[Regs.R8] = 0;
@@ -105,6 +115,9 @@ public final class Remote {
         }
         long[] after = ptrace.getRegs(pid);
         long rax = after[Regs.RAX];
+        if (rax < 0 && nr == SYS_CLONE3) {
+            return new long[] {-1, rax};
+        }
         if (rax < 0) {
             throw new SysException("clone in process " + pid, (int) -rax);
         }
