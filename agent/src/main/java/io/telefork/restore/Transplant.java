@@ -261,9 +261,11 @@ final class Transplant {
         boolean sameNamespace = nspid.trim().split("\\s+").length == 1;
         sameThreadIds = sameNamespace && vessel == head.process().pid();
         if (!sameThreadIds) {
-            System.getLogger("io.telefork").log(System.Logger.Level.WARNING, "the restored process's threads get new "
-                    + "IDs (the process could not keep its PID here): pthread_kill and robust mutexes may misbehave");
-            return;
+            // New IDs would leave glibc's cached ones dangling: pthread_kill and joins would hang or misfire.
+            throw new EngineException(Reason.INCOMPATIBLE, "the process has " + head.threads().size()
+                    + " threads, which must keep their IDs, but its PID " + head.process().pid() + " is "
+                    + (sameNamespace ? "in use here (is the original still running?)" : "not available in the "
+                    + "vessel's PID namespace"));
         }
         for (int i = 1; i < head.threads().size(); i++) {
             int tid = head.threads().get(i).tid();
