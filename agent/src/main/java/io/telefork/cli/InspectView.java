@@ -48,6 +48,18 @@ final class InspectView {
         }
         m.put("registers", regs);
         m.put("xstateBytes", t.xstate().length);
+        List<Object> threads = new ArrayList<>();
+        for (ThreadState th : s.head().threads()) {
+            Map<String, Object> tm = new LinkedHashMap<>();
+            tm.put("tid", th.tid());
+            tm.put("rip", hex(th.regs()[Regs.RIP]));
+            tm.put("rsp", hex(th.regs()[Regs.RSP]));
+            tm.put("inSyscall", th.regs()[Regs.ORIG_RAX] >= 0 ? th.regs()[Regs.ORIG_RAX] : null);
+            tm.put("blocked", hex(th.sigmask()));
+            tm.put("pending", th.pending().size());
+            threads.add(tm);
+        }
+        m.put("threads", threads);
         List<Object> areas = new ArrayList<>();
         for (MemoryArea a : s.head().areas()) {
             Map<String, Object> am = new LinkedHashMap<>();
@@ -83,6 +95,7 @@ final class InspectView {
         totals.put("storedBytes", s.storedBytes());
         totals.put("imageBytes", s.imageBytes());
         totals.put("fds", s.head().fds().size());
+        totals.put("threads", s.head().threads().size());
         m.put("totals", totals);
         return m;
     }
@@ -106,6 +119,13 @@ final class InspectView {
             for (int i = 0; i < Regs.COUNT; i++) {
                 b.append(String.format("  %-8s %s%n", Regs.NAMES[i], hex(r[i])));
             }
+        }
+        b.append(String.format("threads   %d%n", s.head().threads().size()));
+        for (ThreadState th : s.head().threads()) {
+            long[] tr = th.regs();
+            b.append(String.format("  %7d  rip %s  %s  blocked %s%s%n", th.tid(), hex(tr[Regs.RIP]),
+                    tr[Regs.ORIG_RAX] >= 0 ? "in system call " + tr[Regs.ORIG_RAX] : "in user code",
+                    hex(th.sigmask()), th.pending().isEmpty() ? "" : ", " + th.pending().size() + " pending"));
         }
         b.append(String.format("signals   blocked %s, handlers for %s, %d pending%s%n", hex(t.sigmask()),
                 handlers().isEmpty() ? "none" : String.join(" ", handlers()),
