@@ -7,10 +7,13 @@ import io.telefork.image.FileId;
 import io.telefork.image.MemoryArea;
 import io.telefork.proc.FileIds;
 import io.telefork.proc.ProcFs;
+import io.telefork.sys.Kernel;
+import io.telefork.sys.SysException;
 
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -18,6 +21,8 @@ import java.util.Map;
 final class ProcessReader {
     private static final String DELETED = " (deleted)";
     private static final int O_CLOEXEC = 02000000;
+    private static final int O_ACCMODE = 3;
+    private static final int O_WRONLY = 1;
 
     private final ProcFs proc;
     private final int pid;
@@ -79,20 +84,34 @@ final class ProcessReader {
     }
 
     List<FdEntry> fds() throws IOException, EngineException {
-        List<FdEntry> out = new ArrayList<>();
+        Map<Integer, String> links = new java.util.TreeMap<>();
         for (int fd : proc.fds(pid)) {
-            String target = proc.readLink(pid, "fd/" + fd);
+            links.put(fd, proc.readLink(pid, "fd/" + fd));
+        }
+        Map<String, PipeEnds> pipes = pipes(links);
+        List<FdEntry> out = new ArrayList<>();
+        for (Map.Entry<Integer, String> l : links.entrySet()) {
+            int fd = l.getKey();
+            String target = l.getValue();
             Map<String, String> info = proc.fdinfo(pid, fd);
             int flags = Integer.parseInt(info.getOrDefault("flags", "0"), 8);
             long pos = Long.parseLong(info.getOrDefault("pos", "0"));
             boolean cloexec = (flags & O_CLOEXEC) != 0;
             flags &= ~O_CLOEXEC;
             boolean stdio = fd <= 2;
+            if (target.startsWith("pipe:") && pipes.get(target).inside()) {
+                out.add(pipeEnd(fd, target, flags, cloexec, pipes.get(target)));
+                continue;
+            }
             if (target.startsWith("pipe:") || target.startsWith("socket:")) {
                 if (!stdio) {
                     throw unsupported(fd, target);
                 }
                 out.add(new FdEntry(fd, FdEntry.Kind.INHERITED, target, flags, cloexec, 0, FileIds.NONE));
+                continue;
+            }
+            if (target.startsWith("anon_inode:")) {
+                out.add(anon(fd, target, flags, cloexec, info));
                 continue;
             }
             if (!target.startsWith("/") || target.endsWith(DELETED)) {
@@ -119,9 +138,112 @@ final class ProcessReader {
         return out;
     }
 
+    /** Which ends of each pipe the process holds. */
+    private Map<String, PipeEnds> pipes(Map<Integer, String> links) throws IOException {
+        Map<String, PipeEnds> pipes = new HashMap<>();
+        for (Map.Entry<Integer, String> l : links.entrySet()) {
+            if (l.getValue().startsWith("pipe:")) {
+                int flags = Integer.parseInt(proc.fdinfo(pid, l.getKey()).getOrDefault("flags", "0"), 8);
+                PipeEnds ends = pipes.computeIfAbsent(l.getValue(), k -> new PipeEnds());
+                if ((flags & O_ACCMODE) == O_WRONLY) {
+                    ends.write = true;
+                } else {
+                    ends.read = true;
+                }
+            }
+        }
+        return pipes;
+    }
+
+    private static final class PipeEnds {
+        boolean read;
+        boolean write;
+        boolean contentTaken;
+
+        /** Both ends inside the process: it can be rebuilt, buffered bytes and all. */
+        boolean inside() {
+            return read && write;
+        }
+    }
+
+    private FdEntry pipeEnd(int fd, String target, int flags, boolean cloexec, PipeEnds ends)
+            throws EngineException {
+        boolean writeEnd = (flags & O_ACCMODE) == O_WRONLY;
+        try {
+            int mine = Kernel.stealFd(pid, fd);
+            try {
+                long size = Kernel.pipeSize(mine);
+                byte[] content = new byte[0];
+                if (!writeEnd && !ends.contentTaken) {
+                    content = Kernel.peekPipe(mine);
+                    ends.contentTaken = true;
+                }
+                return new FdEntry(fd, FdEntry.Kind.PIPE, target, flags, cloexec, 0, FileIds.NONE,
+                        new long[] {size, writeEnd ? 1 : 0}, content);
+            } finally {
+                Kernel.close(mine);
+            }
+        } catch (SysException e) {
+            throw new EngineException(Reason.SYSTEM, "cannot read pipe " + target + " of process " + pid + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private FdEntry anon(int fd, String target, int flags, boolean cloexec, Map<String, String> info)
+            throws IOException, EngineException {
+        long[] params;
+        FdEntry.Kind kind;
+        switch (target) {
+            case "anon_inode:[eventfd]" -> {
+                kind = FdEntry.Kind.EVENTFD;
+                params = new long[] {Long.parseUnsignedLong(info.get("eventfd-count").trim(), 16),
+                    Long.parseLong(info.getOrDefault("eventfd-semaphore", "0").trim())};
+            }
+            case "anon_inode:[timerfd]" -> {
+                kind = FdEntry.Kind.TIMERFD;
+                long[] value = pair(info.get("it_value"));
+                long[] interval = pair(info.get("it_interval"));
+                params = new long[] {Long.parseLong(info.get("clockid").trim()), Long.parseLong(info.get("ticks").trim()),
+                    Long.parseLong(info.get("settime flags").trim(), 8), value[0], value[1], interval[0], interval[1]};
+            }
+            case "anon_inode:[signalfd]" -> {
+                kind = FdEntry.Kind.SIGNALFD;
+                params = new long[] {Long.parseUnsignedLong(info.get("sigmask").trim(), 16)};
+            }
+            case "anon_inode:[eventpoll]" -> {
+                kind = FdEntry.Kind.EPOLL;
+                params = epollTargets(fd);
+            }
+            default -> throw unsupported(fd, target);
+        }
+        return new FdEntry(fd, kind, target, flags, cloexec, 0, FileIds.NONE, params, new byte[0]);
+    }
+
+    /** "(12, 345)" -> {12, 345} */
+    private static long[] pair(String s) {
+        String[] f = s.trim().replace("(", "").replace(")", "").split(",");
+        return new long[] {Long.parseLong(f[0].trim()), Long.parseLong(f[1].trim())};
+    }
+
+    /** The "tfd: N events: X data: Y ..." lines of an epoll's fdinfo. */
+    private long[] epollTargets(int fd) throws IOException {
+        List<Long> out = new ArrayList<>();
+        for (String line : java.nio.file.Files.readAllLines(proc.dir(pid).resolve("fdinfo").resolve(Integer.toString(fd)))) {
+            if (!line.startsWith("tfd:")) {
+                continue;
+            }
+            String[] f = line.trim().split("\\s+");
+            out.add(Long.parseLong(f[1]));
+            out.add(Long.parseUnsignedLong(f[3], 16));
+            out.add(Long.parseUnsignedLong(f[5], 16));
+        }
+        return out.stream().mapToLong(Long::longValue).toArray();
+    }
+
     private EngineException unsupported(int fd, String target) {
         return new EngineException(Reason.UNSUPPORTED, "process " + pid + " has fd " + fd + " open on " + target
-                + ", a kind of file not supported yet (only regular files, directories, character devices "
-                + "and pipes, sockets or terminals on fds 0-2)");
+                + ", a kind of file not supported yet (supported: regular files, directories, character devices, "
+                + "pipes with both ends in the process, eventfd, timerfd, signalfd, epoll, and pipes, sockets or "
+                + "terminals on fds 0-2)");
     }
 }

@@ -8,13 +8,17 @@ import java.util.List;
  *
  * @param fd       its number
  * @param kind     how it is brought back
- * @param path     the path it was opened by (for INHERITED, what /proc/PID/fd showed, e.g. pipe:[123])
+ * @param path     the path it was opened by; for other kinds what /proc/PID/fd showed (pipe:[123],
+ *                 anon_inode:[eventfd], ...), which also identifies the pipe both ends belong to
  * @param flags    open flags (fdinfo flags: O_ACCMODE, O_APPEND, O_NONBLOCK, ...)
  * @param cloexec  FD_CLOEXEC was set
  * @param position file offset
  * @param file     the file's identity and state
+ * @param params   numbers that describe the kind's state (see {@link Kind})
+ * @param data     bytes the kind holds: for a pipe's read end, what was buffered in the pipe
  */
-public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec, long position, FileId file) {
+public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec, long position, FileId file,
+                      long[] params, byte[] data) {
 
     /** How a descriptor is restored. */
     public enum Kind {
@@ -25,7 +29,24 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
         /** A character device such as /dev/null, reopened by path. */
         CHAR_DEVICE,
         /** A pipe, socket or terminal leading outside the process: taken from the restorer at the same number. */
-        INHERITED
+        INHERITED,
+        /** One end of a pipe whose both ends the process holds. params: pipe size, 1 for the write end. */
+        PIPE,
+        /** params: counter, 1 in semaphore mode. */
+        EVENTFD,
+        /**
+         * params: clock id, expirations not yet read, settime flags, remaining seconds and nanoseconds,
+         * interval seconds and nanoseconds.
+         */
+        TIMERFD,
+        /** params: the signal mask. */
+        SIGNALFD,
+        /** params: (target fd, events, data) per registered descriptor. */
+        EPOLL
+    }
+
+    public FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec, long position, FileId file) {
+        this(fd, kind, path, flags, cloexec, position, file, new long[0], new byte[0]);
     }
 
     public static byte[] encodeAll(List<FdEntry> fds) {
@@ -33,6 +54,7 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
         for (FdEntry f : fds) {
             e.i32(f.fd).u8(f.kind.ordinal()).string(f.path).i32(f.flags).bool(f.cloexec).i64(f.position);
             f.file.encode(e);
+            e.longs(f.params).bytes(f.data);
         }
         return e.toByteArray();
     }
@@ -47,7 +69,8 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
             if (kind >= Kind.values().length) {
                 throw new ImageFormatException("unknown file descriptor kind " + kind);
             }
-            fds.add(new FdEntry(fd, Kind.values()[kind], d.string(), d.i32(), d.bool(), d.i64(), FileId.decode(d)));
+            fds.add(new FdEntry(fd, Kind.values()[kind], d.string(), d.i32(), d.bool(), d.i64(), FileId.decode(d),
+                    d.longs(), d.bytes()));
         }
         d.expectEnd();
         return fds;

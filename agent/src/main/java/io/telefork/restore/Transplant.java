@@ -45,6 +45,7 @@ final class Transplant {
     /** CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM */
     private static final long CLONE_THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000;
     private static final int CLONE_ARGS_SIZE = 88;
+    private static final int SYS_EPOLL_CTL = 233;
     private static final int MADV_DONTFORK = 10;
     private static final int MADV_HUGEPAGE = 14;
     private static final int MADV_NOHUGEPAGE = 15;
@@ -230,6 +231,7 @@ final class Transplant {
         clock.lap("step 13");
         // 14. File descriptors at their numbers; the temporary ones closed.
         placeFds();
+        registerEpolls();
         remote.call("munmap scratch", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
         scratch = 0;
 
@@ -378,15 +380,126 @@ final class Transplant {
             }
         }
         openShared(head.process().exePath(), Sys.O_RDONLY, head.process().exe(), "executable");
+        FdFactory factory = new FdFactory();
         for (FdEntry f : head.fds()) {
-            if (f.kind() == FdEntry.Kind.INHERITED) {
+            switch (f.kind()) {
+                case INHERITED -> { }
+                case FILE, DIRECTORY, CHAR_DEVICE -> {
+                    int flags = f.flags() & ~(Sys.O_CREAT | Sys.O_EXCL | Sys.O_TRUNC);
+                    int fd = open(f.path(), flags, "fd " + f.fd());
+                    fdTemps.put(f.fd(), fd);
+                    if (f.kind() == FdEntry.Kind.FILE) {
+                        checkSame(f.path(), fd, f.file(), "fd " + f.fd());
+                    }
+                }
+                default -> fdTemps.put(f.fd(), factory.create(f));
+            }
+        }
+    }
+
+    /** Builds pipes, eventfds, timerfds, signalfds and epolls inside the vessel, at temporary numbers. */
+    private final class FdFactory {
+        private static final int SYS_PIPE2 = 293;
+        private static final int SYS_EVENTFD2 = 290;
+        private static final int SYS_TIMERFD_CREATE = 283;
+        private static final int SYS_TIMERFD_SETTIME = 286;
+        private static final int SYS_SIGNALFD4 = 289;
+        private static final int SYS_EPOLL_CREATE1 = 291;
+        private static final int SYS_IOCTL = 16;
+        private static final int F_SETPIPE_SZ = 1031;
+        private static final int O_NONBLOCK = 04000;
+        private static final long TFD_IOC_SET_TICKS = 0x40085400L;
+        /** Per pipe (by its pipe:[inode] name): its read and write ends here. */
+        private final Map<String, int[]> pipes = new HashMap<>();
+
+        int create(FdEntry f) throws Exception {
+            long[] p = f.params();
+            int nonblock = f.flags() & O_NONBLOCK;
+            return switch (f.kind()) {
+                case PIPE -> pipeEnd(f);
+                case EVENTFD -> {
+                    int fd = adopt(remote.call("eventfd2", SYS_EVENTFD2, 0, (p[1] != 0 ? 1 : 0) | nonblock | Sys.O_CLOEXEC));
+                    if (p[0] != 0) {
+                        ByteBuffer b = scratchBuffer(8);
+                        b.putLong(0, p[0]);
+                        writeScratch(b, 0);
+                        remote.call("write eventfd", Sys.SYS_WRITE, fd, scratch, 8);
+                    }
+                    yield fd;
+                }
+                case TIMERFD -> {
+                    int fd = adopt(remote.call("timerfd_create", SYS_TIMERFD_CREATE, p[0], nonblock | Sys.O_CLOEXEC));
+                    if (p[3] != 0 || p[4] != 0) {
+                        ByteBuffer b = scratchBuffer(32);
+                        b.putLong(0, p[5]).putLong(8, p[6]).putLong(16, p[3]).putLong(24, p[4]);
+                        writeScratch(b, 0);
+                        remote.call("timerfd_settime", SYS_TIMERFD_SETTIME, fd, 0, scratch, 0);
+                    }
+                    if (p[1] != 0) {
+                        ByteBuffer b = scratchBuffer(8);
+                        b.putLong(0, p[1]);
+                        writeScratch(b, 0);
+                        remote.call("ioctl(TFD_IOC_SET_TICKS)", SYS_IOCTL, fd, TFD_IOC_SET_TICKS, scratch);
+                    }
+                    yield fd;
+                }
+                case SIGNALFD -> {
+                    ByteBuffer b = scratchBuffer(8);
+                    b.putLong(0, p[0]);
+                    writeScratch(b, 0);
+                    yield adopt(remote.call("signalfd4", SYS_SIGNALFD4, -1, scratch, 8, nonblock | Sys.O_CLOEXEC));
+                }
+                case EPOLL -> adopt(remote.call("epoll_create1", SYS_EPOLL_CREATE1, Sys.O_CLOEXEC));
+                default -> throw new IllegalArgumentException(f.kind().name());
+            };
+        }
+
+        private int pipeEnd(FdEntry f) throws Exception {
+            int[] ends = pipes.get(f.path());
+            if (ends == null) {
+                remote.call("pipe2", SYS_PIPE2, scratch, Sys.O_CLOEXEC);
+                ByteBuffer b = scratchBuffer(8);
+                Kernel.readMemory(vessel, scratch, b, 8);
+                ends = new int[] {adopt(b.getInt(0)), adopt(b.getInt(4))};
+                pipes.put(f.path(), ends);
+                remote.raw(Sys.SYS_FCNTL, ends[1], F_SETPIPE_SZ, f.params()[0]);
+            }
+            byte[] content = f.data();
+            for (int off = 0; off < content.length; ) {
+                int n = Math.min(content.length - off, (int) Sys.PAGE);
+                ByteBuffer b = scratchBuffer(n);
+                b.put(content, off, n).flip();
+                writeScratch(b, 0);
+                off += (int) remote.call("write into pipe " + f.path(), Sys.SYS_WRITE, ends[1], scratch, n);
+            }
+            int end = f.params()[1] != 0 ? ends[1] : ends[0];
+            remote.call("fcntl(F_SETFL)", Sys.SYS_FCNTL, end, Sys.F_SETFL, f.flags() & ~Sys.O_ACCMODE);
+            return end;
+        }
+    }
+
+    /** Moves a descriptor the vessel just got to the next temporary number. */
+    private int adopt(long fd) throws SysException {
+        int target = nextFd++;
+        if (fd != target) {
+            remote.call("dup3", Sys.SYS_DUP3, fd, target, Sys.O_CLOEXEC);
+            remote.call("close", Sys.SYS_CLOSE, fd);
+        }
+        return target;
+    }
+
+    /** Registers every epoll's descriptors, once they all are at their numbers. */
+    private void registerEpolls() throws Exception {
+        for (FdEntry f : head.fds()) {
+            if (f.kind() != FdEntry.Kind.EPOLL) {
                 continue;
             }
-            int flags = f.flags() & ~(Sys.O_CREAT | Sys.O_EXCL | Sys.O_TRUNC);
-            int fd = open(f.path(), flags, "fd " + f.fd());
-            fdTemps.put(f.fd(), fd);
-            if (f.kind() == FdEntry.Kind.FILE) {
-                checkSame(f.path(), fd, f.file(), "fd " + f.fd());
+            long[] t = f.params();
+            for (int i = 0; i + 2 < t.length; i += 3) {
+                ByteBuffer b = scratchBuffer(12);
+                b.putInt(0, (int) t[i + 1]).putLong(4, t[i + 2]);
+                writeScratch(b, 0);
+                remote.call("epoll_ctl(" + f.fd() + ", ADD, " + t[i] + ")", SYS_EPOLL_CTL, f.fd(), 1, t[i], scratch);
             }
         }
     }
@@ -406,12 +519,7 @@ final class Transplant {
             throw new EngineException(Reason.FILE_CHANGED, "cannot reopen " + path + " (" + what + "): "
                     + Sys.errno(fd));
         }
-        int target = nextFd++;
-        if (fd != target) {
-            remote.call("fcntl(F_DUPFD_CLOEXEC)", Sys.SYS_DUP3, fd, target, Sys.O_CLOEXEC);
-            remote.call("close", Sys.SYS_CLOSE, fd);
-        }
-        return target;
+        return adopt(fd);
     }
 
     private void checkSame(String path, int fd, FileId expected, String what) throws IOException, EngineException {

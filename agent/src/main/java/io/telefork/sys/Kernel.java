@@ -95,6 +95,86 @@ public final class Kernel {
         }
     }
 
+    private static final int SYS_PIDFD_OPEN = 434;
+    private static final int SYS_PIDFD_GETFD = 438;
+    private static final int SYS_TEE = 276;
+    private static final int SYS_PIPE2 = 293;
+    private static final int F_SETPIPE_SZ = 1031;
+    private static final int F_GETPIPE_SZ = 1032;
+    private static final int SPLICE_F_NONBLOCK = 2;
+    private static final int O_NONBLOCK = 04000;
+    private static final int EAGAIN = 11;
+
+    /** A copy, in this process, of descriptor {@code fd} of process {@code pid} (pidfd_getfd). */
+    public static int stealFd(int pid, int fd) throws SysException {
+        long pidfd;
+        try {
+            pidfd = syscall(SYS_PIDFD_OPEN, pid, 0, 0, 0, 0, 0);
+        } catch (LastErrorException e) {
+            throw new SysException("pidfd_open(" + pid + ")", e.getErrorCode());
+        }
+        try {
+            return (int) syscall(SYS_PIDFD_GETFD, pidfd, fd, 0, 0, 0, 0);
+        } catch (LastErrorException e) {
+            throw new SysException("pidfd_getfd(" + pid + ", " + fd + ")", e.getErrorCode());
+        } finally {
+            close((int) pidfd);
+        }
+    }
+
+    public static void close(int fd) {
+        try {
+            syscall(Sys.SYS_CLOSE, fd, 0, 0, 0, 0, 0);
+        } catch (LastErrorException e) {
+            // nothing to do about a failed close of our own descriptor
+        }
+    }
+
+    public static int pipeSize(int fd) throws SysException {
+        try {
+            return (int) syscall(Sys.SYS_FCNTL, fd, F_GETPIPE_SZ, 0, 0, 0, 0);
+        } catch (LastErrorException e) {
+            throw new SysException("F_GETPIPE_SZ", e.getErrorCode());
+        }
+    }
+
+    /**
+     * What is buffered in the pipe that {@code fd} (an end of it, in this process) belongs to, without
+     * taking it out: tee() into a pipe of our own, then read that.
+     */
+    public static byte[] peekPipe(int fd) throws SysException {
+        int size = pipeSize(fd);
+        try (Memory fds = new Memory(8)) {
+            syscall(SYS_PIPE2, Pointer.nativeValue(fds), O_NONBLOCK, 0, 0, 0, 0);
+            int r = fds.getInt(0);
+            int w = fds.getInt(4);
+            try {
+                syscall(Sys.SYS_FCNTL, w, F_SETPIPE_SZ, size, 0, 0, 0);
+                long n;
+                try {
+                    n = syscall(SYS_TEE, fd, w, size, SPLICE_F_NONBLOCK, 0, 0);
+                } catch (LastErrorException e) {
+                    if (e.getErrorCode() == EAGAIN) {
+                        return new byte[0]; // empty pipe
+                    }
+                    throw e;
+                }
+                try (Memory buf = new Memory(Math.max(1, n))) {
+                    long got = 0;
+                    while (got < n) {
+                        got += syscall(Sys.SYS_READ, r, Pointer.nativeValue(buf) + got, n - got, 0, 0, 0);
+                    }
+                    return buf.getByteArray(0, (int) n);
+                }
+            } finally {
+                close(r);
+                close(w);
+            }
+        } catch (LastErrorException e) {
+            throw new SysException("reading a pipe's buffer", e.getErrorCode());
+        }
+    }
+
     /** get_robust_list of another thread: (head, length). */
     public static long[] getRobustList(int tid) throws SysException {
         try (Memory head = new Memory(8); Memory len = new Memory(8)) {

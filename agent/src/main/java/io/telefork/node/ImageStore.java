@@ -1,0 +1,206 @@
+package io.telefork.node;
+
+import io.telefork.api.v1alpha1.ImageFiles;
+import io.telefork.api.v1alpha1.ImageStorage;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Optional;
+
+/**
+ * The node-local image directory (hostPath, 0700, files 0600) and the shared volume. File names come only
+ * from {@link ImageFiles}. Every file is written under a temporary name, synced and renamed, so a reader
+ * never sees half an image; every copy hashes the bytes it moves (the whole file, independent of the
+ * image format) and compares with the digest recorded when the file was first written.
+ */
+final class ImageStore {
+
+    private static final int BUFFER = 1 << 20;
+
+    private final Path localDir;
+    private final Optional<Path> sharedDir;
+
+    ImageStore(Path localDir, Optional<Path> sharedDir) {
+        this.localDir = localDir;
+        this.sharedDir = sharedDir;
+    }
+
+    /** Creates the directories with owner-only access. */
+    void init() throws IOException {
+        for (Path dir : sharedDir.isPresent() ? new Path[] {localDir, sharedDir.get()} : new Path[] {localDir}) {
+            Files.createDirectories(dir);
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        }
+    }
+
+    boolean hasShared() {
+        return sharedDir.isPresent();
+    }
+
+    Path path(ImageStorage storage, String fileName) {
+        if (fileName.contains("/") || fileName.startsWith(".")) {
+            throw new IllegalArgumentException("not an image file name: " + fileName);
+        }
+        Path dir = storage == ImageStorage.Shared
+                ? sharedDir.orElseThrow(() -> new IllegalStateException("no shared volume is mounted on this node"))
+                : localDir;
+        return dir.resolve(fileName);
+    }
+
+    /** A file being written: hashes what goes through it; becomes visible only at {@link #commit()}. */
+    final class Writing implements AutoCloseable {
+        private final Path target;
+        private final Path temp;
+        private final FileChannel channel;
+        private final MessageDigest digest = sha256();
+        private long bytes;
+        private boolean committed;
+
+        private Writing(Path target) throws IOException {
+            this.target = target;
+            this.temp = target.resolveSibling("." + target.getFileName() + ".partial");
+            Files.deleteIfExists(temp);
+            this.channel = FileChannel.open(temp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+        }
+
+        WritableByteChannel channel() {
+            return new WritableByteChannel() {
+                @Override
+                public int write(ByteBuffer src) throws IOException {
+                    ByteBuffer view = src.duplicate();
+                    int n = 0;
+                    while (src.hasRemaining()) {
+                        n += channel.write(src);
+                    }
+                    view.limit(view.position() + n);
+                    digest.update(view);
+                    bytes += n;
+                    return n;
+                }
+
+                @Override
+                public boolean isOpen() {
+                    return channel.isOpen();
+                }
+
+                @Override
+                public void close() {
+                    // The engine may close its output; the file is finished by commit().
+                }
+            };
+        }
+
+        /** Syncs, renames into place and returns the digest and size of what was written. */
+        FileDigest commit() throws IOException {
+            channel.force(true);
+            channel.close();
+            move(temp, target);
+            committed = true;
+            return new FileDigest(HexFormat.of().formatHex(digest.digest()), bytes);
+        }
+
+        @Override
+        public void close() throws IOException {
+            if (!committed) {
+                channel.close();
+                Files.deleteIfExists(temp);
+            }
+        }
+    }
+
+    Writing create(ImageStorage storage, String fileName) throws IOException {
+        return new Writing(path(storage, fileName));
+    }
+
+    /** SHA-256 and size of a whole file. */
+    record FileDigest(String sha256, long size) {
+    }
+
+    static FileDigest digest(Path file) throws IOException {
+        MessageDigest md = sha256();
+        long size = 0;
+        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+            ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER);
+            while (in.read(buf) >= 0) {
+                buf.flip();
+                size += buf.remaining();
+                md.update(buf);
+                buf.clear();
+            }
+        }
+        return new FileDigest(HexFormat.of().formatHex(md.digest()), size);
+    }
+
+    /**
+     * Copies between the node-local directory and the shared volume, hashing the bytes read; the copy
+     * becomes visible only if they hash to {@code expectedSha256}, and the written copy is hashed again
+     * from disk (the other end's check).
+     */
+    FileDigest copyVerified(ImageStorage from, ImageStorage to, String fileName, String expectedSha256)
+            throws IOException, ChecksumMismatchException {
+        Path src = path(from, fileName);
+        try (Writing w = create(to, fileName); FileChannel in = FileChannel.open(src, StandardOpenOption.READ)) {
+            ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER);
+            WritableByteChannel out = w.channel();
+            while (in.read(buf) >= 0) {
+                buf.flip();
+                out.write(buf);
+                buf.clear();
+            }
+            FileDigest copied = w.commit();
+            if (!copied.sha256().equals(expectedSha256)) {
+                Files.deleteIfExists(path(to, fileName));
+                throw new ChecksumMismatchException(src + " hashed to " + copied.sha256() + ", expected " + expectedSha256);
+            }
+            FileDigest onDisk = digest(path(to, fileName));
+            if (!onDisk.sha256().equals(expectedSha256)) {
+                Files.deleteIfExists(path(to, fileName));
+                throw new ChecksumMismatchException(path(to, fileName) + " reads back as " + onDisk.sha256() + ", expected " + expectedSha256);
+            }
+            return onDisk;
+        }
+    }
+
+    /** Deletes a checkpoint's files from both places; true if anything was there. */
+    boolean delete(String fileName) throws IOException {
+        boolean any = Files.deleteIfExists(path(ImageStorage.NodeLocal, fileName));
+        if (sharedDir.isPresent()) {
+            any |= Files.deleteIfExists(path(ImageStorage.Shared, fileName));
+        }
+        return any;
+    }
+
+    private static void move(Path from, Path to) throws IOException {
+        try {
+            Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static final class ChecksumMismatchException extends Exception {
+        ChecksumMismatchException(String message) {
+            super(message);
+        }
+    }
+}

@@ -1,0 +1,256 @@
+package io.telefork.node;
+
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.telefork.api.v1alpha1.ImageCompression;
+import io.telefork.api.v1alpha1.ImageFiles;
+import io.telefork.api.v1alpha1.ImageLocation;
+import io.telefork.api.v1alpha1.ImageStorage;
+import io.telefork.api.v1alpha1.NodeOperation;
+import io.telefork.api.v1alpha1.NodeOperationSpec;
+import io.telefork.api.v1alpha1.NodeOperationStatus;
+import io.telefork.api.v1alpha1.Reason;
+import io.telefork.engine.DumpOptions;
+import io.telefork.engine.DumpResult;
+import io.telefork.engine.EngineException;
+import io.telefork.engine.RestoreOptions;
+import io.telefork.engine.RestoreResult;
+import io.telefork.image.Compression;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The three things an agent does for a NodeOperation, each a straight list of steps. Each either fills
+ * the status with results or throws a {@link StepFailure} with the reason.
+ */
+final class NodeSteps {
+
+    private final String nodeName;
+    private final KubernetesClient client;
+    private final ContainerProcesses containers;
+    private final ImageStore images;
+    private final Preflight preflight;
+    private final ProcessEngine engine;
+    private final AgentMetrics metrics;
+    private final java.nio.file.Path procRoot;
+
+    NodeSteps(String nodeName, KubernetesClient client, ContainerProcesses containers, ImageStore images,
+              Preflight preflight, ProcessEngine engine, AgentMetrics metrics, java.nio.file.Path procRoot) {
+        this.nodeName = nodeName;
+        this.client = client;
+        this.containers = containers;
+        this.images = images;
+        this.preflight = preflight;
+        this.engine = engine;
+        this.metrics = metrics;
+        this.procRoot = procRoot;
+    }
+
+    void run(NodeOperation op, NodeOperationStatus out) throws StepFailure {
+        NodeOperationSpec spec = op.getSpec();
+        if (!nodeName.equals(spec.getNodeName())) {
+            throw new StepFailure(Reason.WrongNode, "this is the agent of " + nodeName + ", not of " + spec.getNodeName());
+        }
+        String fileName;
+        try {
+            fileName = ImageFiles.fileName(op.getMetadata().getNamespace(), spec.getCheckpointName(), spec.getCheckpointUid());
+        } catch (IllegalArgumentException e) {
+            throw new StepFailure(Reason.InvalidSpec, e.getMessage());
+        }
+        try {
+            switch (spec.getType()) {
+                case Dump -> dump(op, fileName, out);
+                case Restore -> restore(op, fileName, out);
+                case DeleteImage -> {
+                    images.delete(fileName);
+                    out.setReason(Reason.ImageDeleted);
+                    out.setMessage("deleted " + fileName);
+                }
+            }
+        } catch (IOException e) {
+            throw new StepFailure(Reason.IOError, e.toString(), e);
+        }
+    }
+
+    /** 1 pod check, 2 main PID, 3 credentials, 4 dump to a node-local file, 5 copy to the shared volume. */
+    private void dump(NodeOperation op, String fileName, NodeOperationStatus out) throws StepFailure, IOException {
+        NodeOperationSpec spec = op.getSpec();
+        checkPod(op);
+        ProcessInfo main = containers.main(spec.getContainerID())
+                .orElseThrow(() -> new StepFailure(Reason.NoSuchProcess, "no process of container " + spec.getContainerID() + " on this node"));
+        out.setPid(main.pid());
+        out.setProcess(main.identity());
+
+        DumpOptions options = new DumpOptions(Boolean.TRUE.equals(spec.getLeaveRunning()), compression(spec.getCompression()), null);
+        DumpResult result;
+        ImageStore.FileDigest written;
+        try (ImageStore.Writing w = images.create(ImageStorage.NodeLocal, fileName)) {
+            try {
+                result = engine.dump(main.pid(), w.channel(), options);
+            } catch (EngineException e) {
+                throw StepFailure.from(e);
+            }
+            written = w.commit();
+        }
+        ImageStorage storage = ImageStorage.NodeLocal;
+        if (spec.getStorage() == ImageStorage.Shared) {
+            if (!images.hasShared()) {
+                images.delete(fileName);
+                throw new StepFailure(Reason.ImageNotReachable, "no shared volume is mounted on node " + nodeName);
+            }
+            try {
+                images.copyVerified(ImageStorage.NodeLocal, ImageStorage.Shared, fileName, written.sha256());
+            } catch (ImageStore.ChecksumMismatchException e) {
+                images.delete(fileName);
+                throw new StepFailure(Reason.ChecksumMismatch, e.getMessage());
+            }
+            // The verified shared copy is the image now; a second copy would only use disk.
+            Files.deleteIfExists(images.path(ImageStorage.NodeLocal, fileName));
+            storage = ImageStorage.Shared;
+        }
+        ImageLocation image = new ImageLocation();
+        image.setStorage(storage);
+        image.setNode(nodeName);
+        image.setFileName(fileName);
+        image.setSizeBytes(written.size());
+        image.setSha256(result.sha256());
+        image.setFileSha256(written.sha256());
+        out.setImage(image);
+        out.setMemoryBytes(result.memoryBytes());
+        out.setFrozenMillis(result.frozen().toMillis());
+        out.setReason(Reason.Dumped);
+        out.setMessage("dumped PID " + main.pid() + " to " + storage + " " + fileName);
+        metrics.imageBytes("dump", written.size());
+        metrics.frozen(result.frozen());
+    }
+
+    /**
+     * 1 pod check, 2 the image is here and hashes right, 3 the placeholder, 4 privileges and memory,
+     * 5 transplant, 6 confirm the takeover.
+     */
+    private void restore(NodeOperation op, String fileName, NodeOperationStatus out) throws StepFailure, IOException {
+        NodeOperationSpec spec = op.getSpec();
+        checkPod(op);
+        ImageLocation image = spec.getImage();
+        if (image == null || image.getFileSha256() == null) {
+            throw new StepFailure(Reason.InvalidSpec, "the operation names no image digest");
+        }
+        ImageStorage storage = image.getStorage() == null ? ImageStorage.NodeLocal : image.getStorage();
+        if (storage == ImageStorage.NodeLocal && !nodeName.equals(image.getNode())) {
+            throw new StepFailure(Reason.ImageNotReachable, "the image is in the node-local directory of " + image.getNode());
+        }
+        if (storage == ImageStorage.Shared && !images.hasShared()) {
+            throw new StepFailure(Reason.ImageNotReachable, "no shared volume is mounted on node " + nodeName);
+        }
+        Path file = images.path(storage, fileName);
+        if (!Files.isRegularFile(file)) {
+            throw new StepFailure(Reason.ImageNotReachable, "image " + fileName + " is not in " + storage + " storage on " + nodeName);
+        }
+        // Verified before the engine reads a byte: a corrupt image must not get past the point of no return.
+        ImageStore.FileDigest digest = ImageStore.digest(file);
+        if (!digest.sha256().equals(image.getFileSha256())) {
+            throw new StepFailure(Reason.ChecksumMismatch, fileName + " hashes to " + digest.sha256() + ", expected " + image.getFileSha256());
+        }
+
+        ProcessInfo vessel = awaitPlaceholder(spec.getContainerID());
+        Preflight.privileges(spec.getProcess(), vessel);
+        List<String> cgroupsBefore = containers.cgroups(vessel.pid());
+        preflight.memory(spec.getMemoryBytes() == null ? 0 : spec.getMemoryBytes(), cgroupsBefore);
+
+        RestoreResult result;
+        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+            result = engine.restoreInto(vessel.pid(), in, new RestoreOptions(Boolean.TRUE.equals(spec.getAllowChangedFiles()), null));
+        } catch (EngineException e) {
+            throw StepFailure.from(e);
+        }
+        confirm(vessel, result.pid(), spec.getProcess() == null ? null : spec.getProcess().getComm(), cgroupsBefore);
+        out.setPid(result.pid());
+        out.setOriginalPid(result.originalPid());
+        out.setMemoryBytes(result.memoryBytes());
+        out.setReason(Reason.Restored);
+        out.setMessage("restored PID " + result.originalPid() + " into placeholder PID " + vessel.pid());
+        metrics.imageBytes("restore", digest.size());
+    }
+
+    /**
+     * The placeholder of a target container. The operator's target pods run it as the only child of a
+     * shell, which the runtime may report running a moment before the shell has forked it: wait a little
+     * for that child before settling for a childless main process (a user's own placeholder pod).
+     */
+    private ProcessInfo awaitPlaceholder(String containerID) throws StepFailure, IOException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(3);
+        while (true) {
+            java.util.Optional<ProcessInfo> main = containers.main(containerID);
+            java.util.Optional<ProcessInfo> p = containers.placeholder(containerID);
+            boolean childFound = p.isPresent() && main.isPresent() && p.get().pid() != main.get().pid();
+            if (childFound || System.nanoTime() > deadline) {
+                return p.orElseThrow(() -> new StepFailure(Reason.TargetPodNotUsable,
+                        "no single placeholder process in container " + containerID));
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StepFailure(Reason.SystemError, "interrupted");
+            }
+        }
+    }
+
+    /** The process in the placeholder's place is the restored one, alive, where the placeholder was. */
+    private void confirm(ProcessInfo vessel, int pid, String comm, List<String> cgroupsBefore) throws StepFailure, IOException {
+        ProcessInfo now;
+        try {
+            now = ProcessInfo.read(procRoot, pid);
+        } catch (IOException e) {
+            throw new StepFailure(Reason.TakeoverNotConfirmed, "restored PID " + pid + " is gone");
+        }
+        if (now.state() == 'Z' || now.state() == 'X') {
+            throw new StepFailure(Reason.TakeoverNotConfirmed, "restored PID " + pid + " exited at once");
+        }
+        if (pid != vessel.pid() || now.nsPid() != vessel.nsPid()) {
+            throw new StepFailure(Reason.TakeoverNotConfirmed, "restored PID " + pid + " is not the placeholder PID " + vessel.pid());
+        }
+        if (comm != null && !comm.equals(now.comm())) {
+            throw new StepFailure(Reason.TakeoverNotConfirmed, "PID " + pid + " is " + now.comm() + ", expected " + comm);
+        }
+        if (!containers.cgroups(pid).equals(cgroupsBefore)) {
+            throw new StepFailure(Reason.TakeoverNotConfirmed, "PID " + pid + " left the placeholder's cgroups");
+        }
+    }
+
+    /** The pod is the one the operator meant (same UID), on this node, with the same container running. */
+    private void checkPod(NodeOperation op) throws StepFailure {
+        NodeOperationSpec spec = op.getSpec();
+        Pod pod = client.pods().inNamespace(op.getMetadata().getNamespace()).withName(spec.getPodName()).get();
+        if (pod == null || !Objects.equals(pod.getMetadata().getUid(), spec.getPodUid())) {
+            throw new StepFailure(Reason.PodNotFound, "pod " + spec.getPodName() + " with uid " + spec.getPodUid() + " does not exist");
+        }
+        if (!nodeName.equals(pod.getSpec().getNodeName())) {
+            throw new StepFailure(Reason.WrongNode, "pod " + spec.getPodName() + " runs on " + pod.getSpec().getNodeName() + ", not on " + nodeName);
+        }
+        ContainerStatus cs = pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null ? null
+                : pod.getStatus().getContainerStatuses().stream().filter(c -> c.getName().equals(spec.getContainerName())).findFirst().orElse(null);
+        if (cs == null || !Objects.equals(cs.getContainerID(), spec.getContainerID())
+                || cs.getState() == null || cs.getState().getRunning() == null) {
+            throw new StepFailure(Reason.ContainerNotRunning, "container " + spec.getContainerName() + " (" + spec.getContainerID() + ") is no longer running");
+        }
+    }
+
+    private static Compression compression(ImageCompression c) {
+        if (c == null) {
+            return Compression.LZ4;
+        }
+        return switch (c) {
+            case None -> Compression.NONE;
+            case Lz4 -> Compression.LZ4;
+            case Zstd -> Compression.ZSTD;
+        };
+    }
+}
