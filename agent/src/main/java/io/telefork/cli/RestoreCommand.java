@@ -22,6 +22,10 @@ final class RestoreCommand implements Callable<Integer> {
             description = "Restore even if files the process had open or mapped changed since the dump.")
     boolean allowChangedFiles;
 
+    @Option(names = "--userfaultfd", description = "Fill anonymous memory with UFFDIO_COPY instead of "
+            + "process_vm_writev (faster on some machines; see the README's benchmark).")
+    boolean userfaultfd;
+
     @Parameters(index = "0", paramLabel = "FILE")
     String file;
 
@@ -33,7 +37,7 @@ final class RestoreCommand implements Callable<Integer> {
         ProgressLine progress = new ProgressLine(System.err, "restore");
         RestoredProcess p;
         try (ReadableByteChannel in = ImageInput.open(file)) {
-            p = new Engine().restore(in, new RestoreOptions(allowChangedFiles, progress));
+            p = new Engine().restore(in, new RestoreOptions(allowChangedFiles, progress, null, userfaultfd));
         }
         progress.end();
         RestoreResult r = p.result();

@@ -7,8 +7,10 @@ package io.telefork.engine;
  * @param progress          receives bytes read
  * @param beforeResume      asked once the process is completely built, just before it runs; throwing
  *                          kills it instead (a migration waits here for the source to be gone)
+ * @param userfaultfd       fill anonymous memory with UFFDIO_COPY instead of process_vm_writev
  */
-public record RestoreOptions(boolean allowChangedFiles, Progress progress, Commit beforeResume) {
+public record RestoreOptions(boolean allowChangedFiles, Progress progress, Commit beforeResume,
+                             boolean userfaultfd) {
 
     public RestoreOptions {
         if (progress == null) {
@@ -19,11 +21,15 @@ public record RestoreOptions(boolean allowChangedFiles, Progress progress, Commi
         }
     }
 
+    public RestoreOptions(boolean allowChangedFiles, Progress progress, Commit beforeResume) {
+        this(allowChangedFiles, progress, beforeResume, false);
+    }
+
     public RestoreOptions(boolean allowChangedFiles, Progress progress) {
-        this(allowChangedFiles, progress, Commit.NONE);
+        this(allowChangedFiles, progress, Commit.NONE, false);
     }
 
     public static RestoreOptions defaults() {
-        return new RestoreOptions(false, Progress.NONE, Commit.NONE);
+        return new RestoreOptions(false, Progress.NONE, Commit.NONE, false);
     }
 }

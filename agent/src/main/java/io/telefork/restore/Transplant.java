@@ -190,7 +190,12 @@ final class Transplant {
 
         clock.lap("step 7");
         // 8. Pages, as they arrive; the image's SHA-256 is verified at its END record.
-        receivePages();
+        scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
+                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        try (PageFiller filler = new PageFiller(remote, vessel)) {
+            filler.setUp(head.areas(), scratch, options.userfaultfd());
+            receivePages(filler);
+        }
 
         clock.lap("step 8");
         // 9. Final protections.
@@ -200,8 +205,6 @@ final class Transplant {
                         a.length(), a.prot());
             }
         }
-        scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
-                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
 
         clock.lap("step 9");
         // 10. The mm fields: code, data, brk, stack, arguments, environment, auxv, executable.
@@ -611,7 +614,7 @@ final class Transplant {
         }
     }
 
-    private void receivePages() throws Exception {
+    private void receivePages(PageFiller filler) throws Exception {
         long total = 0;
         while (true) {
             ImageReader.Record r = reader.next();
@@ -626,10 +629,7 @@ final class Transplant {
                     throw new EngineException(Reason.BAD_IMAGE, String.format(
                             "pages at 0x%x lie outside any area that holds pages", r.address()));
                 }
-                long n = Kernel.writeMemory(vessel, r.address(), r.pages(), length);
-                if (n != length) {
-                    throw new SysException(String.format("short write of pages at 0x%x", r.address()));
-                }
+                filler.fill(a, r.address(), r.pages(), length);
                 total += length;
                 options.progress().update(reader.offset(), -1);
             } else if (r.type() != RecordType.INDEX && r.type() != RecordType.END) {

@@ -1,0 +1,103 @@
+package io.telefork.restore;
+
+import io.telefork.image.MemoryArea;
+import io.telefork.sys.Kernel;
+import io.telefork.sys.Remote;
+import io.telefork.sys.Sys;
+import io.telefork.sys.SysException;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Puts pages into the vessel with process_vm_writev, or, when asked, anonymous areas with UFFDIO_COPY
+ * through a userfaultfd made in the vessel (1.7x faster than process_vm_writev into fresh pages on a
+ * bare machine; slower in the VMs measured so far, see the README's benchmark), falling back to
+ * process_vm_writev wherever userfaultfd is not allowed (a seccomp profile, no privilege).
+ */
+final class PageFiller implements AutoCloseable {
+    private static final int SYS_USERFAULTFD = 323;
+    private static final int SYS_IOCTL = 16;
+    private static final long UFFDIO_API = 0xc018aa3fL;
+    private static final long UFFDIO_REGISTER = 0xc020aa00L;
+    private static final long UFFD_API = 0xAA;
+    private static final long UFFDIO_REGISTER_MODE_MISSING = 1;
+    private static final int O_NONBLOCK = 04000;
+
+    private final Remote remote;
+    private final int vessel;
+    private final List<MemoryArea> registered = new ArrayList<>();
+    private long vesselUffd = -1;
+    private int uffd = -1;
+
+    PageFiller(Remote remote, int vessel) {
+        this.remote = remote;
+        this.vessel = vessel;
+    }
+
+    /** Tries to take the anonymous areas over with a userfaultfd; on any refusal, stays with process_vm_writev. */
+    void setUp(List<MemoryArea> areas, long scratch, boolean userfaultfd) throws SysException {
+        if (!userfaultfd) {
+            return;
+        }
+        long fd = remote.raw(SYS_USERFAULTFD, Sys.O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0) {
+            return;
+        }
+        vesselUffd = fd;
+        ByteBuffer b = ByteBuffer.allocateDirect(32).order(ByteOrder.LITTLE_ENDIAN);
+        b.putLong(0, UFFD_API).putLong(8, 0).putLong(16, 0);
+        write(b, scratch, 24);
+        if (remote.raw(SYS_IOCTL, fd, UFFDIO_API, scratch) < 0) {
+            return;
+        }
+        for (MemoryArea a : areas) {
+            boolean anonymous = switch (a.kind()) {
+                case ANONYMOUS, HEAP, SHARED_ANONYMOUS -> true;
+                default -> false;
+            };
+            if (!anonymous) {
+                continue;
+            }
+            b.putLong(0, a.start()).putLong(8, a.length()).putLong(16, UFFDIO_REGISTER_MODE_MISSING).putLong(24, 0);
+            write(b, scratch, 32);
+            if (remote.raw(SYS_IOCTL, fd, UFFDIO_REGISTER, scratch) == 0) {
+                registered.add(a);
+            }
+        }
+        if (!registered.isEmpty()) {
+            uffd = Kernel.stealFd(vessel, (int) fd);
+        }
+    }
+
+    /** Writes {@code length} bytes from {@code pages}' position at {@code address}. */
+    void fill(MemoryArea area, long address, ByteBuffer pages, int length) throws SysException {
+        if (uffd >= 0 && registered.contains(area) && Kernel.uffdCopy(uffd, address, pages, length)) {
+            return;
+        }
+        long n = Kernel.writeMemory(vessel, address, pages, length);
+        if (n != length) {
+            throw new SysException(String.format("short write of pages at 0x%x", address));
+        }
+    }
+
+    /** Lets go of the userfaultfd in both processes: pages not filled are plain zero-fill-on-demand again. */
+    @Override
+    public void close() throws SysException {
+        if (uffd >= 0) {
+            Kernel.close(uffd);
+            uffd = -1;
+        }
+        if (vesselUffd >= 0) {
+            remote.raw(Sys.SYS_CLOSE, vesselUffd);
+            vesselUffd = -1;
+        }
+    }
+
+    private void write(ByteBuffer b, long scratch, int length) throws SysException {
+        b.position(0);
+        Kernel.writeMemory(vessel, scratch, b, length);
+    }
+}
