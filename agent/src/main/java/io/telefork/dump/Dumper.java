@@ -47,6 +47,7 @@ import java.util.Map;
 public final class Dumper {
     private static final long CLONE_FILES = 0x400;
     private static final int SYS_WAIT4 = 61;
+    private static final int SYS_GETITIMER = 36;
     private static final long WALL = 0x40000000L;
     private static final long WNOHANG = 1;
     private static final int ESRCH = 3;
@@ -157,6 +158,14 @@ public final class Dumper {
                         Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
                 long brk = leader.call("brk(0)", Sys.SYS_BRK, 0);
                 long[] actions = sigactions(leader, Map.copyOf(proc.status(pid)));
+                long[] itimers = new long[12];
+                for (int which = 0; which < 3; which++) {
+                    leader.call("getitimer(" + which + ")", SYS_GETITIMER, which, scratch);
+                    ByteBuffer it = readScratch(32);
+                    for (int k = 0; k < 4; k++) {
+                        itimers[which * 4 + k] = it.getLong(k * 8);
+                    }
+                }
                 List<ThreadState> threads = new ArrayList<>();
                 int i = 0;
                 for (int tid : seized.keySet()) {
@@ -178,7 +187,7 @@ public final class Dumper {
                 clock.lap("injected calls");
 
                 // 6. Metadata records.
-                writer.writeRecord(RecordType.PROCESS, processInfo(brk).encode());
+                writer.writeRecord(RecordType.PROCESS, processInfo(brk, itimers).encode());
                 for (ThreadState t : threads) {
                     writer.writeRecord(RecordType.THREAD, t.encode());
                 }
@@ -345,7 +354,7 @@ public final class Dumper {
             return b;
         }
 
-        private ProcessInfo processInfo(long brk) throws IOException, SysException {
+        private ProcessInfo processInfo(long brk, long[] itimers) throws IOException, SysException {
             String[] stat = proc.stat(pid);
             long[] mm = new long[ProcessInfo.MM_FIELDS];
             mm[0] = Long.parseUnsignedLong(stat[26]);
@@ -383,7 +392,7 @@ public final class Dumper {
             return new ProcessInfo(pid, comm, args, exe, FileIds.stat(proc.dir(pid).resolve("exe")),
                     proc.readLink(pid, "cwd"), umask, wasStopped, mm, auxv, rlimits,
                     Files.readString(java.nio.file.Path.of("/proc/sys/kernel/osrelease")).strip(),
-                    hostname(), System.currentTimeMillis(), Credentials.fromStatus(proc.status(pid)));
+                    hostname(), System.currentTimeMillis(), Credentials.fromStatus(proc.status(pid)), itimers);
         }
 
         private void verifyWritten(ImageWriter.Summary summary) throws IOException {

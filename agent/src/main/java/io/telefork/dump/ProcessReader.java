@@ -135,6 +135,25 @@ final class ProcessReader {
                 throw unsupported(fd, target);
             }
         }
+        return withSharing(out);
+    }
+
+    /** Marks descriptors that share an open file description with a lower one (dup, inherited across fork). */
+    private List<FdEntry> withSharing(List<FdEntry> fds) {
+        List<FdEntry> out = new ArrayList<>(fds.size());
+        for (FdEntry f : fds) {
+            FdEntry marked = f;
+            if (f.kind() != FdEntry.Kind.INHERITED) {
+                for (FdEntry earlier : out) {
+                    if (earlier.sameAs() < 0 && earlier.kind() == f.kind() && earlier.path().equals(f.path())
+                            && Kernel.sameFile(pid, earlier.fd(), f.fd())) {
+                        marked = f.sharing(earlier.fd());
+                        break;
+                    }
+                }
+            }
+            out.add(marked);
+        }
         return out;
     }
 

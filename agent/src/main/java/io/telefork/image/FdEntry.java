@@ -16,9 +16,11 @@ import java.util.List;
  * @param file     the file's identity and state
  * @param params   numbers that describe the kind's state (see {@link Kind})
  * @param data     bytes the kind holds: for a pipe's read end, what was buffered in the pipe
+ * @param sameAs   the lower descriptor this one shares its open file description with (dup, fork), or -1:
+ *                 restored as a dup of it, so that offset and status flags stay shared
  */
 public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec, long position, FileId file,
-                      long[] params, byte[] data) {
+                      long[] params, byte[] data, int sameAs) {
 
     /** How a descriptor is restored. */
     public enum Kind {
@@ -46,7 +48,16 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
     }
 
     public FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec, long position, FileId file) {
-        this(fd, kind, path, flags, cloexec, position, file, new long[0], new byte[0]);
+        this(fd, kind, path, flags, cloexec, position, file, new long[0], new byte[0], -1);
+    }
+
+    public FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec, long position, FileId file,
+                   long[] params, byte[] data) {
+        this(fd, kind, path, flags, cloexec, position, file, params, data, -1);
+    }
+
+    public FdEntry sharing(int lower) {
+        return new FdEntry(fd, kind, path, flags, cloexec, position, file, params, data, lower);
     }
 
     public static byte[] encodeAll(List<FdEntry> fds) {
@@ -54,7 +65,7 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
         for (FdEntry f : fds) {
             e.i32(f.fd).u8(f.kind.ordinal()).string(f.path).i32(f.flags).bool(f.cloexec).i64(f.position);
             f.file.encode(e);
-            e.longs(f.params).bytes(f.data);
+            e.longs(f.params).bytes(f.data).i32(f.sameAs);
         }
         return e.toByteArray();
     }
@@ -70,7 +81,7 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
                 throw new ImageFormatException("unknown file descriptor kind " + kind);
             }
             fds.add(new FdEntry(fd, Kind.values()[kind], d.string(), d.i32(), d.bool(), d.i64(), FileId.decode(d),
-                    d.longs(), d.bytes()));
+                    d.longs(), d.bytes(), d.i32()));
         }
         d.expectEnd();
         return fds;

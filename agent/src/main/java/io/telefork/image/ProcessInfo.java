@@ -22,10 +22,11 @@ import java.util.List;
  * @param hostname   the host it was dumped on
  * @param dumpedAtMillis wall-clock time of the dump
  * @param credentials user and group IDs, capabilities, no_new_privs, seccomp mode
+ * @param itimers    ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF: interval s, us, remaining s, us each
  */
 public record ProcessInfo(int pid, String comm, List<String> cmdline, String exePath, FileId exe, String cwd,
                           int umask, boolean stopped, long[] mm, long[] auxv, long[] rlimits, String kernel,
-                          String hostname, long dumpedAtMillis, Credentials credentials) {
+                          String hostname, long dumpedAtMillis, Credentials credentials, long[] itimers) {
 
     public static final int MM_FIELDS = 11;
     public static final int MM_START_BRK = 4;
@@ -37,16 +38,17 @@ public record ProcessInfo(int pid, String comm, List<String> cmdline, String exe
         e.string(cwd).i32(umask).bool(stopped).longs(mm).longs(auxv).longs(rlimits)
                 .string(kernel).string(hostname).i64(dumpedAtMillis);
         credentials.encode(e);
-        return e.toByteArray();
+        return e.longs(itimers).toByteArray();
     }
 
     public static ProcessInfo decode(byte[] payload) throws ImageFormatException {
         Decoder d = new Decoder(payload);
         ProcessInfo p = new ProcessInfo(d.i32(), d.string(), d.strings(), d.string(), FileId.decode(d), d.string(),
                 d.i32(), d.bool(), d.longs(), d.longs(), d.longs(), d.string(), d.string(), d.i64(),
-                Credentials.decode(d));
+                Credentials.decode(d), d.longs());
         d.expectEnd();
-        if (p.mm.length != MM_FIELDS || p.rlimits.length % 3 != 0 || p.auxv.length % 2 != 0) {
+        if (p.mm.length != MM_FIELDS || p.rlimits.length % 3 != 0 || p.auxv.length % 2 != 0
+                || p.itimers.length != 12) {
             throw new ImageFormatException("process record has malformed mm, auxv or rlimit fields");
         }
         return p;

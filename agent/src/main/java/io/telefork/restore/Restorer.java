@@ -10,6 +10,7 @@ import io.telefork.image.ImageReader;
 import io.telefork.proc.ProcFs;
 import io.telefork.sys.Kernel;
 import io.telefork.sys.Ptrace;
+import io.telefork.sys.Remote;
 import io.telefork.sys.Spawner;
 import io.telefork.sys.Sys;
 import io.telefork.sys.SysException;
@@ -17,6 +18,8 @@ import io.telefork.sys.Tracer;
 import io.telefork.sys.Waiter;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +35,7 @@ import java.util.Map;
 public final class Restorer {
     private static final List<String> VESSEL = List.of(vesselBinary(), "infinity");
     private static final Map<String, String> VESSEL_ENV = Map.of("PATH", "/usr/bin:/bin");
+    private static final long CLONE_PARENT = 0x8000;
 
     private final RestoreOptions options;
     private final ProcFs proc;
@@ -51,13 +55,15 @@ public final class Restorer {
         ImageHead head = readHead(reader);
         try (reader; Tracer tracer = new Tracer("telefork-restore")) {
             RestoreResult result = tracer.call(ptrace -> {
-                int vessel = spawnVessel(head.process().pid());
+                int spawned = Spawner.spawn(VESSEL, VESSEL_ENV);
+                int vessel;
                 try {
-                    ptrace.seize(vessel, Ptrace.O_EXITKILL);
-                    ptrace.interrupt(vessel);
-                    awaitInterrupt(ptrace, vessel);
+                    ptrace.seize(spawned, Ptrace.O_EXITKILL);
+                    ptrace.interrupt(spawned);
+                    awaitInterrupt(ptrace, spawned);
+                    vessel = withPid(ptrace, spawned, head.process().pid());
                 } catch (SysException e) {
-                    killAndReap(ptrace, List.of(vessel));
+                    killAndReap(ptrace, List.of(spawned));
                     throw e;
                 }
                 Transplant t = new Transplant(ptrace, vessel, head, reader, options, proc);
@@ -110,27 +116,42 @@ public final class Restorer {
     }
 
     /**
-     * Spawns the vessel with the dumped PID when that PID is free and this restorer may steer PID
-     * allocation (ns_last_pid needs CAP_CHECKPOINT_RESTORE); otherwise with whatever PID comes.
+     * A vessel with the dumped PID, when that PID is free and this restorer may choose PIDs (clone3's
+     * set_tid needs CAP_CHECKPOINT_RESTORE): the spawned vessel forks one with that PID as a sibling
+     * (CLONE_PARENT, so it is this restorer's child), and goes. Otherwise the spawned vessel itself.
+     * Steering PID allocation through ns_last_pid instead would also hand the freed thread IDs of the
+     * dumped process to this JVM's own new threads.
      */
-    private int spawnVessel(int wanted) throws SysException {
-        Path lastPid = Path.of("/proc/sys/kernel/ns_last_pid");
-        for (int attempt = 0; attempt < 8 && wanted > 1 && !proc.exists(wanted) && Files.isWritable(lastPid);
-             attempt++) {
-            try {
-                Files.writeString(lastPid, Integer.toString(wanted - 1));
-            } catch (IOException e) {
-                break;
-            }
-            int pid = Spawner.spawn(VESSEL, VESSEL_ENV);
-            if (pid == wanted) {
-                return pid;
-            }
-            // Another process took the PID between the write and the spawn: try again.
-            Kernel.kill(pid, Sys.SIGKILL);
-            Waiter.waitForChild(pid);
+    private int withPid(Ptrace ptrace, int spawned, int wanted) throws Exception {
+        if (wanted == spawned || wanted <= 1 || proc.exists(wanted)) {
+            return spawned;
         }
-        return Spawner.spawn(VESSEL, VESSEL_ENV);
+        ProcFs.Mapping vdso = proc.mappings(spawned).stream().filter(m -> m.path().equals("[vdso]")).findFirst()
+                .orElse(null);
+        if (vdso == null) {
+            return spawned;
+        }
+        ptrace.setSigmask(spawned, ~0L);
+        Remote r = new Remote(ptrace, spawned, Remote.findGadget(spawned, vdso.start(), vdso.end()));
+        long scratch = r.call("mmap", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
+                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        ByteBuffer args = ByteBuffer.allocateDirect(96).order(ByteOrder.LITTLE_ENDIAN);
+        args.putLong(0, CLONE_PARENT).putLong(64, scratch + 88).putLong(72, 1).putInt(88, wanted);
+        Kernel.writeMemory(spawned, scratch, args, 96);
+        ptrace.setOptions(spawned, Ptrace.O_EXITKILL | Ptrace.O_TRACECLONE);
+        long[] child = r.clone3Traced(scratch, 88);
+        if (child[0] < 0) {
+            r.restoreRegisters();
+            ptrace.setOptions(spawned, Ptrace.O_EXITKILL);
+            return spawned; // EPERM (no privilege to choose PIDs) or EEXIST (taken meanwhile)
+        }
+        int vessel = (int) child[0];
+        Ptrace.Status st = ptrace.waitFor(vessel);
+        if (!st.stopped()) {
+            throw new SysException("the vessel " + vessel + " " + st);
+        }
+        killAndReap(ptrace, List.of(spawned));
+        return vessel;
     }
 
     private static ImageReader openImage(ReadableByteChannel in) throws EngineException {

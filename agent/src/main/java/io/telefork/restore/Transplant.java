@@ -46,6 +46,7 @@ final class Transplant {
     private static final long CLONE_THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000;
     private static final int CLONE_ARGS_SIZE = 88;
     private static final int SYS_EPOLL_CTL = 233;
+    private static final int SYS_SETITIMER = 38;
     private static final int MADV_DONTFORK = 10;
     private static final int MADV_HUGEPAGE = 14;
     private static final int MADV_NOHUGEPAGE = 15;
@@ -235,11 +236,12 @@ final class Transplant {
         // 14. File descriptors at their numbers; the temporary ones closed.
         placeFds();
         registerEpolls();
-        remote.call("munmap scratch", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
-        scratch = 0;
 
         clock.lap("step 14");
-        // 15. CPU state last, then the real signal masks.
+        // 15. Interval timers (they run from here), CPU state last, then the real signal masks.
+        setItimers();
+        remote.call("munmap scratch", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+        scratch = 0;
         for (int i = 0; i < head.threads().size(); i++) {
             ThreadState t = head.threads().get(i);
             int tid = threadIds.get(i);
@@ -385,6 +387,10 @@ final class Transplant {
         openShared(head.process().exePath(), Sys.O_RDONLY, head.process().exe(), "executable");
         FdFactory factory = new FdFactory();
         for (FdEntry f : head.fds()) {
+            if (f.sameAs() >= 0 && fdTemps.containsKey(f.sameAs())) {
+                fdTemps.put(f.fd(), fdTemps.get(f.sameAs()));
+                continue;
+            }
             switch (f.kind()) {
                 case INHERITED -> { }
                 case FILE, DIRECTORY, CHAR_DEVICE -> {
@@ -433,8 +439,9 @@ final class Transplant {
                 case TIMERFD -> {
                     int fd = adopt(remote.call("timerfd_create", SYS_TIMERFD_CREATE, p[0], nonblock | Sys.O_CLOEXEC));
                     if (p[3] != 0 || p[4] != 0) {
+                        long[] left = lessTimeAway(p[3], p[4], 1_000_000_000L);
                         ByteBuffer b = scratchBuffer(32);
-                        b.putLong(0, p[5]).putLong(8, p[6]).putLong(16, p[3]).putLong(24, p[4]);
+                        b.putLong(0, p[5]).putLong(8, p[6]).putLong(16, left[0]).putLong(24, left[1]);
                         writeScratch(b, 0);
                         remote.call("timerfd_settime", SYS_TIMERFD_SETTIME, fd, 0, scratch, 0);
                     }
@@ -655,7 +662,9 @@ final class Transplant {
         }
         writeScratch(b, 0);
         long r = remote.raw(Sys.SYS_PRCTL, Sys.PR_SET_MM, Sys.PR_SET_MM_MAP, scratch, 104, 0);
-        if (r == -1) { // EPERM: no CAP_CHECKPOINT_RESTORE here to change /proc/PID/exe; keep the vessel's
+        if (r == -1 || r == -16) {
+            // EPERM: no CAP_CHECKPOINT_RESTORE here to change /proc/PID/exe; EBUSY: the vessel's own
+            // executable is mapped again, as the process's (same binary). Either way keep the vessel's.
             b.putInt(100, -1);
             writeScratch(b, 0);
             r = remote.raw(Sys.SYS_PRCTL, Sys.PR_SET_MM, Sys.PR_SET_MM_MAP, scratch, 104, 0);
@@ -707,6 +716,38 @@ final class Transplant {
             remote.call("rt_tgsigqueueinfo(" + sig + ")", Sys.SYS_RT_TGSIGQUEUEINFO, self, tid, sig, scratch);
         } else {
             remote.call("rt_sigqueueinfo(" + sig + ")", SYS_RT_SIGQUEUEINFO, self, sig, scratch);
+        }
+    }
+
+    /**
+     * Real time went on while the process was away: a timer that had 5 s left and was away 2 s has 3 s
+     * left, as it would have had the process only been stopped. Never less than a microsecond: an overdue
+     * timer fires at once.
+     */
+    private long[] lessTimeAway(long seconds, long fraction, long unitsPerSecond) {
+        long awayNanos = Math.max(0, System.currentTimeMillis() - head.process().dumpedAtMillis()) * 1_000_000L;
+        long left = seconds * 1_000_000_000L + fraction * (1_000_000_000L / unitsPerSecond) - awayNanos;
+        left = Math.max(left, 1000);
+        return new long[] {left / 1_000_000_000L, (left % 1_000_000_000L) / (1_000_000_000L / unitsPerSecond)};
+    }
+
+    private void setItimers() throws Exception {
+        long[] t = head.process().itimers().clone();
+        for (int which = 0; which < 3; which++) {
+            if (t[which * 4 + 2] == 0 && t[which * 4 + 3] == 0) {
+                continue; // disarmed
+            }
+            if (which == 0) { // ITIMER_REAL counts real time; the CPU-time ones did not run while away
+                long[] left = lessTimeAway(t[2], t[3], 1_000_000L);
+                t[2] = left[0];
+                t[3] = left[1];
+            }
+            ByteBuffer b = scratchBuffer(32);
+            for (int k = 0; k < 4; k++) {
+                b.putLong(k * 8, t[which * 4 + k]);
+            }
+            writeScratch(b, 0);
+            remote.call("setitimer(" + which + ")", SYS_SETITIMER, which, scratch, 0);
         }
     }
 

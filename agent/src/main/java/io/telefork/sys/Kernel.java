@@ -159,6 +159,18 @@ public final class Kernel {
         }
     }
 
+    private static final int SYS_KCMP = 312;
+    private static final int KCMP_FILE = 0;
+
+    /** Whether descriptors a and b of process pid are the same open file description (kcmp). */
+    public static boolean sameFile(int pid, int a, int b) {
+        try {
+            return syscall(SYS_KCMP, pid, pid, KCMP_FILE, a, b, 0) == 0;
+        } catch (LastErrorException e) {
+            return false;
+        }
+    }
+
     public static void close(int fd) {
         try {
             syscall(Sys.SYS_CLOSE, fd, 0, 0, 0, 0, 0);

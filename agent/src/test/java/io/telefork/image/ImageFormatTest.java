@@ -151,7 +151,7 @@ class ImageFormatTest {
         w.writeRecord(RecordType.PROCESS, new ProcessInfo(4242, "app", List.of("/bin/app", "--flag", "ünïcode"),
                 "/bin/app", none, "/", 022, false, mm, new long[] {6, 4096}, new long[] {7, 1024, 4096}, "6.18",
                 "host", 0, new Credentials(new long[] {1000, 1000, 1000, 1000}, new long[] {100, 100, 100, 100},
-                new long[] {4, 27}, new long[] {0, 0, 0, -1L >>> 23, 0}, true, 2)).encode());
+                new long[] {4, 27}, new long[] {0, 0, 0, -1L >>> 23, 0}, true, 2), new long[12]).encode());
         long[] regs = new long[Regs.COUNT];
         regs[Regs.RIP] = 0x401000L;
         w.writeRecord(RecordType.THREAD, new ThreadState(4242, regs, new byte[2432], 0, new long[3], new long[3], 0,
