@@ -1,0 +1,37 @@
+#!/bin/sh
+# make-image-root.sh JAVA_HOME OUT
+#
+# Lays out the base of a container image without Docker or a registry: a jlink'ed JRE in OUT/opt/java,
+# the host's shared libraries it needs (found with ldd, copied without symlinks, since Jib's extra
+# directories drop symlinks) and an empty /tmp (JNA and zstd-jni unpack their native libraries there).
+# Jib then builds the image FROM scratch on top of OUT (mvn -Pimages package).
+set -eu
+java_home=$1
+out=$2
+
+rm -rf "$out"
+mkdir -p "$out/opt" "$out/tmp"
+"$java_home/bin/jlink" \
+    --add-modules java.se,jdk.unsupported,jdk.httpserver,jdk.crypto.ec,jdk.zipfs,jdk.management \
+    --strip-debug --no-header-files --no-man-pages --compress=2 \
+    --output "$out/opt/java"
+
+# Every shared object the JRE's launcher and libraries load, including the dynamic loader itself; not
+# those of the graphics and sound libraries (java.desktop is here for java.beans, which needs none).
+find "$out/opt/java" -type f \( -name '*.so' -o -path '*/bin/*' \) \
+    ! -name '*awt*' ! -name '*font*' ! -name '*jsound*' ! -name '*splash*' ! -name '*lcms*' \
+    ! -name '*javajpeg*' ! -name '*mlib*' -print |
+while read -r f; do
+    ldd "$f" 2>/dev/null || true
+done |
+sed -n 's/.*=> \(\/[^ ]*\).*/\1/p; s/^[[:space:]]*\(\/[^ ]*\) (0x.*/\1/p' | sort -u |
+while read -r lib; do
+    mkdir -p "$out$(dirname "$lib")"
+    cp -L "$lib" "$out$lib"
+done
+# Programs look for the loader under /lib64 as well as where ldd found it.
+if [ -e /lib64/ld-linux-x86-64.so.2 ] && [ ! -e "$out/lib64/ld-linux-x86-64.so.2" ]; then
+    mkdir -p "$out/lib64"
+    cp -L /lib64/ld-linux-x86-64.so.2 "$out/lib64/"
+fi
+echo "image root in $out: $(du -sh "$out" | cut -f1)"

@@ -1,0 +1,45 @@
+package io.telefork.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.crd.generator.annotation.PrinterColumn;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class CheckpointSpec {
+
+    @Required
+    @Pattern(Names.DNS_SUBDOMAIN)
+    @PrinterColumn(name = "Pod", priority = 0)
+    @JsonPropertyDescription("Name of the running pod to checkpoint, in the Checkpoint's own namespace.")
+    private String podName;
+
+    @Pattern(Names.DNS_LABEL)
+    @JsonPropertyDescription("Container whose main process is checkpointed. May be left out when the pod has one container.")
+    private String containerName;
+
+    @Default("true")
+    @JsonPropertyDescription("Keep the process running after the dump (default true). If false it is killed once the image is complete and verified.")
+    private Boolean leaveRunning = Boolean.TRUE;
+
+    @Default("NodeLocal")
+    @JsonPropertyDescription("Where the image is kept: NodeLocal (default; restorable on the same node) or Shared (copied to the shared volume; restorable on any node).")
+    private ImageStorage storage = ImageStorage.NodeLocal;
+
+    @Default("Lz4")
+    @JsonPropertyDescription("Compression of memory pages in the image: None, Lz4 (default) or Zstd.")
+    private ImageCompression compression = ImageCompression.Lz4;
+
+    public String getPodName() { return podName; }
+    public void setPodName(String podName) { this.podName = podName; }
+    public String getContainerName() { return containerName; }
+    public void setContainerName(String containerName) { this.containerName = containerName; }
+    public Boolean getLeaveRunning() { return leaveRunning; }
+    public void setLeaveRunning(Boolean leaveRunning) { this.leaveRunning = leaveRunning; }
+    public ImageStorage getStorage() { return storage; }
+    public void setStorage(ImageStorage storage) { this.storage = storage; }
+    public ImageCompression getCompression() { return compression; }
+    public void setCompression(ImageCompression compression) { this.compression = compression; }
+}

@@ -1,0 +1,54 @@
+package io.telefork.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+
+import java.util.Objects;
+
+/** Where an image file is and what it must hash to. */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class ImageLocation {
+
+    @JsonPropertyDescription("NodeLocal (in the image directory of node) or Shared (on the shared volume).")
+    private ImageStorage storage;
+
+    @JsonPropertyDescription("The node whose image directory holds the file (the dumping node, also for Shared).")
+    private String node;
+
+    @JsonPropertyDescription("File name inside the image directory, derived from namespace, name and uid.")
+    private String fileName;
+
+    @JsonPropertyDescription("Size of the image file in bytes.")
+    private Long sizeBytes;
+
+    @JsonPropertyDescription("SHA-256 (hex) of the image stream as reported by the engine (stored in the image trailer).")
+    private String sha256;
+
+    @JsonPropertyDescription("SHA-256 (hex) of the whole file, checked on every copy and before every restore.")
+    private String fileSha256;
+
+    public ImageStorage getStorage() { return storage; }
+    public void setStorage(ImageStorage storage) { this.storage = storage; }
+    public String getNode() { return node; }
+    public void setNode(String node) { this.node = node; }
+    public String getFileName() { return fileName; }
+    public void setFileName(String fileName) { this.fileName = fileName; }
+    public Long getSizeBytes() { return sizeBytes; }
+    public void setSizeBytes(Long sizeBytes) { this.sizeBytes = sizeBytes; }
+    public String getSha256() { return sha256; }
+    public void setSha256(String sha256) { this.sha256 = sha256; }
+    public String getFileSha256() { return fileSha256; }
+    public void setFileSha256(String fileSha256) { this.fileSha256 = fileSha256; }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof ImageLocation l && storage == l.storage && Objects.equals(node, l.node)
+                && Objects.equals(fileName, l.fileName) && Objects.equals(sizeBytes, l.sizeBytes)
+                && Objects.equals(sha256, l.sha256) && Objects.equals(fileSha256, l.fileSha256);
+    }
+
+    @Override
+    public int hashCode() {
+        return Objects.hash(storage, node, fileName, sizeBytes, sha256, fileSha256);
+    }
+}

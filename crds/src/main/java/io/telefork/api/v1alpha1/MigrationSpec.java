@@ -1,0 +1,53 @@
+package io.telefork.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.crd.generator.annotation.PrinterColumn;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class MigrationSpec {
+
+    @Required
+    @Pattern(Names.DNS_SUBDOMAIN)
+    @PrinterColumn(name = "Pod", priority = 0)
+    @JsonPropertyDescription("The running pod to move, in the Migration's own namespace.")
+    private String podName;
+
+    @Pattern(Names.DNS_LABEL)
+    @JsonPropertyDescription("Container whose process moves. May be left out when the pod has one container.")
+    private String containerName;
+
+    @Required
+    @Pattern(Names.DNS_SUBDOMAIN)
+    @PrinterColumn(name = "To", priority = 0)
+    @JsonPropertyDescription("Node to move to.")
+    private String targetNode;
+
+    @Default("false")
+    @JsonPropertyDescription("Keep the source process running during the move (default false: it stops once the image is verified, so two copies never write the same volume). The source pod is deleted only after the restore succeeded.")
+    private Boolean leaveRunning = Boolean.FALSE;
+
+    @Default("Lz4")
+    @JsonPropertyDescription("Compression of memory pages in the image: None, Lz4 (default) or Zstd.")
+    private ImageCompression compression = ImageCompression.Lz4;
+
+    @Default("true")
+    @JsonPropertyDescription("Delete the source pod after the restore succeeded (default true). Never deleted when anything failed.")
+    private Boolean deleteSourcePod = Boolean.TRUE;
+
+    public String getPodName() { return podName; }
+    public void setPodName(String podName) { this.podName = podName; }
+    public String getContainerName() { return containerName; }
+    public void setContainerName(String containerName) { this.containerName = containerName; }
+    public String getTargetNode() { return targetNode; }
+    public void setTargetNode(String targetNode) { this.targetNode = targetNode; }
+    public Boolean getLeaveRunning() { return leaveRunning; }
+    public void setLeaveRunning(Boolean leaveRunning) { this.leaveRunning = leaveRunning; }
+    public ImageCompression getCompression() { return compression; }
+    public void setCompression(ImageCompression compression) { this.compression = compression; }
+    public Boolean getDeleteSourcePod() { return deleteSourcePod; }
+    public void setDeleteSourcePod(Boolean deleteSourcePod) { this.deleteSourcePod = deleteSourcePod; }
+}

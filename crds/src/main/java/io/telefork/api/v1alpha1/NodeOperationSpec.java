@@ -1,0 +1,95 @@
+package io.telefork.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class NodeOperationSpec {
+
+    @Required
+    @JsonPropertyDescription("Dump, Restore or DeleteImage.")
+    private NodeOperation.Type type;
+
+    @Required
+    @Pattern(Names.DNS_SUBDOMAIN)
+    @JsonPropertyDescription("The node whose agent performs this; every other agent ignores it.")
+    private String nodeName;
+
+    @Required
+    @Pattern(Names.DNS_SUBDOMAIN)
+    @JsonPropertyDescription("The Checkpoint whose image this is about (same namespace).")
+    private String checkpointName;
+
+    @Required
+    @Pattern("^[0-9a-fA-F-]{1,64}$")
+    @JsonPropertyDescription("UID of that Checkpoint. Image file names derive from namespace, name and this uid only.")
+    private String checkpointUid;
+
+    @Pattern(Names.DNS_SUBDOMAIN)
+    @JsonPropertyDescription("Dump: the source pod. Restore: the target pod.")
+    private String podName;
+
+    @JsonPropertyDescription("UID of podName; the agent refuses a pod that is not this one.")
+    private String podUid;
+
+    @Pattern(Names.DNS_LABEL)
+    @JsonPropertyDescription("Container in podName.")
+    private String containerName;
+
+    @JsonPropertyDescription("Runtime ID of the container (containerd://, cri-o:// or docker:// and 64 hex digits).")
+    private String containerID;
+
+    @JsonPropertyDescription("Dump: keep the process running afterwards.")
+    private Boolean leaveRunning;
+
+    @JsonPropertyDescription("Dump: compression of memory pages.")
+    private ImageCompression compression;
+
+    @JsonPropertyDescription("Dump: where the image must end up. Shared means node-local first, then copied to the shared volume and verified.")
+    private ImageStorage storage;
+
+    @JsonPropertyDescription("Restore: the image to read, with the digest it must have.")
+    private ImageLocation image;
+
+    @JsonPropertyDescription("Restore: credentials of the checkpointed process; a placeholder with more is refused.")
+    private ProcessIdentity process;
+
+    @JsonPropertyDescription("Restore: memory of the checkpointed process, checked against the target's memory limit.")
+    private Long memoryBytes;
+
+    @JsonPropertyDescription("Restore: proceed when an open file changed size or mtime since the dump.")
+    private Boolean allowChangedFiles;
+
+    public NodeOperation.Type getType() { return type; }
+    public void setType(NodeOperation.Type type) { this.type = type; }
+    public String getNodeName() { return nodeName; }
+    public void setNodeName(String nodeName) { this.nodeName = nodeName; }
+    public String getCheckpointName() { return checkpointName; }
+    public void setCheckpointName(String checkpointName) { this.checkpointName = checkpointName; }
+    public String getCheckpointUid() { return checkpointUid; }
+    public void setCheckpointUid(String checkpointUid) { this.checkpointUid = checkpointUid; }
+    public String getPodName() { return podName; }
+    public void setPodName(String podName) { this.podName = podName; }
+    public String getPodUid() { return podUid; }
+    public void setPodUid(String podUid) { this.podUid = podUid; }
+    public String getContainerName() { return containerName; }
+    public void setContainerName(String containerName) { this.containerName = containerName; }
+    public String getContainerID() { return containerID; }
+    public void setContainerID(String containerID) { this.containerID = containerID; }
+    public Boolean getLeaveRunning() { return leaveRunning; }
+    public void setLeaveRunning(Boolean leaveRunning) { this.leaveRunning = leaveRunning; }
+    public ImageCompression getCompression() { return compression; }
+    public void setCompression(ImageCompression compression) { this.compression = compression; }
+    public ImageStorage getStorage() { return storage; }
+    public void setStorage(ImageStorage storage) { this.storage = storage; }
+    public ImageLocation getImage() { return image; }
+    public void setImage(ImageLocation image) { this.image = image; }
+    public ProcessIdentity getProcess() { return process; }
+    public void setProcess(ProcessIdentity process) { this.process = process; }
+    public Long getMemoryBytes() { return memoryBytes; }
+    public void setMemoryBytes(Long memoryBytes) { this.memoryBytes = memoryBytes; }
+    public Boolean getAllowChangedFiles() { return allowChangedFiles; }
+    public void setAllowChangedFiles(Boolean allowChangedFiles) { this.allowChangedFiles = allowChangedFiles; }
+}

@@ -1,0 +1,216 @@
+package io.telefork.operator;
+
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.Mappers;
+import io.telefork.api.v1alpha1.Checkpoint;
+import io.telefork.api.v1alpha1.CheckpointSpec;
+import io.telefork.api.v1alpha1.Condition;
+import io.telefork.api.v1alpha1.ImageCompression;
+import io.telefork.api.v1alpha1.ImageStorage;
+import io.telefork.api.v1alpha1.Migration;
+import io.telefork.api.v1alpha1.MigrationSpec;
+import io.telefork.api.v1alpha1.MigrationStatus;
+import io.telefork.api.v1alpha1.OperationStatus;
+import io.telefork.api.v1alpha1.Phase;
+import io.telefork.api.v1alpha1.Reason;
+import io.telefork.api.v1alpha1.Restore;
+import io.telefork.api.v1alpha1.RestoreSpec;
+
+import java.util.List;
+
+/**
+ * Migration = a Checkpoint to the shared volume, then a Restore on the target node, both owned by the
+ * Migration, then (only if the Restore succeeded) deletion of the source pod. Any failure ends the
+ * Migration Failed and leaves the source pod alone.
+ */
+@ControllerConfiguration(name = MigrationReconciler.NAME)
+public class MigrationReconciler implements Reconciler<Migration> {
+
+    static final String NAME = "migration";
+
+    private final KubernetesClient client;
+    private final PodResolver pods;
+    private final EventRecorder events;
+    private final OperatorConfig config;
+
+    public MigrationReconciler(KubernetesClient client, PodResolver pods, EventRecorder events, OperatorConfig config) {
+        this.client = client;
+        this.pods = pods;
+        this.events = events;
+        this.config = config;
+    }
+
+    @Override
+    public List<EventSource<?, Migration>> prepareEventSources(EventSourceContext<Migration> context) {
+        var ckpts = InformerEventSourceConfiguration.from(Checkpoint.class, Migration.class)
+                .withName("migration-checkpoints")
+                .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(Migration.class, false)).build();
+        var restores = InformerEventSourceConfiguration.from(Restore.class, Migration.class)
+                .withName("migration-restores")
+                .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(Migration.class, false)).build();
+        return List.of(new InformerEventSource<>(ckpts, context), new InformerEventSource<>(restores, context));
+    }
+
+    @Override
+    public UpdateControl<Migration> reconcile(Migration mig, Context<Migration> context) {
+        if (!Reconcilers.refresh(client, mig)) {
+            return UpdateControl.noUpdate();
+        }
+        if (mig.getStatus() == null) {
+            mig.setStatus(new MigrationStatus());
+        }
+        String before = Statuses.fingerprint(mig.getStatus());
+        MigrationStatus s = mig.getStatus();
+        Statuses.init(mig, s);
+        if (s.getPhase() == Phase.Pending) {
+            start(mig, s);
+        }
+        if (s.getPhase() == Phase.Running) {
+            follow(mig, s);
+        }
+        return Reconcilers.finish(mig, s, before, config.pollInterval());
+    }
+
+    private void start(Migration mig, MigrationStatus s) {
+        String ns = mig.getMetadata().getNamespace();
+        MigrationSpec spec = mig.getSpec();
+        Checkpoint existing = client.resources(Checkpoint.class).inNamespace(ns).withName(mig.getMetadata().getName()).get();
+        if (existing == null || !ownedBy(existing, mig)) {
+            if (existing != null) {
+                fail(mig, s, Reason.InvalidSpec, "a Checkpoint named " + mig.getMetadata().getName() + " exists and is not this Migration's", true);
+                return;
+            }
+            if (spec == null || spec.getTargetNode() == null) {
+                fail(mig, s, Reason.InvalidSpec, "spec.podName and spec.targetNode are required", true);
+                return;
+            }
+            PodResolver.Resolution r = pods.resolve(ns, spec.getPodName(), spec.getContainerName());
+            if (!r.valid()) {
+                fail(mig, s, r.reason(), r.message(), true);
+                return;
+            }
+            if (r.target().nodeName().equals(spec.getTargetNode())) {
+                fail(mig, s, Reason.InvalidSpec, "pod " + spec.getPodName() + " already runs on " + spec.getTargetNode(), true);
+                return;
+            }
+            if (client.nodes().withName(spec.getTargetNode()).get() == null) {
+                fail(mig, s, Reason.NodeNotFound, "node " + spec.getTargetNode() + " does not exist", true);
+                return;
+            }
+            s.setSourceNode(r.target().nodeName());
+            CheckpointSpec cs = new CheckpointSpec();
+            cs.setPodName(spec.getPodName());
+            cs.setContainerName(r.target().containerName());
+            cs.setLeaveRunning(Boolean.TRUE.equals(spec.getLeaveRunning()));
+            cs.setStorage(ImageStorage.Shared);
+            cs.setCompression(spec.getCompression() == null ? ImageCompression.Lz4 : spec.getCompression());
+            Checkpoint ckpt = new Checkpoint();
+            ckpt.setSpec(cs);
+            own(ckpt, mig);
+            client.resources(Checkpoint.class).inNamespace(ns).resource(ckpt).create();
+            events.normal(mig, Reason.CheckpointCreated, "checkpointing pod " + spec.getPodName() + " on node " + s.getSourceNode());
+        }
+        s.setCheckpointName(mig.getMetadata().getName());
+        Statuses.validated(s);
+        Statuses.progress(s, Phase.Running, Reason.CheckpointCreated, "checkpoint " + mig.getMetadata().getName() + " created");
+    }
+
+    private void follow(Migration mig, MigrationStatus s) {
+        String ns = mig.getMetadata().getNamespace();
+        Checkpoint ckpt = client.resources(Checkpoint.class).inNamespace(ns).withName(s.getCheckpointName()).get();
+        if (ckpt == null) {
+            fail(mig, s, Reason.ChildFailed, "checkpoint " + s.getCheckpointName() + " disappeared", false);
+            return;
+        }
+        if (!childDone(mig, s, ckpt.getStatus(), "checkpoint")) {
+            return;
+        }
+        s.setFrozenMillis(ckpt.getStatus().getFrozenMillis());
+        if (s.getSourceNode() == null) {
+            s.setSourceNode(ckpt.getStatus().getNodeName());
+        }
+        Restore restore = client.resources(Restore.class).inNamespace(ns).withName(mig.getMetadata().getName()).get();
+        if (restore == null) {
+            RestoreSpec rs = new RestoreSpec();
+            rs.setCheckpointName(ckpt.getMetadata().getName());
+            rs.setTargetNode(mig.getSpec().getTargetNode());
+            rs.setTargetContainer(ckpt.getStatus().getContainerName());
+            restore = new Restore();
+            restore.setSpec(rs);
+            own(restore, mig);
+            client.resources(Restore.class).inNamespace(ns).resource(restore).create();
+            s.setRestoreName(mig.getMetadata().getName());
+            Statuses.progress(s, Phase.Running, Reason.RestoreCreated, "restore " + mig.getMetadata().getName() + " created");
+            events.normal(mig, Reason.RestoreCreated, "restoring on node " + mig.getSpec().getTargetNode());
+            return;
+        }
+        s.setRestoreName(restore.getMetadata().getName());
+        if (!childDone(mig, s, restore.getStatus(), "restore")) {
+            return;
+        }
+        s.setTargetPod(restore.getStatus().getTargetPod());
+        // Only here, with the Restore Succeeded, may the source go.
+        if (!Boolean.FALSE.equals(mig.getSpec().getDeleteSourcePod()) && !Boolean.TRUE.equals(s.getSourcePodDeleted())) {
+            Pod source = client.pods().inNamespace(ns).withName(ckpt.getSpec().getPodName()).get();
+            if (source != null && source.getMetadata().getUid().equals(ckpt.getStatus().getPodUid())) {
+                client.pods().inNamespace(ns).resource(source).delete();
+                events.normal(mig, Reason.SourcePodDeleted, "deleted source pod " + source.getMetadata().getName());
+            }
+            s.setSourcePodDeleted(true);
+        }
+        Statuses.succeed(s, Reason.Restored, "running in pod " + s.getTargetPod() + " on node " + mig.getSpec().getTargetNode());
+        events.normal(mig, Reason.Restored, "migrated to pod " + s.getTargetPod() + " on node " + mig.getSpec().getTargetNode());
+    }
+
+    /** True when the child succeeded; fails the Migration when it failed; false while it runs. */
+    private boolean childDone(Migration mig, MigrationStatus s, OperationStatus child, String what) {
+        if (child == null || child.getPhase() == null || !child.getPhase().terminal()) {
+            return false;
+        }
+        if (child.getPhase() == Phase.Failed) {
+            Reason cause = child.condition(Condition.FAILED).map(Condition::getReason).orElse(null);
+            fail(mig, s, Reason.ChildFailed, what + " failed (" + cause + "): "
+                    + child.condition(Condition.FAILED).map(Condition::getMessage).orElse("") + "; source pod kept", false);
+            return false;
+        }
+        return true;
+    }
+
+    private static void own(HasMetadata child, Migration mig) {
+        child.getMetadata().setName(mig.getMetadata().getName());
+        child.getMetadata().setNamespace(mig.getMetadata().getNamespace());
+        child.getMetadata().setOwnerReferences(List.of(new OwnerReferenceBuilder()
+                .withApiVersion(mig.getApiVersion()).withKind(mig.getKind()).withName(mig.getMetadata().getName())
+                .withUid(mig.getMetadata().getUid()).withController(true).withBlockOwnerDeletion(true).build()));
+    }
+
+    private static boolean ownedBy(HasMetadata child, Migration mig) {
+        return child.getMetadata().getOwnerReferences() != null && child.getMetadata().getOwnerReferences().stream()
+                .anyMatch(o -> mig.getMetadata().getUid().equals(o.getUid()));
+    }
+
+    private void fail(Migration mig, MigrationStatus s, Reason reason, String message, boolean validation) {
+        Statuses.fail(s, reason, message, validation);
+        events.warning(mig, reason, message);
+    }
+
+    @Override
+    public ErrorStatusUpdateControl<Migration> updateErrorStatus(Migration mig, Context<Migration> context, Exception e) {
+        if (mig.getStatus() == null) {
+            mig.setStatus(new MigrationStatus());
+        }
+        return Reconcilers.onError(mig, mig.getStatus(), context, e, events);
+    }
+}

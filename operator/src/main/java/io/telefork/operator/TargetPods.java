@@ -1,0 +1,80 @@
+package io.telefork.operator;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.telefork.api.v1alpha1.Checkpoint;
+import io.telefork.api.v1alpha1.Restore;
+import jakarta.enterprise.context.ApplicationScoped;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Makes a restore target pod from the checkpointed pod's spec: same image, env, volumes and security
+ * context, pinned to the target node, restartPolicy Never, and the checkpointed container's command
+ * replaced by a placeholder that waits to be taken over by the agent.
+ */
+@ApplicationScoped
+public class TargetPods {
+
+    public static final String RESTORE_LABEL = "telefork.io/restore";
+    public static final String CHECKPOINT_LABEL = "telefork.io/checkpoint";
+    private static final String SA_VOLUME_PREFIX = "kube-api-access-";
+
+    private final OperatorConfig config;
+
+    public TargetPods(OperatorConfig config) {
+        this.config = config;
+    }
+
+    public static String name(Restore restore) {
+        String base = restore.getMetadata().getName();
+        if (base.length() > 40) {
+            base = base.substring(0, 40).replaceAll("[-.]+$", "");
+        }
+        return base + "-" + NodeWork.shortHash(restore.getMetadata().getUid() + "/pod");
+    }
+
+    public Pod build(Restore restore, Checkpoint ckpt, String node, String containerName) {
+        PodSpec spec = Serialization.jsonMapper().convertValue(ckpt.getStatus().getPodSpec(), PodSpec.class);
+        spec.setNodeName(node);
+        spec.setRestartPolicy("Never");
+        // Init containers already did their work for the process being restored; running them again
+        // could change the volumes it has open.
+        spec.setInitContainers(null);
+        // The service-account volume is added again by the API server for the new pod.
+        if (spec.getVolumes() != null) {
+            spec.getVolumes().removeIf(v -> v.getName().startsWith(SA_VOLUME_PREFIX));
+        }
+        for (Container c : spec.getContainers()) {
+            if (c.getVolumeMounts() != null) {
+                c.getVolumeMounts().removeIf(m -> m.getName().startsWith(SA_VOLUME_PREFIX));
+            }
+            if (c.getName().equals(containerName)) {
+                c.setCommand(List.of(config.placeholderShell(), "-c", config.placeholderScript()));
+                c.setArgs(null);
+                // A liveness or startup probe would kill the placeholder while it waits for the image.
+                c.setLivenessProbe(null);
+                c.setStartupProbe(null);
+            }
+        }
+        Pod pod = new Pod();
+        pod.setApiVersion("v1");
+        pod.setKind("Pod");
+        pod.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMeta());
+        pod.getMetadata().setName(name(restore));
+        pod.getMetadata().setNamespace(restore.getMetadata().getNamespace());
+        // No owner reference: the restored workload must outlive the Restore object that brought it back.
+        pod.getMetadata().setLabels(Map.of(
+                RESTORE_LABEL, labelValue(restore.getMetadata().getName()),
+                CHECKPOINT_LABEL, labelValue(ckpt.getMetadata().getName())));
+        pod.setSpec(spec);
+        return pod;
+    }
+
+    private static String labelValue(String name) {
+        return name.length() <= 63 ? name : NodeWork.shortHash(name);
+    }
+}
