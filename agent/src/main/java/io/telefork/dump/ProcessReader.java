@@ -103,6 +103,10 @@ final class ProcessReader {
                 out.add(pipeEnd(fd, target, flags, cloexec, pipes.get(target)));
                 continue;
             }
+            if (target.startsWith("socket:") && !stdio) {
+                out.add(socket(fd, target, flags, cloexec));
+                continue;
+            }
             if (target.startsWith("pipe:") || target.startsWith("socket:")) {
                 if (!stdio) {
                     throw unsupported(fd, target);
@@ -238,6 +242,47 @@ final class ProcessReader {
         return new FdEntry(fd, kind, target, flags, cloexec, 0, FileIds.NONE, params, new byte[0]);
     }
 
+    private static final int SOL_SOCKET = 1;
+    private static final int AF_INET = 2;
+    private static final int AF_INET6 = 10;
+    private static final int SOCK_STREAM = 1;
+    private static final int SOCK_DGRAM = 2;
+
+    /** A TCP or UDP socket, read through a copy of it (pidfd_getfd) with getsockopt and getsockname. */
+    private FdEntry socket(int fd, String target, int flags, boolean cloexec) throws EngineException {
+        int mine;
+        try {
+            mine = Kernel.stealFd(pid, fd);
+        } catch (SysException e) {
+            throw new EngineException(Reason.SYSTEM, "cannot read socket fd " + fd + " of " + pid + ": "
+                    + e.getMessage(), e);
+        }
+        try {
+            int family = Kernel.sockopt(mine, SOL_SOCKET, 39);
+            int type = Kernel.sockopt(mine, SOL_SOCKET, 3);
+            if ((family != AF_INET && family != AF_INET6) || (type != SOCK_STREAM && type != SOCK_DGRAM)) {
+                throw new EngineException(Reason.UNSUPPORTED, "process " + pid + " has fd " + fd + " open on "
+                        + target + ", a " + (family == 1 ? "unix" : "family " + family) + " socket of type " + type
+                        + "; only TCP and UDP sockets are supported yet");
+            }
+            long[] params = {family, type, Kernel.sockopt(mine, SOL_SOCKET, 38), Kernel.sockopt(mine, SOL_SOCKET, 30),
+                Kernel.sockopt(mine, SOL_SOCKET, 2), Kernel.sockopt(mine, SOL_SOCKET, 15),
+                family == AF_INET6 ? Kernel.sockopt(mine, 41, 26) : 0,
+                type == SOCK_STREAM ? Kernel.sockopt(mine, 6, 1) : 0, Kernel.sockopt(mine, SOL_SOCKET, 9), 0};
+            byte[] local = Kernel.sockaddr(mine, false);
+            byte[] peer = Kernel.sockaddr(mine, true);
+            params[9] = local.length;
+            byte[] data = new byte[local.length + peer.length];
+            System.arraycopy(local, 0, data, 0, local.length);
+            System.arraycopy(peer, 0, data, local.length, peer.length);
+            boolean connectedTcp = type == SOCK_STREAM && params[3] != 1 && peer.length > 0;
+            FdEntry.Kind kind = connectedTcp ? FdEntry.Kind.SOCKET_CLOSED : FdEntry.Kind.SOCKET;
+            return new FdEntry(fd, kind, target, flags, cloexec, 0, FileIds.NONE, params, data);
+        } finally {
+            Kernel.close(mine);
+        }
+    }
+
     /** "(12, 345)" -> {12, 345} */
     private static long[] pair(String s) {
         String[] f = s.trim().replace("(", "").replace(")", "").split(",");
@@ -262,7 +307,7 @@ final class ProcessReader {
     private EngineException unsupported(int fd, String target) {
         return new EngineException(Reason.UNSUPPORTED, "process " + pid + " has fd " + fd + " open on " + target
                 + ", a kind of file not supported yet (supported: regular files, directories, character devices, "
-                + "pipes with both ends in the process, eventfd, timerfd, signalfd, epoll, and pipes, sockets or "
-                + "terminals on fds 0-2)");
+                + "pipes with both ends in the process, eventfd, timerfd, signalfd, epoll, TCP and UDP sockets, and "
+                + "pipes, sockets or terminals on fds 0-2)");
     }
 }

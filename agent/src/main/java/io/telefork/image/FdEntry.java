@@ -44,7 +44,18 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
         /** params: the signal mask. */
         SIGNALFD,
         /** params: (target fd, events, data) per registered descriptor. */
-        EPOLL
+        EPOLL,
+        /**
+         * A bound or listening TCP or UDP socket, re-created on the same address and port. params: family,
+         * type, protocol, listening (1/0), SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY, TCP_NODELAY,
+         * SO_KEEPALIVE; data: the local sockaddr.
+         */
+        SOCKET,
+        /**
+         * An established TCP connection: restored closed (its reads see end of file), so that the
+         * application drops it and its client reconnects. params and data as for SOCKET, plus the peer.
+         */
+        SOCKET_CLOSED
     }
 
     public FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec, long position, FileId file) {

@@ -415,6 +415,11 @@ final class Transplant {
         private static final int SYS_SIGNALFD4 = 289;
         private static final int SYS_EPOLL_CREATE1 = 291;
         private static final int SYS_IOCTL = 16;
+        private static final int SYS_SOCKET = 41;
+        private static final int SYS_BIND = 49;
+        private static final int SYS_LISTEN = 50;
+        private static final int SYS_SOCKETPAIR = 53;
+        private static final int SYS_SETSOCKOPT = 54;
         private static final int F_SETPIPE_SZ = 1031;
         private static final int O_NONBLOCK = 04000;
         private static final long TFD_IOC_SET_TICKS = 0x40085400L;
@@ -460,8 +465,47 @@ final class Transplant {
                     yield adopt(remote.call("signalfd4", SYS_SIGNALFD4, -1, scratch, 8, nonblock | Sys.O_CLOEXEC));
                 }
                 case EPOLL -> adopt(remote.call("epoll_create1", SYS_EPOLL_CREATE1, Sys.O_CLOEXEC));
+                case SOCKET -> socket(f, nonblock);
+                case SOCKET_CLOSED -> {
+                    // A connection cannot follow the process (without TCP repair): an end of file in its place.
+                    remote.call("socketpair", SYS_SOCKETPAIR, 1, 1 | nonblock | Sys.O_CLOEXEC, 0, scratch);
+                    ByteBuffer b = scratchBuffer(8);
+                    Kernel.readMemory(vessel, scratch, b, 8);
+                    remote.call("close", Sys.SYS_CLOSE, b.getInt(4));
+                    yield adopt(b.getInt(0));
+                }
                 default -> throw new IllegalArgumentException(f.kind().name());
             };
+        }
+
+        private int socket(FdEntry f, int nonblock) throws Exception {
+            long[] p = f.params();
+            int fd = adopt(remote.call("socket", SYS_SOCKET, p[0], p[1] | nonblock | Sys.O_CLOEXEC, p[2]));
+            long[][] options = {{1, 2, p[4]}, {1, 15, p[5]}, {41, 26, p[6]}, {6, 1, p[7]}, {1, 9, p[8]}};
+            for (long[] o : options) {
+                if (o[2] > 0 && !(o[0] == 41 && p[0] != 10) && !(o[0] == 6 && p[1] != 1)) {
+                    ByteBuffer v = scratchBuffer(4);
+                    v.putInt(0, (int) o[2]);
+                    writeScratch(v, 0);
+                    remote.call("setsockopt", SYS_SETSOCKOPT, fd, o[0], o[1], scratch, 4);
+                }
+            }
+            byte[] local = java.util.Arrays.copyOf(f.data(), (int) p[9]);
+            int port = local.length >= 4 ? ((local[2] & 0xff) << 8) | (local[3] & 0xff) : 0;
+            if (port != 0) {
+                ByteBuffer a = scratchBuffer(local.length);
+                a.put(local).flip();
+                writeScratch(a, 0);
+                long r = remote.raw(SYS_BIND, fd, scratch, local.length);
+                if (r < 0) {
+                    throw new EngineException(Reason.INCOMPATIBLE, "cannot bind the socket of fd " + f.fd() + " to port "
+                            + port + " again: " + Sys.errno(r) + (r == -98 ? " (is the original still running?)" : ""));
+                }
+            }
+            if (p[3] == 1) {
+                remote.call("listen", SYS_LISTEN, fd, 4096);
+            }
+            return fd;
         }
 
         private int pipeEnd(FdEntry f) throws Exception {

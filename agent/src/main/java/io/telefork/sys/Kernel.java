@@ -171,6 +171,33 @@ public final class Kernel {
         }
     }
 
+    private static final int SYS_GETSOCKNAME = 51;
+    private static final int SYS_GETPEERNAME = 52;
+    private static final int SYS_GETSOCKOPT = 55;
+
+    /** getsockopt(fd, level, name) of an int option; Integer.MIN_VALUE when the socket has no such option. */
+    public static int sockopt(int fd, int level, int name) {
+        try (Memory v = new Memory(4); Memory len = new Memory(4)) {
+            len.setInt(0, 4);
+            syscall(SYS_GETSOCKOPT, fd, level, name, Pointer.nativeValue(v), Pointer.nativeValue(len), 0);
+            return v.getInt(0);
+        } catch (LastErrorException e) {
+            return Integer.MIN_VALUE;
+        }
+    }
+
+    /** getsockname (peer false) or getpeername (peer true): the raw sockaddr, empty if there is none. */
+    public static byte[] sockaddr(int fd, boolean peer) {
+        try (Memory addr = new Memory(128); Memory len = new Memory(4)) {
+            len.setInt(0, 128);
+            syscall(peer ? SYS_GETPEERNAME : SYS_GETSOCKNAME, fd, Pointer.nativeValue(addr), Pointer.nativeValue(len),
+                    0, 0, 0);
+            return addr.getByteArray(0, len.getInt(0));
+        } catch (LastErrorException e) {
+            return new byte[0];
+        }
+    }
+
     public static void close(int fd) {
         try {
             syscall(Sys.SYS_CLOSE, fd, 0, 0, 0, 0, 0);

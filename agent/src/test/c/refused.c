@@ -1,0 +1,104 @@
+/*
+ * refused KIND: a process in a state the engine does not checkpoint yet, so dump must refuse it
+ * (exit 5) and leave it exactly as it was: running, untraced, intact.
+ *
+ *   child         a child process forked by the main thread
+ *   thread-child  a child process forked by a second thread (listed in that thread's
+ *                 /proc/PID/task/TID/children, not the main thread's)
+ *   socket        a unix socket pair at fds 3 and 4 (TCP and UDP sockets are supported; unix ones not yet)
+ *
+ * After go the program checks that its state is intact (the child is alive and can be reaped, the
+ * socket still has its address) and prints PASS.
+ */
+#include "tftest.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+static pid_t child;
+static int pair[2] = { -1, -1 };
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static int forked, quit;
+
+static pid_t fork_child(void)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		tf_die("fork");
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+/* Forks the child from this (second) thread, then waits until told to quit: the thread must stay
+ * alive, or the child would be reparented. */
+static void *forker(void *arg)
+{
+	(void)arg;
+	pid_t pid = fork_child();
+	pthread_mutex_lock(&lock);
+	child = pid;
+	forked = 1;
+	pthread_cond_broadcast(&cond);
+	while (!quit)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+	return NULL;
+}
+
+static void check_child(void)
+{
+	tf_check(kill(child, 0) == 0, "child %d is gone", (int)child);
+	int status;
+	tf_check(waitpid(child, &status, WNOHANG) == 0, "child %d is not a running child of ours", (int)child);
+	kill(child, SIGKILL);
+	tf_check(waitpid(child, &status, 0) == child && WIFSIGNALED(status), "child %d could not be reaped", (int)child);
+}
+
+int main(int argc, char **argv)
+{
+	const char *kind = argc > 1 ? argv[1] : "";
+	pthread_t t;
+	if (strcmp(kind, "child") == 0) {
+		child = fork_child();
+	} else if (strcmp(kind, "thread-child") == 0) {
+		if (pthread_create(&t, NULL, forker, NULL) != 0)
+			tf_die("pthread_create");
+		pthread_mutex_lock(&lock);
+		while (!forked)
+			pthread_cond_wait(&cond, &lock);
+		pthread_mutex_unlock(&lock);
+	} else if (strcmp(kind, "socket") == 0) {
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0)
+			tf_die("socketpair");
+	} else {
+		tf_die("usage: refused child|thread-child|socket");
+	}
+
+	tf_ready();
+	tf_wait_go();
+
+	if (strcmp(kind, "child") == 0) {
+		check_child();
+	} else if (strcmp(kind, "thread-child") == 0) {
+		check_child();
+		pthread_mutex_lock(&lock);
+		quit = 1;
+		pthread_cond_broadcast(&cond);
+		pthread_mutex_unlock(&lock);
+		tf_check(pthread_join(t, NULL) == 0, "join of the forking thread failed");
+	} else {
+		char b = 0;
+		tf_check(write(pair[0], "u", 1) == 1 && read(pair[1], &b, 1) == 1 && b == 'u',
+			 "the socket pair carries no data");
+	}
+	return tf_finish();
+}

@@ -1,0 +1,70 @@
+package io.telefork.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * examples/dumpme.sh (prints 1..10, one a second, as ONE bash process using the loadable sleep builtin):
+ * dumped after it printed 3, restored, and the output of the original and of the restored process
+ * together is exactly 1..10, with exit status 0. Needs the bash-builtins package.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class DumpmeExampleIT {
+
+    private static final Path SCRIPT = Harness.ROOT.resolve("examples/dumpme.sh");
+    private static final List<String> ONE_TO_TEN = IntStream.rangeClosed(1, 10).mapToObj(Integer::toString).toList();
+
+    @TempDir
+    Path tmp;
+
+    private final Harness h = new Harness();
+
+    @AfterEach
+    void cleanUp() {
+        h.close();
+    }
+
+    @Test
+    void runsPlainlyAsOneProcess() {
+        Harness.Proc p = h.start("dumpme.sh", List.of("bash", SCRIPT.toString()));
+        p.closeStdin();
+        for (String n : ONE_TO_TEN) {
+            p.awaitLine(n, Duration.ofSeconds(5));
+            assertThat(p.process.children().toList()).as("child processes of dumpme.sh after %s", n).isEmpty();
+        }
+        assertThat(p.waitFor(Duration.ofSeconds(10))).as(p.describe()).isZero();
+        assertThat(p.lines()).isEqualTo(ONE_TO_TEN);
+    }
+
+    @Test
+    void dumpedAfterThreeAndRestoredGoesOnToTen() {
+        assertThat(Path.of("/usr/lib/bash/sleep")).as("bash's loadable sleep (package bash-builtins)").exists();
+        Harness.Proc original = h.start("dumpme.sh", List.of("bash", SCRIPT.toString()));
+        original.awaitLine("3", Duration.ofSeconds(10));
+        Path image = tmp.resolve("dumpme.img");
+        h.dump(original.pid(), image);
+        original.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        List<String> before = original.awaitEof(Duration.ofSeconds(5));
+
+        Harness.Proc restored = h.restore(image);
+        restored.closeStdin();
+        int code = restored.waitFor(Duration.ofSeconds(30));
+        List<String> all = new ArrayList<>(before);
+        all.addAll(restored.lines());
+        assertThat(all).as("output before the dump %s, then after the restore: %s", before, restored.describe())
+                .isEqualTo(ONE_TO_TEN);
+        assertThat(restored.lines()).as("the restored process printed the rest").isNotEmpty();
+        assertThat(restored.stderr()).as("stderr of the restored script").doesNotContain("sleep:");
+        assertThat(code).as("exit status of restore (the script's)\n%s", restored.describe()).isZero();
+    }
+}

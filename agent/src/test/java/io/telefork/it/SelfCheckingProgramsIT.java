@@ -1,0 +1,175 @@
+package io.telefork.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The self-checking programs of agent/src/test/c, each run three ways:
+ * <ol>
+ *   <li>{@code plain}: no dump at all. Must pass, or the program (not the engine) is broken.</li>
+ *   <li>{@code dumpAndRestore}: READY, {@code telefork dump} (which must kill it), {@code telefork restore},
+ *       go. The restored program, whose stdio is now restore's, checks its state and prints PASS; restore
+ *       exits with its status.</li>
+ *   <li>{@code leaveRunning}: {@code dump --leave-running} (memory read from a copy-on-write twin, or with
+ *       {@code --freeze} from the stopped process); the original must go on undisturbed and pass, then the
+ *       image is restored and must pass as well.</li>
+ * </ol>
+ * Pass/fail is decided by the program itself: a PASS line, no FAIL line, exit status 0.
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class SelfCheckingProgramsIT {
+
+    /** A test program, its arguments ("{tmp}" stands for a fresh temp dir) and extra dump options. */
+    record Case(String program, List<String> args, List<String> dumpOptions) {
+
+        static Case of(String program, String... args) {
+            return new Case(program, List.of(args), List.of());
+        }
+
+        Case dumpedWith(String... options) {
+            return new Case(program, args, List.of(options));
+        }
+
+        List<String> args(Path tmp) {
+            return args.stream().map(a -> a.replace("{tmp}", tmp.toString())).toList();
+        }
+
+        @Override
+        public String toString() {
+            return String.join(" ", Stream.concat(Stream.of(program), args.stream()).toList())
+                    + (dumpOptions.isEmpty() ? "" : " [dump " + String.join(" ", dumpOptions) + "]");
+        }
+    }
+
+    static Stream<Case> programs() {
+        return Stream.of(
+                Case.of("mem_pattern"),
+                Case.of("fpu_avx"),
+                Case.of("nanosleep", "rel"),
+                Case.of("nanosleep", "abs"),
+                Case.of("read_file", "{tmp}"),
+                Case.of("signal_handler"),
+                Case.of("brk_growth"),
+                Case.of("mprotect_areas"),
+                Case.of("shared_file", "{tmp}"),
+                Case.of("cwd_umask", "{tmp}"),
+                Case.of("dup_fds", "{tmp}"),
+                Case.of("ppoll_mask"),
+                Case.of("rseq_check"),
+                Case.of("vdso_clock"),
+                Case.of("proc_identity"),
+                Case.of("shared_anon"),
+                Case.of("many_areas"),
+                Case.of("itimer"),
+                Case.of("pipe_inside"),
+                Case.of("fd_kinds"),
+                Case.of("sockets"),
+                Case.of("threads"),
+                Case.of("multithread"));
+    }
+
+    static Stream<Case> plainCases() {
+        return Stream.concat(programs(), Stream.of(Case.of("stopped", "0"), Case.of("refused", "child"),
+                Case.of("refused", "thread-child"), Case.of("refused", "socket")));
+    }
+
+    static Stream<Case> dumpCases() {
+        return Stream.concat(programs(), Stream.of(
+                Case.of("mem_pattern").dumpedWith("--compress", "zstd"),
+                Case.of("mem_pattern").dumpedWith("--compress", "lz4"),
+                Case.of("mem_pattern").dumpedWith("--compress", "none")));
+    }
+
+    /** Programs that do not write to shared files, so that two copies can both pass. */
+    static Stream<Case> leaveRunningCases() {
+        return Stream.of(Case.of("fpu_avx"), Case.of("signal_handler"), Case.of("brk_growth"),
+                Case.of("mprotect_areas"), Case.of("nanosleep", "rel"), Case.of("mem_pattern", "64"),
+                Case.of("mem_pattern", "64").dumpedWith("--freeze"), Case.of("shared_anon"), Case.of("fd_kinds"),
+                Case.of("threads"), Case.of("multithread"));
+    }
+
+    @TempDir
+    Path tmp;
+
+    private final Harness h = new Harness();
+
+    @AfterEach
+    void cleanUp() {
+        h.close();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("plainCases")
+    void plain(Case c) {
+        Harness.Proc p = h.startProgram(c.program(), c.args(tmp), Map.of());
+        p.goAndExpectPass();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("dumpCases")
+    void dumpAndRestore(Case c) {
+        Harness.Proc original = h.startProgram(c.program(), c.args(tmp), Map.of("TF_EXPECT_RESTORE", "1"));
+        Path image = tmp.resolve(c.program() + ".img");
+
+        h.dump(original.pid(), image, c.dumpOptions().toArray(String[]::new));
+        original.awaitDeath(Duration.ofSeconds(10), "dump without --leave-running kills the process");
+        assertThat(original.lines()).as("output of the original after READY").containsExactly("READY");
+
+        Harness.Proc restored = h.restore(image);
+        restored.goAndExpectPass();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("leaveRunningCases")
+    void leaveRunning(Case c) {
+        Harness.Proc original = h.startProgram(c.program(), c.args(tmp), Map.of());
+        Path image = tmp.resolve(c.program() + ".img");
+
+        List<String> options = new ArrayList<>(List.of("--leave-running"));
+        options.addAll(c.dumpOptions());
+        h.dump(original.pid(), image, options.toArray(String[]::new));
+        assertThat(original.process.isAlive()).as("original alive after dump --leave-running").isTrue();
+        assertThat(Harness.status(original.pid(), "TracerPid")).as("TracerPid of the original after the dump")
+                .contains("0");
+        original.goAndExpectPass();
+
+        Harness.Proc restored = h.restore(image);
+        restored.goAndExpectPass();
+    }
+
+    /** {@code dump PID -} writes the image to stdout: the same image, restorable. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("stdoutCases")
+    void dumpToStdout(Case c) throws Exception {
+        Harness.Proc original = h.startProgram(c.program(), c.args(tmp), Map.of());
+        Path image = tmp.resolve("stdout.img");
+        List<String> cmd = new ArrayList<>(Harness.cli("dump", Long.toString(original.pid()), "-"));
+        Process dump = new ProcessBuilder(cmd).redirectOutput(image.toFile())
+                .redirectError(tmp.resolve("dump-stderr.txt").toFile()).start();
+        h.adopt(dump.pid());
+        assertThat(dump.waitFor(Harness.CLI_TIMEOUT.toSeconds(), TimeUnit.SECONDS)).as("dump - finished").isTrue();
+        assertThat(dump.exitValue()).as("exit status of dump PID -; stderr: %s",
+                Files.readString(tmp.resolve("dump-stderr.txt"))).isZero();
+        assertThat(image).isNotEmptyFile();
+        original.awaitDeath(Duration.ofSeconds(10), "dump without --leave-running kills the process");
+
+        h.restore(image).goAndExpectPass();
+    }
+
+    static Stream<Case> stdoutCases() {
+        return Stream.of(Case.of("brk_growth"));
+    }
+}

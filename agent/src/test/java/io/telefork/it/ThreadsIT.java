@@ -1,0 +1,147 @@
+package io.telefork.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.IntStream;
+import javax.tools.ToolProvider;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Multi-threaded processes: every thread dumped and re-created with its own ID. The C program checks
+ * threads in futex, nanosleep and sem waits, per-thread masks, altstacks and thread-locals; a HotSpot JVM
+ * and a CPython program with threads count on after a restore.
+ */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+class ThreadsIT {
+
+    @TempDir
+    Path tmp;
+
+    private final Harness h = new Harness();
+
+    @AfterEach
+    void cleanUp() {
+        h.close();
+    }
+
+    @Test
+    void threadsProgramPassesPlainly() {
+        h.startProgram("threads").goAndExpectPass();
+    }
+
+    @Test
+    void threadsKeepTheirIdsAndStates() {
+        Harness.Proc original = h.startProgram("threads");
+        List<String> tidsBefore = tids(original.pid());
+        Path image = tmp.resolve("threads.img");
+        h.dump(original.pid(), image);
+        original.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+
+        Harness.Proc restored = h.restore(image);
+        restored.goAndExpectPass();
+        assertThat(tidsBefore).hasSize(5);
+    }
+
+    @Test
+    void copyOfARunningThreadedProcessIsRefusedWhileItsIdsAreTaken() {
+        Harness.Proc original = h.startProgram("threads");
+        Path image = tmp.resolve("threads.img");
+        h.dump(original.pid(), image, "--leave-running");
+        assertThat(Harness.status(original.pid(), "TracerPid")).contains("0");
+
+        Harness.Result refused = h.run("restore", image.toString());
+        assertThat(refused.code()).as(refused.stderr()).isEqualTo(8);
+        assertThat(refused.stderr()).contains("5 threads, which must keep their IDs")
+                .contains("PID " + original.pid() + " is in use");
+
+        original.goAndExpectPass();
+        Harness.Proc copy = h.restore(image);
+        copy.goAndExpectPass();
+    }
+
+    @Test
+    void jvmCountsOnAfterRestore() throws Exception {
+        Path classes = tmp.resolve("classes");
+        Files.createDirectories(classes);
+        Path source = Path.of(getClass().getResource("/workloads/ThreadedCounter.java").toURI());
+        int javac = ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", classes.toString(),
+                source.toString());
+        assertThat(javac).isZero();
+        int limit = 20;
+        Harness.Proc jvm = h.start("ThreadedCounter", List.of(Harness.java(), "-Xmx64m", "-XX:+UseSerialGC",
+                "-cp", classes.toString(), "ThreadedCounter", Integer.toString(limit)));
+        jvm.awaitLine("5 ok", Duration.ofSeconds(30));
+        assertThat(tids(jvm.pid()).size()).as("a JVM has many threads").isGreaterThan(8);
+        Path image = tmp.resolve("jvm.img");
+        h.dump(jvm.pid(), image);
+        jvm.awaitDeath(Duration.ofSeconds(10), "dump kills the JVM");
+        List<String> before = jvm.awaitEof(Duration.ofSeconds(5));
+
+        Harness.Proc restored = h.restore(image);
+        restored.closeStdin();
+        assertThat(restored.waitFor(Duration.ofSeconds(60))).as(restored.describe()).isZero();
+        List<String> all = new ArrayList<>(before);
+        all.addAll(restored.lines());
+        List<String> numbers = all.stream().map(l -> l.split(" ")[0]).toList();
+        assertThat(numbers).as("the JVM's output before and after the restore").isEqualTo(
+                IntStream.rangeClosed(1, limit).mapToObj(Integer::toString).toList());
+        List<String> after = restored.lines();
+        assertThat(after.subList(after.size() - 5, after.size())).as("workers kept counting after the restore")
+                .allMatch(l -> l.endsWith(" ok"));
+    }
+
+    @Test
+    void pythonThreadsCountOnAfterRestore() throws Exception {
+        Path script = tmp.resolve("threads.py");
+        Files.writeString(script, String.join("\n",
+                "import sys, threading, time",
+                "counts = [0, 0, 0]",
+                "def work(i):",
+                "    while True:",
+                "        counts[i] += 1",
+                "        time.sleep(0.01)",
+                "for i in range(3):",
+                "    threading.Thread(target=work, args=(i,), daemon=True).start()",
+                "last = [0, 0, 0]",
+                "for n in range(1, int(sys.argv[1]) + 1):",
+                "    time.sleep(0.2)",
+                "    ok = all(c > l for c, l in zip(counts, last))",
+                "    last = list(counts)",
+                "    print(n, 'ok' if ok else 'stalled', flush=True)",
+                ""));
+        String python = Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
+        Harness.Proc py = h.start("threads.py", List.of(python, script.toString(), "15"));
+        py.awaitLine("4 ok", Duration.ofSeconds(20));
+        Path image = tmp.resolve("py.img");
+        h.dump(py.pid(), image);
+        py.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        List<String> before = py.awaitEof(Duration.ofSeconds(5));
+        Harness.Proc restored = h.restore(image);
+        restored.closeStdin();
+        assertThat(restored.waitFor(Duration.ofSeconds(30))).as(restored.describe()).isZero();
+        List<String> all = new ArrayList<>(before);
+        all.addAll(restored.lines());
+        assertThat(all.stream().map(l -> l.split(" ")[0]).toList())
+                .isEqualTo(IntStream.rangeClosed(1, 15).mapToObj(Integer::toString).toList());
+        List<String> after = restored.lines();
+        assertThat(after.subList(after.size() - 5, after.size())).as("threads kept counting after the restore")
+                .allMatch(l -> l.endsWith(" ok"));
+    }
+
+    private static List<String> tids(long pid) {
+        try (var s = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+            return s.map(p -> p.getFileName().toString()).sorted().toList();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}

@@ -1,0 +1,33 @@
+/*
+ * holder MIB: the benchmark's target process. Fills MIB MiB of anonymous memory with pseudo-random
+ * (incompressible) data, prints READY and waits in pause() until killed.
+ * Compiled by bench/run.sh.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	size_t size = (size_t)strtoul(argc > 1 ? argv[1] : "64", NULL, 10) << 20;
+	uint64_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		perror("holder: mmap");
+		return 1;
+	}
+	uint64_t x = 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
+	for (size_t i = 0; i < size / 8; i++) { /* xorshift64 */
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = x;
+	}
+	if (write(1, "READY\n", 6) != 6)
+		return 1;
+	for (;;)
+		pause();
+}

@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# bench/run.sh: how long telefork takes to dump and restore a process holding 64 MiB, 512 MiB and
+# 2 GiB of incompressible memory, compared with copying a file of the image's size in /dev/shm.
+#
+#   mvn -B -pl agent -DskipTests package     # builds agent/target/telefork.jar
+#   bench/run.sh                              # Markdown table on stdout, also saved in bench/out/
+#
+# For each size, RUNS times (default 5), each run with a fresh target process:
+#   dump     `telefork dump -v PID /dev/shm/IMG` (no --leave-running: the process is killed), wall time
+#            until the command returns
+#   restore  `telefork restore -v --detach /dev/shm/IMG`, wall time until the command returns (the
+#            process runs again at that point); then the restored process is killed
+#   cp       `cp` of the image to another file in /dev/shm: the cost of just moving those bytes
+# The table shows medians. Wall times include the JVM's start (shown on its own as "jvm s": the median
+# of `java -jar telefork.jar --help`). The engine's own times are parsed from the -v lines
+# ("dumped ... in X ms (frozen Y ms)", "restored ... in X ms") where present.
+#
+# Environment: RUNS (5), SIZES ("64 512 2048", MiB), JAR (agent/target/telefork.jar), JAVA (java).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUNS=${RUNS:-5}
+SIZES=${SIZES:-"64 512 2048"}
+JAR=${JAR:-$ROOT/agent/target/telefork.jar}
+JAVA=${JAVA:-java}
+
+[[ -f $JAR ]] || { echo "bench: $JAR not found; build it with: mvn -B -pl agent -DskipTests package" >&2; exit 1; }
+command -v gcc >/dev/null || { echo "bench: gcc is needed to build bench/holder.c" >&2; exit 1; }
+[[ -d /dev/shm && -w /dev/shm ]] || { echo "bench: /dev/shm is not writable" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/telefork-bench.XXXXXX)
+SHM=/dev/shm/telefork-bench-$$
+HOLDER=""    # the running target process, while there is one
+RESTORED=""  # the restored process, while there is one
+cleanup() {
+    [[ -n $HOLDER ]] && kill -9 "$HOLDER" 2>/dev/null
+    [[ -n $RESTORED ]] && kill -9 "$RESTORED" 2>/dev/null
+    rm -f "$SHM".img "$SHM".copy
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+gcc -O2 -o "$WORK/holder" "$ROOT/bench/holder.c"
+
+now() { echo "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.1f", a / b }'; }
+# first "in X ms" (and "frozen Y ms") of an engine -v line, or nothing
+engine_ms() { grep -oE "$2 ([0-9.]+) ms" "$1" | head -n1 | grep -oE '[0-9.]+' || true; }
+
+# Starts a holder of $1 MiB and waits for READY; sets HOLDER.
+start_holder() {
+    local out=$WORK/holder.out
+    : > "$out"
+    # telefork refuses processes with descriptors it cannot restore: give the holder only 0, 1 and 2
+    (
+        for f in /proc/$BASHPID/fd/*; do
+            n=${f##*/}
+            ((n > 2)) && eval "exec $n>&-"
+        done
+        exec "$WORK/holder" "$1" < /dev/null > "$out" 2>&1
+    ) &
+    HOLDER=$!
+    disown "$HOLDER"  # no "Killed" job notice when the dump kills it; bash still reaps it
+    local i
+    for ((i = 0; i < 600; i++)); do
+        grep -q READY "$out" && return 0
+        kill -0 "$HOLDER" 2>/dev/null || { echo "bench: holder died: $(cat "$out")" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "bench: holder of $1 MiB not ready after 60 s" >&2
+    exit 1
+}
+
+jvm=()
+for ((r = 0; r < RUNS; r++)); do
+    t0=$(now); "$JAVA" -jar "$JAR" --help > /dev/null 2>&1; t1=$(now)
+    jvm+=("$(elapsed "$t0" "$t1")")
+done
+JVM_S=$(printf '%s\n' "${jvm[@]}" | median)
+
+header="| size | dump s | restore s | image MiB | cp s | dump/cp | restore/cp | jvm s | engine dump ms | frozen ms | engine restore ms |"
+rows=()
+for size in $SIZES; do
+    dump_s=() restore_s=() image_mib=() cp_s=() e_dump=() e_frozen=() e_restore=()
+    for ((r = 1; r <= RUNS; r++)); do
+        echo "bench: ${size} MiB, run $r of $RUNS" >&2
+        start_holder "$size"
+
+        t0=$(now)
+        if ! "$JAVA" -jar "$JAR" dump -v "$HOLDER" "$SHM.img" 2> "$WORK/dump.err"; then
+            echo "bench: dump failed:" >&2; cat "$WORK/dump.err" >&2; exit 1
+        fi
+        t1=$(now)
+        for ((i = 0; i < 100; i++)); do  # killed by the dump
+            kill -0 "$HOLDER" 2>/dev/null || break
+            sleep 0.05
+        done
+        HOLDER=""
+        dump_s+=("$(elapsed "$t0" "$t1")")
+        image_mib+=("$(awk -v b="$(stat -c %s "$SHM.img")" 'BEGIN { printf "%.1f", b / 1048576 }')")
+        v=$(engine_ms "$WORK/dump.err" in); [[ -n $v ]] && e_dump+=("$v")
+        v=$(engine_ms "$WORK/dump.err" frozen); [[ -n $v ]] && e_frozen+=("$v")
+
+        t0=$(now)
+        if ! "$JAVA" -jar "$JAR" restore -v --detach "$SHM.img" < /dev/null > "$WORK/restore.out" 2> "$WORK/restore.err"; then
+            echo "bench: restore failed:" >&2; cat "$WORK/restore.err" >&2; exit 1
+        fi
+        t1=$(now)
+        restore_s+=("$(elapsed "$t0" "$t1")")
+        restored=$(head -n1 "$WORK/restore.out")
+        if [[ $restored =~ ^[0-9]+$ ]]; then
+            RESTORED=$restored
+            kill -9 "$RESTORED" 2>/dev/null || true
+            for ((i = 0; i < 100; i++)); do   # gone, or a zombie nobody reaps
+                [[ -e /proc/$RESTORED && $(awk '{ print $3 }' "/proc/$RESTORED/stat" 2>/dev/null) != Z ]] || break
+                sleep 0.05
+            done
+            RESTORED=""
+        else
+            echo "bench: restore --detach printed no PID: $(cat "$WORK/restore.out")" >&2
+        fi
+        v=$(engine_ms "$WORK/restore.err" in); [[ -n $v ]] && e_restore+=("$v")
+
+        t0=$(now)
+        cp "$SHM.img" "$SHM.copy"
+        t1=$(now)
+        cp_s+=("$(elapsed "$t0" "$t1")")
+        rm -f "$SHM.img" "$SHM.copy"
+    done
+    md() { if (($# == 0)); then echo "-"; else printf '%s\n' "$@" | median; fi; }
+    d=$(md "${dump_s[@]}"); rs=$(md "${restore_s[@]}"); c=$(md "${cp_s[@]}")
+    rows+=("| $size MiB | $d | $rs | $(md "${image_mib[@]}") | $c | $(ratio "$d" "$c") | $(ratio "$rs" "$c") | $JVM_S | $(md "${e_dump[@]+"${e_dump[@]}"}") | $(md "${e_frozen[@]+"${e_frozen[@]}"}") | $(md "${e_restore[@]+"${e_restore[@]}"}") |")
+done
+
+mkdir -p "$ROOT/bench/out"
+result=$ROOT/bench/out/results-$(date -u +%Y%m%dT%H%M%SZ).md
+{
+    echo "telefork dump/restore vs cp in /dev/shm: medians of $RUNS runs, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs"
+    echo
+    echo "$header"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${rows[@]}"
+} | tee "$result"
+echo "bench: saved in $result" >&2
