@@ -81,22 +81,7 @@ class ThreadsIT {
                 "-cp", classes.toString(), "ThreadedCounter", Integer.toString(limit)));
         jvm.awaitLine("5 ok", Duration.ofSeconds(30));
         assertThat(tids(jvm.pid()).size()).as("a JVM has many threads").isGreaterThan(8);
-        Path image = tmp.resolve("jvm.img");
-        h.dump(jvm.pid(), image);
-        jvm.awaitDeath(Duration.ofSeconds(10), "dump kills the JVM");
-        List<String> before = jvm.awaitEof(Duration.ofSeconds(5));
-
-        Harness.Proc restored = h.restore(image);
-        restored.closeStdin();
-        assertThat(restored.waitFor(Duration.ofSeconds(60))).as(restored.describe()).isZero();
-        List<String> all = new ArrayList<>(before);
-        all.addAll(restored.lines());
-        List<String> numbers = all.stream().map(l -> l.split(" ")[0]).toList();
-        assertThat(numbers).as("the JVM's output before and after the restore").isEqualTo(
-                IntStream.rangeClosed(1, limit).mapToObj(Integer::toString).toList());
-        List<String> after = restored.lines();
-        assertThat(after.subList(after.size() - 5, after.size())).as("workers kept counting after the restore")
-                .allMatch(l -> l.endsWith(" ok"));
+        dumpRestoreAndCountOn(jvm, "jvm", limit);
     }
 
     @Test
@@ -121,19 +106,29 @@ class ThreadsIT {
         String python = Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
         Harness.Proc py = h.start("threads.py", List.of(python, script.toString(), "15"));
         py.awaitLine("4 ok", Duration.ofSeconds(20));
-        Path image = tmp.resolve("py.img");
-        h.dump(py.pid(), image);
-        py.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
-        List<String> before = py.awaitEof(Duration.ofSeconds(5));
+        dumpRestoreAndCountOn(py, "python", 15);
+    }
+
+    /**
+     * Dumps a counting workload (lines "N ok" or "N stalled", N from 1 to {@code limit}), restores it and
+     * checks that together the original and the restored process printed exactly 1..limit, and that its
+     * threads were counting again at the end.
+     */
+    private void dumpRestoreAndCountOn(Harness.Proc workload, String name, int limit) {
+        Path image = tmp.resolve(name + ".img");
+        h.dump(workload.pid(), image);
+        workload.awaitDeath(Duration.ofSeconds(10), "dump kills " + name);
+        List<String> before = workload.awaitEof(Duration.ofSeconds(5));
+
         Harness.Proc restored = h.restore(image);
         restored.closeStdin();
-        assertThat(restored.waitFor(Duration.ofSeconds(30))).as(restored.describe()).isZero();
+        assertThat(restored.waitFor(Duration.ofSeconds(60))).as(restored.describe()).isZero();
         List<String> all = new ArrayList<>(before);
         all.addAll(restored.lines());
-        assertThat(all.stream().map(l -> l.split(" ")[0]).toList())
-                .isEqualTo(IntStream.rangeClosed(1, 15).mapToObj(Integer::toString).toList());
+        assertThat(all.stream().map(l -> l.split(" ")[0]).toList()).as("%s's output before and after the restore", name)
+                .isEqualTo(IntStream.rangeClosed(1, limit).mapToObj(Integer::toString).toList());
         List<String> after = restored.lines();
-        assertThat(after.subList(after.size() - 5, after.size())).as("threads kept counting after the restore")
+        assertThat(after.subList(after.size() - 5, after.size())).as("%s's threads kept counting after the restore", name)
                 .allMatch(l -> l.endsWith(" ok"));
     }
 

@@ -3,7 +3,6 @@ package io.telefork.operator;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
-import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
@@ -13,8 +12,6 @@ import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
-import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
-import io.javaoperatorsdk.operator.processing.event.source.informer.Mappers;
 import io.telefork.api.v1alpha1.Checkpoint;
 import io.telefork.api.v1alpha1.CheckpointStatus;
 import io.telefork.api.v1alpha1.ImageCompression;
@@ -57,31 +54,12 @@ public class CheckpointReconciler implements Reconciler<Checkpoint>, Cleaner<Che
 
     @Override
     public List<EventSource<?, Checkpoint>> prepareEventSources(EventSourceContext<Checkpoint> context) {
-        var ops = InformerEventSourceConfiguration.from(NodeOperation.class, Checkpoint.class)
-                .withName("checkpoint-nodeoperations")
-                .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(Checkpoint.class, false))
-                .build();
-        return List.of(new InformerEventSource<>(ops, context));
+        return List.of(Reconcilers.owned(NodeOperation.class, Checkpoint.class, "checkpoint-nodeoperations", context));
     }
 
     @Override
     public UpdateControl<Checkpoint> reconcile(Checkpoint ckpt, Context<Checkpoint> context) {
-        if (!Reconcilers.refresh(client, ckpt)) {
-            return UpdateControl.noUpdate();
-        }
-        if (ckpt.getStatus() == null) {
-            ckpt.setStatus(new CheckpointStatus());
-        }
-        String before = Statuses.fingerprint(ckpt.getStatus());
-        CheckpointStatus s = ckpt.getStatus();
-        Statuses.init(ckpt, s);
-        if (s.getPhase() == Phase.Pending) {
-            start(ckpt, s);
-        }
-        if (s.getPhase() == Phase.Running) {
-            follow(ckpt, s);
-        }
-        return Reconcilers.finish(ckpt, s, before, config.pollInterval());
+        return Reconcilers.pass(client, ckpt, CheckpointStatus::new, this::start, this::follow, config.pollInterval());
     }
 
     /** Pending: validate, then hand the dump to the node's agent. */

@@ -4,7 +4,6 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
@@ -12,8 +11,6 @@ import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
-import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
-import io.javaoperatorsdk.operator.processing.event.source.informer.Mappers;
 import io.telefork.api.v1alpha1.Checkpoint;
 import io.telefork.api.v1alpha1.CheckpointSpec;
 import io.telefork.api.v1alpha1.Condition;
@@ -54,33 +51,13 @@ public class MigrationReconciler implements Reconciler<Migration> {
 
     @Override
     public List<EventSource<?, Migration>> prepareEventSources(EventSourceContext<Migration> context) {
-        var ckpts = InformerEventSourceConfiguration.from(Checkpoint.class, Migration.class)
-                .withName("migration-checkpoints")
-                .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(Migration.class, false)).build();
-        var restores = InformerEventSourceConfiguration.from(Restore.class, Migration.class)
-                .withName("migration-restores")
-                .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(Migration.class, false)).build();
-        return List.of(new InformerEventSource<>(ckpts, context), new InformerEventSource<>(restores, context));
+        return List.of(Reconcilers.owned(Checkpoint.class, Migration.class, "migration-checkpoints", context),
+                Reconcilers.owned(Restore.class, Migration.class, "migration-restores", context));
     }
 
     @Override
     public UpdateControl<Migration> reconcile(Migration mig, Context<Migration> context) {
-        if (!Reconcilers.refresh(client, mig)) {
-            return UpdateControl.noUpdate();
-        }
-        if (mig.getStatus() == null) {
-            mig.setStatus(new MigrationStatus());
-        }
-        String before = Statuses.fingerprint(mig.getStatus());
-        MigrationStatus s = mig.getStatus();
-        Statuses.init(mig, s);
-        if (s.getPhase() == Phase.Pending) {
-            start(mig, s);
-        }
-        if (s.getPhase() == Phase.Running) {
-            follow(mig, s);
-        }
-        return Reconcilers.finish(mig, s, before, config.pollInterval());
+        return Reconcilers.pass(client, mig, MigrationStatus::new, this::start, this::follow, config.pollInterval());
     }
 
     private void start(Migration mig, MigrationStatus s) {

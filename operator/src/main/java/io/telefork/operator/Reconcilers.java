@@ -1,6 +1,14 @@
 package io.telefork.operator;
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.client.CustomResource;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.Mappers;
+import io.telefork.api.v1alpha1.Phase;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
@@ -9,6 +17,7 @@ import io.telefork.api.v1alpha1.OperationStatus;
 import io.telefork.api.v1alpha1.Reason;
 
 import java.time.Duration;
+import java.util.function.Supplier;
 
 /** What every reconciler does at the end of a pass and on an error. */
 final class Reconcilers {
@@ -22,8 +31,8 @@ final class Reconcilers {
      * fields written in between (the patch replaces the whole status).
      */
     @SuppressWarnings("unchecked")
-    static <R extends io.fabric8.kubernetes.client.CustomResource<?, S>, S> boolean refresh(
-            io.fabric8.kubernetes.client.KubernetesClient client, R resource) {
+    static <R extends CustomResource<?, S>, S> boolean refresh(
+            KubernetesClient client, R resource) {
         R fresh = (R) client.resources(resource.getClass()).inNamespace(resource.getMetadata().getNamespace())
                 .withName(resource.getMetadata().getName()).get();
         if (fresh == null) {
@@ -31,6 +40,51 @@ final class Reconcilers {
         }
         resource.setStatus(fresh.getStatus());
         return true;
+    }
+
+    /** A step of a pass: start from Pending, or follow while Running. */
+    @FunctionalInterface
+    interface Step<R, S> {
+        void run(R resource, S status);
+    }
+
+    /**
+     * The pass every reconciler makes: read the status fresh, fill in defaults, start from Pending, follow
+     * while Running, and patch only what changed. Acting only from the phase a step belongs to is what
+     * makes a repeated reconcile harmless.
+     */
+    static <R extends CustomResource<?, S>, S extends OperationStatus> UpdateControl<R> pass(
+            KubernetesClient client, R resource, Supplier<S> fresh,
+            Step<R, S> start, Step<R, S> follow, Duration poll) {
+        if (!refresh(client, resource)) {
+            return UpdateControl.noUpdate();
+        }
+        if (resource.getStatus() == null) {
+            resource.setStatus(fresh.get());
+        }
+        String before = Statuses.fingerprint(resource.getStatus());
+        S s = resource.getStatus();
+        Statuses.init(resource, s);
+        if (s.getPhase() == Phase.Pending) {
+            start.run(resource, s);
+        }
+        if (s.getPhase() == Phase.Running) {
+            follow.run(resource, s);
+        }
+        return finish(resource, s, before, poll);
+    }
+
+    /** Resources of {@code ownedType} that {@code owner} resources own, as an event source: their changes wake the owner. */
+    static <O extends HasMetadata, R extends HasMetadata> EventSource<?, R>
+            owned(Class<O> ownedType, Class<R> owner, String name,
+                  EventSourceContext<R> context) {
+        var config = InformerEventSourceConfiguration
+                .from(ownedType, owner)
+                .withName(name)
+                .withSecondaryToPrimaryMapper(
+                        Mappers.fromOwnerReferences(owner, false))
+                .build();
+        return new InformerEventSource<>(config, context);
     }
 
     /** Patches only when the status changed; looks again later until the phase is final. */

@@ -2,7 +2,6 @@ package io.telefork.operator;
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
@@ -10,8 +9,6 @@ import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
 import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
-import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
-import io.javaoperatorsdk.operator.processing.event.source.informer.Mappers;
 import io.telefork.api.v1alpha1.Checkpoint;
 import io.telefork.api.v1alpha1.CheckpointStatus;
 import io.telefork.api.v1alpha1.ImageLocation;
@@ -58,31 +55,12 @@ public class RestoreReconciler implements Reconciler<Restore> {
 
     @Override
     public List<EventSource<?, Restore>> prepareEventSources(EventSourceContext<Restore> context) {
-        var ops = InformerEventSourceConfiguration.from(NodeOperation.class, Restore.class)
-                .withName("restore-nodeoperations")
-                .withSecondaryToPrimaryMapper(Mappers.fromOwnerReferences(Restore.class, false))
-                .build();
-        return List.of(new InformerEventSource<>(ops, context));
+        return List.of(Reconcilers.owned(NodeOperation.class, Restore.class, "restore-nodeoperations", context));
     }
 
     @Override
     public UpdateControl<Restore> reconcile(Restore restore, Context<Restore> context) {
-        if (!Reconcilers.refresh(client, restore)) {
-            return UpdateControl.noUpdate();
-        }
-        if (restore.getStatus() == null) {
-            restore.setStatus(new RestoreStatus());
-        }
-        String before = Statuses.fingerprint(restore.getStatus());
-        RestoreStatus s = restore.getStatus();
-        Statuses.init(restore, s);
-        if (s.getPhase() == Phase.Pending) {
-            start(restore, s);
-        }
-        if (s.getPhase() == Phase.Running) {
-            follow(restore, s);
-        }
-        return Reconcilers.finish(restore, s, before, config.pollInterval());
+        return Reconcilers.pass(client, restore, RestoreStatus::new, this::start, this::follow, config.pollInterval());
     }
 
     private void start(Restore restore, RestoreStatus s) {

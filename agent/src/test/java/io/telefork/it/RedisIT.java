@@ -1,0 +1,130 @@
+package io.telefork.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A real server: redis-server (Debian's package, installed by .ci/run) with 200 000 keys, a listening TCP
+ * socket on 127.0.0.1, background threads, an epoll and an internal pipe. Dumped, restored: every key is
+ * there, it answers on the same port, and a client that was connected across the dump sees its
+ * connection closed (telefork's default for established connections) and can reconnect.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class RedisIT {
+
+    @TempDir
+    Path tmp;
+
+    private final Harness h = new Harness();
+
+    @AfterEach
+    void cleanUp() {
+        h.close();
+    }
+
+    @Test
+    void keysAndPortSurviveAndOldClientsReconnect() throws Exception {
+        Path server = Path.of("/usr/bin/redis-server");
+        assertThat(server).as("redis-server (apt-get install redis-server; .ci/run does)").isExecutable();
+        int port = freePort();
+        Harness.Proc redis = h.start("redis-server", List.of(server.toString(), "--port", Integer.toString(port),
+                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
+                "--dir", tmp.toString(), "--logfile", tmp.resolve("redis.log").toString()));
+        redis.closeStdin();
+        awaitPong(port);
+        assertThat(command(port, "DEBUG", "POPULATE", "200000", "key", "64")).isEqualTo("+OK");
+        assertThat(command(port, "SET", "greeting", "hello from before the dump")).isEqualTo("+OK");
+        assertThat(command(port, "DBSIZE")).isEqualTo(":200001");
+
+        try (Socket old = connect(port)) {
+            send(old, "PING");
+            assertThat(readLine(old)).isEqualTo("+PONG");
+
+            Path image = tmp.resolve("redis.img");
+            h.dump(redis.pid(), image);
+            redis.awaitDeath(Duration.ofSeconds(10), "dump kills redis");
+
+            h.restoreDetached(image, tmp, "");
+            awaitPong(port);
+            assertThat(command(port, "DBSIZE")).isEqualTo(":200001");
+            assertThat(command(port, "GET", "greeting")).isEqualTo("$26");
+            assertThat(command(port, "GET", "key:123456")).startsWith("$");
+
+            send(old, "PING");
+            assertThat(old.getInputStream().read()).as("the connection open across the dump is closed").isEqualTo(-1);
+        }
+        try (Socket again = connect(port)) {
+            send(again, "PING");
+            assertThat(readLine(again)).isEqualTo("+PONG");
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket()) {
+            s.bind(new InetSocketAddress("127.0.0.1", 0));
+            return s.getLocalPort();
+        }
+    }
+
+    private static Socket connect(int port) throws IOException {
+        Socket s = new Socket("127.0.0.1", port);
+        s.setSoTimeout(10_000);
+        return s;
+    }
+
+    private static void awaitPong(int port) throws InterruptedException {
+        long end = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (System.nanoTime() < end) {
+            try {
+                if ("+PONG".equals(command(port, "PING"))) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not listening yet
+            }
+            Thread.sleep(100);
+        }
+        throw new AssertionError("redis on port " + port + " did not answer PING");
+    }
+
+    /** One command in the inline protocol; the first line of the reply. */
+    private static String command(int port, String... words) throws IOException {
+        try (Socket s = connect(port)) {
+            send(s, words);
+            return readLine(s);
+        }
+    }
+
+    private static void send(Socket s, String... words) throws IOException {
+        StringBuilder b = new StringBuilder("*").append(words.length).append("\r\n");
+        for (String w : words) {
+            byte[] bytes = w.getBytes(StandardCharsets.UTF_8);
+            b.append('$').append(bytes.length).append("\r\n").append(w).append("\r\n");
+        }
+        OutputStream out = s.getOutputStream();
+        out.write(b.toString().getBytes(StandardCharsets.UTF_8));
+        out.flush();
+    }
+
+    private static String readLine(Socket s) throws IOException {
+        BufferedReader r = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
+        return r.readLine();
+    }
+}
