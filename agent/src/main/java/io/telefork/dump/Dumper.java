@@ -37,6 +37,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /**
  * Dumps one process, all its threads. The steps in {@link Session#run()} are numbered;
@@ -115,6 +116,7 @@ public final class Dumper {
                 // 0. Everything that need not wait for the freeze: the writer (its threads, buffers, header).
                 writer = new ImageWriter(out, options.compression());
                 writer.writeHeader();
+                Kernel.warmUp();
                 clock.lap("prepare");
 
                 // 1. Freeze every thread: seize and interrupt; a job-control-stopped process is woken first.
@@ -199,17 +201,20 @@ public final class Dumper {
                 // 7. Pages. Leaving it running, the process runs on as soon as a copy-on-write twin of it
                 //    exists, and the pages are read from the twin; otherwise from the frozen process.
                 PageDumper pages = new PageDumper(proc, pid, writer, options.progress());
-                pages.plan(areas, reader::empty);
                 long memoryBytes;
                 try (ProcessMemory memory = new ProcessMemory(pid, proc.dir(pid))) {
                     boolean withTwin = options.leaveRunning() && !options.fullFreeze() && !wasStopped;
-                    memoryBytes = pages.dump(memory, a -> !withTwin || PageDumper.notInTwin(a));
+                    Predicate<MemoryArea> fromOriginal = a -> !reader.empty(a) && (!withTwin || PageDumper.notInTwin(a));
+                    pages.plan(areas, fromOriginal, pid);
+                    memoryBytes = pages.dump(memory, fromOriginal);
                     if (withTwin) {
-                        forkTwin(leader);
+                        forkTwin(remote(pid));
                         release();
                         clock.lap("pages outside the twin, twin");
+                        Predicate<MemoryArea> fromTwin = a -> !reader.empty(a) && !PageDumper.notInTwin(a);
+                        pages.plan(areas, fromTwin, twin);
                         try (ProcessMemory twinMemory = new ProcessMemory(twin, proc.dir(twin))) {
-                            memoryBytes += pages.dump(twinMemory, a -> !PageDumper.notInTwin(a));
+                            memoryBytes += pages.dump(twinMemory, fromTwin);
                         }
                         disposeTwin();
                     }

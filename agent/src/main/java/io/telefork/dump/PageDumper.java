@@ -36,14 +36,20 @@ final class PageDumper {
         this.progress = progress;
     }
 
-    /** Reads which pages each area has populated: done while the process is frozen. */
-    void plan(List<MemoryArea> areas, Predicate<MemoryArea> empty) throws IOException {
-        this.areas = areas;
-        maps = new long[areas.size()][];
+    /**
+     * Reads, from process {@code from}'s pagemap, which pages the areas {@code which} selects have
+     * populated. The frozen process, or after the fork its copy-on-write twin, whose page tables hold the
+     * same anonymous pages: reading them there keeps the page-table walk out of the freeze.
+     */
+    void plan(List<MemoryArea> areas, Predicate<MemoryArea> which, int from) throws IOException {
+        if (maps == null) {
+            this.areas = areas;
+            maps = new long[areas.size()][];
+        }
         for (int i = 0; i < areas.size(); i++) {
             MemoryArea a = areas.get(i);
-            if (stores(a) && !empty.test(a)) {
-                maps[i] = proc.pagemap(pid, a.start(), a.end());
+            if (stores(a) && which.test(a)) {
+                maps[i] = proc.pagemap(from, a.start(), a.end());
                 for (long e : maps[i]) {
                     if (wanted(a, e)) {
                         estimate += PAGE;
