@@ -4,7 +4,8 @@
  *
  *   fd L: a TCP socket listening on 127.0.0.1 (an ephemeral port), SO_REUSEADDR, non-blocking;
  *   fd U: a UDP socket bound to 127.0.0.1 (an ephemeral port);
- *   fd C: a client connected to L, and fd A: the connection L accepted.
+ *   fd C: a client connected to L, and fd A: the connection L accepted;
+ *   a unix stream socket pair with bytes queued in both directions (as a selector's wake-up pair).
  * After go: the same ports, options and flags; a new client can connect to L and be accepted; a
  * datagram sent to U arrives; A and C read end of file after a restore (TF_EXPECT_RESTORE set by the
  * harness), and still carry data when run plainly.
@@ -60,8 +61,23 @@ int main(void)
 	if (a < 0)
 		tf_die("accept");
 
+	int up[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, up) != 0)
+		tf_die("socketpair");
+	tf_write_all(up[0], "to1", 3);
+	tf_write_all(up[1], "to0!", 4);
+	fcntl(up[1], F_SETFL, O_NONBLOCK);
+
 	tf_ready();
 	tf_wait_go();
+
+	char ub[8] = {0};
+	tf_check(read(up[1], ub, sizeof(ub)) == 3 && memcmp(ub, "to1", 3) == 0, "pair end 1 lost its queued bytes");
+	memset(ub, 0, sizeof(ub));
+	tf_check(read(up[0], ub, sizeof(ub)) == 4 && memcmp(ub, "to0!", 4) == 0, "pair end 0 lost its queued bytes");
+	tf_check((fcntl(up[1], F_GETFL) & O_NONBLOCK) != 0, "pair end 1 lost O_NONBLOCK");
+	tf_write_all(up[0], "x", 1);
+	tf_check(read(up[1], ub, 1) == 1 && ub[0] == 'x', "the pair no longer connects its ends");
 
 	tf_check(port_of(l) == lport, "listening port %d, expected %d", port_of(l), lport);
 	tf_check(port_of(u) == uport, "udp port %d, expected %d", port_of(u), uport);

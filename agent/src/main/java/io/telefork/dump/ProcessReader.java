@@ -89,6 +89,11 @@ final class ProcessReader {
             links.put(fd, proc.readLink(pid, "fd/" + fd));
         }
         Map<String, PipeEnds> pipes = pipes(links);
+        for (String link : links.values()) {
+            if (link.startsWith("socket:[")) {
+                socketInodes.add(Long.parseLong(link.substring(8, link.length() - 1)));
+            }
+        }
         List<FdEntry> out = new ArrayList<>();
         for (Map.Entry<Integer, String> l : links.entrySet()) {
             int fd = l.getKey();
@@ -243,6 +248,9 @@ final class ProcessReader {
     }
 
     private static final int SOL_SOCKET = 1;
+    private static final int AF_UNIX = 1;
+    /** Inodes of every socket the process holds, to tell whether a unix socket's peer is inside it. */
+    private final java.util.Set<Long> socketInodes = new java.util.HashSet<>();
     private static final int AF_INET = 2;
     private static final int AF_INET6 = 10;
     private static final int SOCK_STREAM = 1;
@@ -260,6 +268,12 @@ final class ProcessReader {
         try {
             int family = Kernel.sockopt(mine, SOL_SOCKET, 39);
             int type = Kernel.sockopt(mine, SOL_SOCKET, 3);
+            if (family == AF_UNIX) {
+                FdEntry pair = unixPair(fd, target, flags, cloexec, mine, type);
+                if (pair != null) {
+                    return pair;
+                }
+            }
             if ((family != AF_INET && family != AF_INET6) || (type != SOCK_STREAM && type != SOCK_DGRAM)) {
                 throw new EngineException(Reason.UNSUPPORTED, "process " + pid + " has fd " + fd + " open on "
                         + target + ", a " + (family == 1 ? "unix" : "family " + family) + " socket of type " + type
@@ -280,6 +294,31 @@ final class ProcessReader {
             return new FdEntry(fd, kind, target, flags, cloexec, 0, FileIds.NONE, params, data);
         } finally {
             Kernel.close(mine);
+        }
+    }
+
+    /** The end of a stream socket pair whose other end this process holds too, or null. */
+    private FdEntry unixPair(int fd, String target, int flags, boolean cloexec, int mine, int type)
+            throws EngineException {
+        if (type != SOCK_STREAM) {
+            return null;
+        }
+        try {
+            long ino = Long.parseLong(target.substring(target.indexOf('[') + 1, target.indexOf(']')));
+            long peer = Kernel.unixPeer(ino);
+            if (peer == 0) {
+                // Connected, but its peer is gone: all it can do is read end of file. So does its restored self.
+                return new FdEntry(fd, FdEntry.Kind.SOCKET_CLOSED, target, flags, cloexec, 0, FileIds.NONE,
+                        new long[] {AF_UNIX, type, 0, 0, 0, 0, 0, 0, 0, 0}, new byte[0]);
+            }
+            if (peer < 0 || !socketInodes.contains(peer)) {
+                return null;
+            }
+            byte[] queued = Kernel.peekSocket(mine, Math.max(Kernel.sockopt(mine, SOL_SOCKET, 8), 65536) * 2);
+            return new FdEntry(fd, FdEntry.Kind.UNIX_PAIR, target, flags, cloexec, 0, FileIds.NONE,
+                    new long[] {type, ino, peer}, queued);
+        } catch (SysException | RuntimeException e) {
+            return null;
         }
     }
 

@@ -55,7 +55,13 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
          * An established TCP connection: restored closed (its reads see end of file), so that the
          * application drops it and its client reconnects. params and data as for SOCKET, plus the peer.
          */
-        SOCKET_CLOSED
+        SOCKET_CLOSED,
+        /**
+         * One end of a unix stream socket pair whose both ends the process holds (a selector's wake-up
+         * pair, for example). params: socket type, this end's inode, the other end's inode; data: the bytes
+         * queued for reading at this end.
+         */
+        UNIX_PAIR
     }
 
     public FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec, long position, FileId file) {

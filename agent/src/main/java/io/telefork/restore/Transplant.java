@@ -466,6 +466,7 @@ final class Transplant {
                 }
                 case EPOLL -> adopt(remote.call("epoll_create1", SYS_EPOLL_CREATE1, Sys.O_CLOEXEC));
                 case SOCKET -> socket(f, nonblock);
+                case UNIX_PAIR -> unixPairEnd(f);
                 case SOCKET_CLOSED -> {
                     // A connection cannot follow the process (without TCP repair): an end of file in its place.
                     remote.call("socketpair", SYS_SOCKETPAIR, 1, 1 | nonblock | Sys.O_CLOEXEC, 0, scratch);
@@ -476,6 +477,35 @@ final class Transplant {
                 }
                 default -> throw new IllegalArgumentException(f.kind().name());
             };
+        }
+
+        /** Per socket inode of a unix pair: its end here. */
+        private final Map<Long, Integer> pairEnds = new HashMap<>();
+
+        private int unixPairEnd(FdEntry f) throws Exception {
+            long[] p = f.params();
+            if (!pairEnds.containsKey(p[1])) {
+                remote.call("socketpair", SYS_SOCKETPAIR, 1, p[0] | Sys.O_CLOEXEC, 0, scratch);
+                ByteBuffer b = scratchBuffer(8);
+                Kernel.readMemory(vessel, scratch, b, 8);
+                pairEnds.put(p[1], adopt(b.getInt(0)));
+                pairEnds.put(p[2], adopt(b.getInt(4)));
+            }
+            int end = pairEnds.get(p[1]);
+            // What was queued for this end is written into the other, where it waits to be read here.
+            writeAll(pairEnds.get(p[2]), f.data(), "unix socket " + f.path());
+            remote.call("fcntl(F_SETFL)", Sys.SYS_FCNTL, end, Sys.F_SETFL, f.flags() & ~Sys.O_ACCMODE);
+            return end;
+        }
+
+        private void writeAll(int fd, byte[] content, String what) throws Exception {
+            for (int off = 0; off < content.length; ) {
+                int n = Math.min(content.length - off, (int) Sys.PAGE);
+                ByteBuffer b = scratchBuffer(n);
+                b.put(content, off, n).flip();
+                writeScratch(b, 0);
+                off += (int) remote.call("write into " + what, Sys.SYS_WRITE, fd, scratch, n);
+            }
         }
 
         private int socket(FdEntry f, int nonblock) throws Exception {
@@ -518,14 +548,7 @@ final class Transplant {
                 pipes.put(f.path(), ends);
                 remote.raw(Sys.SYS_FCNTL, ends[1], F_SETPIPE_SZ, f.params()[0]);
             }
-            byte[] content = f.data();
-            for (int off = 0; off < content.length; ) {
-                int n = Math.min(content.length - off, (int) Sys.PAGE);
-                ByteBuffer b = scratchBuffer(n);
-                b.put(content, off, n).flip();
-                writeScratch(b, 0);
-                off += (int) remote.call("write into pipe " + f.path(), Sys.SYS_WRITE, ends[1], scratch, n);
-            }
+            writeAll(ends[1], f.data(), "pipe " + f.path());
             int end = f.params()[1] != 0 ? ends[1] : ends[0];
             remote.call("fcntl(F_SETFL)", Sys.SYS_FCNTL, end, Sys.F_SETFL, f.flags() & ~Sys.O_ACCMODE);
             return end;

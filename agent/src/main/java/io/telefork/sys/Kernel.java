@@ -211,6 +211,78 @@ public final class Kernel {
         }
     }
 
+    private static final int SYS_SOCKET = 41;
+    private static final int SYS_SENDTO = 44;
+    private static final int SYS_RECVFROM = 45;
+    private static final int AF_NETLINK = 16;
+    private static final int NETLINK_SOCK_DIAG = 4;
+    private static final int SOCK_DIAG_BY_FAMILY = 20;
+    private static final int UDIAG_SHOW_PEER = 4;
+    private static final int UNIX_DIAG_PEER = 2;
+    private static final int MSG_PEEK = 2;
+    private static final int MSG_DONTWAIT = 0x40;
+
+    /**
+     * The inode of the socket at the other end of unix socket {@code inode}, or -1 when it has none
+     * (listening, unconnected), from the kernel's sock_diag netlink interface: /proc does not tell.
+     */
+    public static long unixPeer(long inode) throws SysException {
+        int nl;
+        try {
+            nl = (int) syscall(SYS_SOCKET, AF_NETLINK, 2 | 02000000, NETLINK_SOCK_DIAG, 0, 0, 0);
+        } catch (LastErrorException e) {
+            throw new SysException("netlink sock_diag", e.getErrorCode());
+        }
+        try (Memory req = new Memory(40); Memory resp = new Memory(8192)) {
+            req.clear(40);
+            req.setInt(0, 40);
+            req.setShort(4, (short) SOCK_DIAG_BY_FAMILY);
+            req.setShort(6, (short) 1);
+            req.setByte(16, (byte) 1);
+            req.setInt(20, -1);
+            req.setInt(24, (int) inode);
+            req.setInt(28, UDIAG_SHOW_PEER);
+            req.setInt(32, -1);
+            req.setInt(36, -1);
+            syscall(SYS_SENDTO, nl, Pointer.nativeValue(req), 40, 0, 0, 0);
+            long n = syscall(SYS_RECVFROM, nl, Pointer.nativeValue(resp), 8192, 0, 0, 0);
+            int type = resp.getShort(4) & 0xffff;
+            if (n < 32 || type != SOCK_DIAG_BY_FAMILY) {
+                return -1; // NLMSG_ERROR: no such socket, or not unix
+            }
+            int msgLen = resp.getInt(0);
+            for (int at = 16 + 16; at + 4 <= msgLen; ) {
+                int len = resp.getShort(at) & 0xffff;
+                int attr = resp.getShort(at + 2) & 0xffff;
+                if (len < 4) {
+                    break;
+                }
+                if (attr == UNIX_DIAG_PEER) {
+                    return resp.getInt(at + 4) & 0xffffffffL;
+                }
+                at += (len + 3) & ~3;
+            }
+            return -1;
+        } catch (LastErrorException e) {
+            throw new SysException("netlink sock_diag of socket " + inode, e.getErrorCode());
+        } finally {
+            close(nl);
+        }
+    }
+
+    /** What is queued for reading on socket {@code fd} (in this process), without taking it: recv(MSG_PEEK). */
+    public static byte[] peekSocket(int fd, int max) throws SysException {
+        try (Memory buf = new Memory(Math.max(1, max))) {
+            long n = syscall(SYS_RECVFROM, fd, Pointer.nativeValue(buf), max, MSG_PEEK | MSG_DONTWAIT, 0, 0);
+            return buf.getByteArray(0, (int) n);
+        } catch (LastErrorException e) {
+            if (e.getErrorCode() == EAGAIN) {
+                return new byte[0];
+            }
+            throw new SysException("peeking at a socket's queue", e.getErrorCode());
+        }
+    }
+
     public static void close(int fd) {
         try {
             syscall(Sys.SYS_CLOSE, fd, 0, 0, 0, 0, 0);

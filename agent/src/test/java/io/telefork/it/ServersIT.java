@@ -21,13 +21,13 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * A real server: redis-server (Debian's package, installed by .ci/run) with 200 000 keys, a listening TCP
+ * Servers with their listening sockets and their state. First a real one: redis-server (Debian's package, installed by .ci/run) with 200 000 keys, a listening TCP
  * socket on 127.0.0.1, background threads, an epoll and an internal pipe. Dumped, restored: every key is
  * there, it answers on the same port, and a client that was connected across the dump sees its
  * connection closed (telefork's default for established connections) and can reconnect.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
-class RedisIT {
+class ServersIT {
 
     @TempDir
     Path tmp;
@@ -73,6 +73,46 @@ class RedisIT {
         try (Socket again = connect(port)) {
             send(again, "PING");
             assertThat(readLine(again)).isEqualTo("+PONG");
+        }
+    }
+
+    /**
+     * A JVM HTTP server (com.sun.net.httpserver: a listening socket, a selector, a thread pool) keeps
+     * serving on its port after a restore, its request counter going on from where it was.
+     */
+    @Test
+    void jvmHttpServerServesOnWithItsState() throws Exception {
+        Path classes = tmp.resolve("classes");
+        Files.createDirectories(classes);
+        Path source = Path.of(getClass().getResource("/workloads/HitCounter.java").toURI());
+        assertThat(javax.tools.ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", classes.toString(),
+                source.toString())).isZero();
+        int port = freePort();
+        Harness.Proc server = h.start("HitCounter", List.of(Harness.java(), "-Xmx64m", "-cp", classes.toString(),
+                "HitCounter", Integer.toString(port)));
+        server.closeStdin();
+        server.awaitLine("listening", Duration.ofSeconds(30));
+        assertThat(httpGet(port)).isEqualTo("hits 1");
+        assertThat(httpGet(port)).isEqualTo("hits 2");
+
+        Path image = tmp.resolve("http.img");
+        h.dump(server.pid(), image);
+        server.awaitDeath(Duration.ofSeconds(10), "dump kills the server");
+        h.restoreDetached(image, tmp, "");
+
+        assertThat(httpGet(port)).isEqualTo("hits 3");
+        assertThat(httpGet(port)).isEqualTo("hits 4");
+    }
+
+    private static String httpGet(int port) throws IOException {
+        java.net.HttpURLConnection c = (java.net.HttpURLConnection) new java.net.URL("http://127.0.0.1:" + port + "/")
+                .openConnection();
+        c.setConnectTimeout(10_000);
+        c.setReadTimeout(10_000);
+        try (var in = c.getInputStream()) {
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } finally {
+            c.disconnect();
         }
     }
 
