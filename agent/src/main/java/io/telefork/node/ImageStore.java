@@ -173,11 +173,16 @@ final class ImageStore {
         }
     }
 
-    /** Deletes a checkpoint's files from both places; true if anything was there. */
+    /**
+     * Deletes a checkpoint's files from both places, and what an interrupted write left of them
+     * (".NAME.partial"); true if anything was there.
+     */
     boolean delete(String fileName) throws IOException {
-        boolean any = Files.deleteIfExists(path(ImageStorage.NodeLocal, fileName));
-        if (sharedDir.isPresent()) {
-            any |= Files.deleteIfExists(path(ImageStorage.Shared, fileName));
+        boolean any = false;
+        for (ImageStorage where : sharedDir.isPresent() ? ImageStorage.values() : new ImageStorage[] {ImageStorage.NodeLocal}) {
+            Path file = path(where, fileName);
+            any |= Files.deleteIfExists(file);
+            any |= Files.deleteIfExists(file.resolveSibling("." + file.getFileName() + ".partial"));
         }
         return any;
     }

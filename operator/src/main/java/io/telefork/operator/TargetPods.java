@@ -40,6 +40,12 @@ public class TargetPods {
     public Pod build(Restore restore, Checkpoint ckpt, String node, String containerName) {
         PodSpec spec = Serialization.jsonMapper().convertValue(ckpt.getStatus().getPodSpec(), PodSpec.class);
         spec.setNodeName(node);
+        // The pod is pinned by nodeName; the source's node selection would make kubelet reject it on
+        // another node (NodeAffinity predicate), so it does not come along.
+        spec.setNodeSelector(null);
+        if (spec.getAffinity() != null) {
+            spec.getAffinity().setNodeAffinity(null);
+        }
         spec.setRestartPolicy("Never");
         // Init containers already did their work for the process being restored; running them again
         // could change the volumes it has open.
