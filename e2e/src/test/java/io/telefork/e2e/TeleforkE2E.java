@@ -383,7 +383,6 @@ class TeleforkE2E {
      */
     @Test
     @Order(8)
-    @Tag("known-bug")
     void interruptedDumpLeavesNoPartialFile() throws Exception {
         assertThat(interruptedCheckpointUid).as("agentKilledMidDump ran").isNotNull();
         Path dir = STATE.resolve("nodes/node-a/telefork/images");
@@ -469,7 +468,6 @@ class TeleforkE2E {
      */
     @Test
     @Order(10)
-    @Tag("known-bug")
     void migrationOfNodeSelectorPinnedPod() {
         Pod p = workloadPod(NS, "pinned", null, "/counter", "/dev/null");
         p.getSpec().setNodeSelector(Map.of("telefork.io/e2e-node", NODE_A));
