@@ -5,7 +5,8 @@
  *   child         a child process forked by the main thread
  *   thread-child  a child process forked by a second thread (listed in that thread's
  *                 /proc/PID/task/TID/children, not the main thread's)
- *   socket        a unix socket pair at fds 3 and 4 (TCP and UDP sockets are supported; unix ones not yet)
+ *   socket        a listening unix socket (abstract address) at fd 3 (TCP and UDP sockets and unix socket
+ *                 pairs inside the process are supported; listening unix sockets not yet)
  *
  * After go the program checks that its state is intact (the child is alive and can be reaped, the
  * socket still has its address) and prints PASS.
@@ -17,10 +18,14 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <stddef.h>
 #include <sys/wait.h>
 
 static pid_t child;
-static int pair[2] = { -1, -1 };
+static int listener = -1;
+static struct sockaddr_un unix_addr;
+static socklen_t unix_len;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static int forked, quit;
@@ -77,8 +82,13 @@ int main(int argc, char **argv)
 			pthread_cond_wait(&cond, &lock);
 		pthread_mutex_unlock(&lock);
 	} else if (strcmp(kind, "socket") == 0) {
-		if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0)
-			tf_die("socketpair");
+		memset(&unix_addr, 0, sizeof(unix_addr));
+		unix_addr.sun_family = AF_UNIX;
+		snprintf(unix_addr.sun_path + 1, sizeof(unix_addr.sun_path) - 1, "telefork-refused-%d", (int)getpid());
+		unix_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(unix_addr.sun_path + 1));
+		listener = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (listener < 0 || bind(listener, (struct sockaddr *)&unix_addr, unix_len) != 0 || listen(listener, 4) != 0)
+			tf_die("unix listen");
 	} else {
 		tf_die("usage: refused child|thread-child|socket");
 	}
@@ -96,9 +106,12 @@ int main(int argc, char **argv)
 		pthread_mutex_unlock(&lock);
 		tf_check(pthread_join(t, NULL) == 0, "join of the forking thread failed");
 	} else {
+		int c = socket(AF_UNIX, SOCK_STREAM, 0);
+		tf_check(connect(c, (struct sockaddr *)&unix_addr, unix_len) == 0, "the unix socket no longer listens");
+		int a = accept(listener, NULL, NULL);
 		char b = 0;
-		tf_check(write(pair[0], "u", 1) == 1 && read(pair[1], &b, 1) == 1 && b == 'u',
-			 "the socket pair carries no data");
+		tf_check(a >= 0 && write(c, "u", 1) == 1 && read(a, &b, 1) == 1 && b == 'u',
+			 "no data over a connection to the unix socket");
 	}
 	return tf_finish();
 }
