@@ -116,7 +116,6 @@ public final class Dumper {
                 // 0. Everything that need not wait for the freeze: the writer (its threads, buffers, header).
                 writer = new ImageWriter(out, options.compression());
                 writer.writeHeader();
-                Kernel.warmUp();
                 clock.lap("prepare");
 
                 // 1. Freeze every thread: seize and interrupt; a job-control-stopped process is woken first.

@@ -125,11 +125,11 @@ final class PageDumper {
 
     /** Writes the buffer's first {@code pages} pages as runs, leaving out all-zero pages if asked. */
     private long writeNonZero(BufferPool.Lease lease, long address, int pages, boolean skipZero) throws IOException {
-        ByteBuffer buffer = lease.buffer();
+        ByteBuffer page = lease.buffer().duplicate();
         long stored = 0;
         int runStart = -1;
         for (int p = 0; p <= pages; p++) {
-            boolean keep = p < pages && !(skipZero && isZero(buffer, p));
+            boolean keep = p < pages && !(skipZero && isZero(page, p));
             if (keep && runStart < 0) {
                 runStart = p;
             } else if (!keep && runStart >= 0) {
@@ -141,9 +141,9 @@ final class PageDumper {
         return stored;
     }
 
-    private boolean isZero(ByteBuffer buffer, int page) {
-        ByteBuffer view = buffer.duplicate();
-        view.position(page * PAGE).limit((page + 1) * PAGE);
-        return view.mismatch(zero.duplicate().clear()) == -1;
+    /** Whether page {@code index} of the buffer is all zero; {@code view} is moved over it (no allocation per page). */
+    private boolean isZero(ByteBuffer view, int index) {
+        view.limit((index + 1) * PAGE).position(index * PAGE);
+        return view.mismatch(zero) == -1;
     }
 }

@@ -85,10 +85,12 @@ final class ProcessReader {
 
     List<FdEntry> fds() throws IOException, EngineException {
         Map<Integer, String> links = new java.util.TreeMap<>();
+        Map<Integer, Map<String, String>> infos = new HashMap<>();
         for (int fd : proc.fds(pid)) {
             links.put(fd, proc.readLink(pid, "fd/" + fd));
+            infos.put(fd, proc.fdinfo(pid, fd));
         }
-        Map<String, PipeEnds> pipes = pipes(links);
+        Map<String, PipeEnds> pipes = pipes(links, infos);
         for (String link : links.values()) {
             if (link.startsWith("socket:[")) {
                 socketInodes.add(Long.parseLong(link.substring(8, link.length() - 1)));
@@ -98,7 +100,7 @@ final class ProcessReader {
         for (Map.Entry<Integer, String> l : links.entrySet()) {
             int fd = l.getKey();
             String target = l.getValue();
-            Map<String, String> info = proc.fdinfo(pid, fd);
+            Map<String, String> info = infos.get(fd);
             int flags = Integer.parseInt(info.getOrDefault("flags", "0"), 8);
             long pos = Long.parseLong(info.getOrDefault("pos", "0"));
             boolean cloexec = (flags & O_CLOEXEC) != 0;
@@ -167,11 +169,11 @@ final class ProcessReader {
     }
 
     /** Which ends of each pipe the process holds. */
-    private Map<String, PipeEnds> pipes(Map<Integer, String> links) throws IOException {
+    private static Map<String, PipeEnds> pipes(Map<Integer, String> links, Map<Integer, Map<String, String>> infos) {
         Map<String, PipeEnds> pipes = new HashMap<>();
         for (Map.Entry<Integer, String> l : links.entrySet()) {
             if (l.getValue().startsWith("pipe:")) {
-                int flags = Integer.parseInt(proc.fdinfo(pid, l.getKey()).getOrDefault("flags", "0"), 8);
+                int flags = Integer.parseInt(infos.get(l.getKey()).getOrDefault("flags", "0"), 8);
                 PipeEnds ends = pipes.computeIfAbsent(l.getValue(), k -> new PipeEnds());
                 if ((flags & O_ACCMODE) == O_WRONLY) {
                     ends.write = true;
@@ -308,8 +310,7 @@ final class ProcessReader {
             long peer = Kernel.unixPeer(ino);
             if (peer == 0) {
                 // Connected, but its peer is gone: all it can do is read end of file. So does its restored self.
-                return new FdEntry(fd, FdEntry.Kind.SOCKET_CLOSED, target, flags, cloexec, 0, FileIds.NONE,
-                        new long[] {AF_UNIX, type, 0, 0, 0, 0, 0, 0, 0, 0}, new byte[0]);
+                return new FdEntry(fd, FdEntry.Kind.SOCKET_CLOSED, target, flags, cloexec, 0, FileIds.NONE);
             }
             if (peer < 0 || !socketInodes.contains(peer)) {
                 return null;

@@ -21,19 +21,6 @@ public final class Kernel {
         return LibC.C.syscall(nr, a1, a2, a3, a4, a5, a6);
     }
 
-    /**
-     * Makes JNA bind the calls a freeze uses (syscall, waitpid) and load their classes, so that this
-     * first-call cost (milliseconds) is not paid while a process stands still.
-     */
-    public static void warmUp() {
-        syscall(Sys.SYS_GETPID, 0, 0, 0, 0, 0, 0);
-        try {
-            LibC.C.waitpid(-1, new com.sun.jna.ptr.IntByReference(), 1 | 0x40000000);
-        } catch (LastErrorException e) {
-            // ECHILD: nothing to wait for, which is all this was for
-        }
-    }
-
     public static boolean isatty(int fd) {
         return LibC.C.isatty(fd) == 1;
     }

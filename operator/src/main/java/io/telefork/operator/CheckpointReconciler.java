@@ -160,10 +160,7 @@ public class CheckpointReconciler implements Reconciler<Checkpoint>, Cleaner<Che
 
     @Override
     public ErrorStatusUpdateControl<Checkpoint> updateErrorStatus(Checkpoint ckpt, Context<Checkpoint> context, Exception e) {
-        if (ckpt.getStatus() == null) {
-            ckpt.setStatus(new CheckpointStatus());
-        }
-        return Reconcilers.onError(ckpt, ckpt.getStatus(), context, e, events);
+        return Reconcilers.onError(ckpt, CheckpointStatus::new, context, e, events);
     }
 
     /** Deletes the image files through the agent that holds them, then lets the Checkpoint go. */

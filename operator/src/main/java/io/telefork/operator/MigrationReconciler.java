@@ -185,9 +185,6 @@ public class MigrationReconciler implements Reconciler<Migration> {
 
     @Override
     public ErrorStatusUpdateControl<Migration> updateErrorStatus(Migration mig, Context<Migration> context, Exception e) {
-        if (mig.getStatus() == null) {
-            mig.setStatus(new MigrationStatus());
-        }
-        return Reconcilers.onError(mig, mig.getStatus(), context, e, events);
+        return Reconcilers.onError(mig, MigrationStatus::new, context, e, events);
     }
 }

@@ -101,6 +101,15 @@ final class Reconcilers {
      * as a failure and is retried with the SDK's exponential backoff; at the last attempt the resource
      * fails for good with BackoffLimitExceeded.
      */
+    /** As {@link #onError(HasMetadata, OperationStatus, Context, Exception, EventRecorder)}, giving the resource a status first. */
+    static <R extends CustomResource<?, S>, S extends OperationStatus> ErrorStatusUpdateControl<R> onError(
+            R resource, Supplier<S> fresh, Context<R> context, Exception e, EventRecorder events) {
+        if (resource.getStatus() == null) {
+            resource.setStatus(fresh.get());
+        }
+        return onError(resource, resource.getStatus(), context, e, events);
+    }
+
     static <R extends HasMetadata> ErrorStatusUpdateControl<R> onError(R resource, OperationStatus s, Context<R> context,
                                                                         Exception e, EventRecorder events) {
         if (s.getPhase() != null && s.getPhase().terminal()) {

@@ -224,9 +224,6 @@ public class RestoreReconciler implements Reconciler<Restore> {
 
     @Override
     public ErrorStatusUpdateControl<Restore> updateErrorStatus(Restore restore, Context<Restore> context, Exception e) {
-        if (restore.getStatus() == null) {
-            restore.setStatus(new RestoreStatus());
-        }
-        return Reconcilers.onError(restore, restore.getStatus(), context, e, events);
+        return Reconcilers.onError(restore, RestoreStatus::new, context, e, events);
     }
 }
