@@ -6,6 +6,9 @@ import io.telefork.engine.Engine;
 import io.telefork.engine.EngineException;
 import io.telefork.image.Compression;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -20,10 +23,17 @@ import java.nio.file.StandardOpenOption;
 import java.util.concurrent.Callable;
 
 @Command(name = "dump", description = "Write the whole state of process PID to FILE (- for stdout). "
-        + "The process is killed once the image is written and verified, unless --leave-running.")
+        + "The process is killed once the image is written and verified, unless --leave-running or --leave-stopped.")
 final class DumpCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--leave-running", description = "Let the process run on after the dump.")
     boolean leaveRunning;
+
+    @Option(names = "--leave-stopped", description = "Keep the process after the dump, stopped (SIGSTOP): "
+            + "kill it once its copy runs elsewhere, or let it carry on with SIGCONT.")
+    boolean leaveStopped;
 
     @Option(names = "--freeze", description = "With --leave-running: keep the process stopped for the whole dump "
             + "instead of reading its memory from a copy-on-write twin while it runs on.")
@@ -44,8 +54,14 @@ final class DumpCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (leaveRunning && leaveStopped) {
+            throw new ParameterException(spec.commandLine(), "--leave-running and --leave-stopped exclude each other");
+        }
+        if (fullFreeze && !leaveRunning) {
+            throw new ParameterException(spec.commandLine(), "--freeze only applies with --leave-running");
+        }
         ProgressLine progress = new ProgressLine(System.err, "dump");
-        DumpOptions options = new DumpOptions(leaveRunning, compression, progress, fullFreeze);
+        DumpOptions options = new DumpOptions(leaveRunning, compression, progress, fullFreeze, leaveStopped);
         DumpResult r;
         if (file.equals("-")) {
             try (FileChannel stdout = new FileOutputStream(FileDescriptor.out).getChannel()) {

@@ -92,6 +92,8 @@ public final class Dumper {
         /** Threads whose registers injected calls change, restored on release. */
         private final Map<Integer, Remote> remotes = new LinkedHashMap<>();
         private boolean wasStopped;
+        /** Release leaves the process job-control stopped: found so, or asked for after a successful dump. */
+        private boolean stopOnRelease;
         private long gadget;
         private long scratch;
         private long frozenAt;
@@ -253,6 +255,7 @@ public final class Dumper {
          */
         private void freeze() throws EngineException, SysException, IOException {
             wasStopped = "T".equals(proc.stat(pid)[3]);
+            stopOnRelease = wasStopped;
             try {
                 ptrace.seize(pid, 0);
             } catch (SysException e) {
@@ -455,7 +458,7 @@ public final class Dumper {
                     ptrace.setSigmask(t.getKey(), t.getValue());
                 }
             }
-            if (wasStopped) {
+            if (stopOnRelease) {
                 // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
                 Kernel.kill(pid, Sys.SIGSTOP);
             }
@@ -528,7 +531,9 @@ public final class Dumper {
                 if (seized.isEmpty()) {
                     return;
                 }
-                if (success && !options.leaveRunning()) {
+                if (success && options.leaveStopped()) {
+                    stopOnRelease = true;
+                } else if (success && !options.leaveRunning()) {
                     Kernel.kill(pid, Sys.SIGKILL);
                     // The leader's end is reported only after every other thread's has been collected.
                     List<Integer> tids = new ArrayList<>(seized.keySet());

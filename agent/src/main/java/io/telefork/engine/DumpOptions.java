@@ -11,10 +11,17 @@ import io.telefork.image.Compression;
  * @param progress     receives bytes written
  * @param fullFreeze   with leaveRunning: keep the process stopped for the whole dump instead of reading
  *                     its memory from a copy-on-write twin while it runs on
+ * @param leaveStopped keep the process after the dump, stopped by SIGSTOP, instead of killing it: a
+ *                     migration's source waits so until its copy runs elsewhere (then it is killed) or
+ *                     the restore failed (then SIGCONT lets it carry on, nothing lost)
  */
-public record DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze) {
+public record DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze,
+                          boolean leaveStopped) {
 
     public DumpOptions {
+        if (leaveRunning && leaveStopped) {
+            throw new IllegalArgumentException("leave running or leave stopped, not both");
+        }
         if (compression == null) {
             compression = Compression.NONE;
         }
@@ -24,10 +31,14 @@ public record DumpOptions(boolean leaveRunning, Compression compression, Progres
     }
 
     public DumpOptions(boolean leaveRunning, Compression compression, Progress progress) {
-        this(leaveRunning, compression, progress, false);
+        this(leaveRunning, compression, progress, false, false);
+    }
+
+    public DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze) {
+        this(leaveRunning, compression, progress, fullFreeze, false);
     }
 
     public static DumpOptions defaults() {
-        return new DumpOptions(false, Compression.NONE, Progress.NONE, false);
+        return new DumpOptions(false, Compression.NONE, Progress.NONE, false, false);
     }
 }

@@ -17,6 +17,9 @@ import io.telefork.engine.EngineException;
 import io.telefork.engine.RestoreOptions;
 import io.telefork.engine.RestoreResult;
 import io.telefork.image.Compression;
+import io.telefork.sys.Kernel;
+import io.telefork.sys.Sys;
+import io.telefork.sys.SysException;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -25,6 +28,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The three things an agent does for a NodeOperation, each a straight list of steps. Each either fills
@@ -73,6 +77,7 @@ final class NodeSteps {
                     out.setReason(Reason.ImageDeleted);
                     out.setMessage("deleted " + fileName);
                 }
+                case Resume -> resume(op, out);
             }
         } catch (IOException e) {
             throw new StepFailure(Reason.IOError, e.toString(), e);
@@ -88,7 +93,12 @@ final class NodeSteps {
         out.setPid(main.pid());
         out.setProcess(main.identity());
 
-        DumpOptions options = new DumpOptions(Boolean.TRUE.equals(spec.getLeaveRunning()), compression(spec.getCompression()), null);
+        boolean leaveRunning = Boolean.TRUE.equals(spec.getLeaveRunning());
+        boolean leaveStopped = Boolean.TRUE.equals(spec.getLeaveStopped());
+        if (leaveRunning && leaveStopped) {
+            throw new StepFailure(Reason.InvalidSpec, "leaveRunning and leaveStopped exclude each other");
+        }
+        DumpOptions options = new DumpOptions(leaveRunning, compression(spec.getCompression()), null, false, leaveStopped);
         DumpResult result;
         ImageStore.FileDigest written;
         try (ImageStore.Writing w = images.create(ImageStorage.NodeLocal, fileName)) {
@@ -129,6 +139,42 @@ final class NodeSteps {
         out.setMessage("dumped PID " + main.pid() + " to " + storage + " " + fileName);
         metrics.imageBytes("dump", written.size());
         metrics.frozen(result.frozen());
+    }
+
+    /**
+     * 1 pod check, 2 the container's main process is the one the dump left stopped, 3 SIGCONT, 4 it runs.
+     * A process found running already was resumed before (by this step interrupted, or by hand): done.
+     */
+    private void resume(NodeOperation op, NodeOperationStatus out) throws StepFailure, IOException {
+        NodeOperationSpec spec = op.getSpec();
+        checkPod(op);
+        ProcessInfo main = containers.main(spec.getContainerID())
+                .orElseThrow(() -> new StepFailure(Reason.NoSuchProcess, "no process of container " + spec.getContainerID() + " on this node"));
+        if (spec.getPid() == null || main.pid() != spec.getPid()) {
+            throw new StepFailure(Reason.NoSuchProcess, "the main process of container " + spec.getContainerID()
+                    + " is PID " + main.pid() + ", not the dumped PID " + spec.getPid() + " (did the container restart?)");
+        }
+        out.setPid(main.pid());
+        out.setReason(Reason.Resumed);
+        if (main.state() != 'T') {
+            out.setMessage("PID " + main.pid() + " was already running (state " + main.state() + ")");
+            return;
+        }
+        try {
+            Kernel.kill(main.pid(), Sys.SIGCONT);
+        } catch (SysException e) {
+            throw new StepFailure(Reason.SystemError, "SIGCONT to PID " + main.pid() + ": " + e.getMessage());
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+        char state = ProcessInfo.read(procRoot, main.pid()).state();
+        while (state == 'T' && System.nanoTime() < deadline) {
+            sleep(20);
+            state = ProcessInfo.read(procRoot, main.pid()).state();
+        }
+        if (state == 'T') {
+            throw new StepFailure(Reason.SystemError, "PID " + main.pid() + " is still stopped after SIGCONT (traced by someone?)");
+        }
+        out.setMessage("resumed PID " + main.pid());
     }
 
     /**
@@ -194,12 +240,16 @@ final class NodeSteps {
                 return p.orElseThrow(() -> new StepFailure(Reason.TargetPodNotUsable,
                         "no single placeholder process in container " + containerID));
             }
-            try {
-                Thread.sleep(100);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new StepFailure(Reason.SystemError, "interrupted");
-            }
+            sleep(100);
+        }
+    }
+
+    private static void sleep(long millis) throws StepFailure {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StepFailure(Reason.SystemError, "interrupted");
         }
     }
 

@@ -86,4 +86,40 @@ class StoppedProcessIT {
         Harness.signal(original.pid(), "CONT");
         original.goAndExpectPass();
     }
+
+    /**
+     * A running process dumped with --leave-stopped stays stopped, untraced, and does not run on; one
+     * SIGCONT (the only one the program sees) resumes it as if nothing happened; the image is complete.
+     */
+    @Test
+    void leaveStoppedKeepsItStoppedUntilSigcont() throws Exception {
+        Harness.Proc original = h.startProgram("stopped", "1");
+        Path image = tmp.resolve("left-stopped.img");
+        h.dump(original.pid(), image, "--leave-stopped");
+
+        assertThat(original.process.isAlive()).as("alive after dump --leave-stopped").isTrue();
+        awaitState(original.pid(), 'T', "dumped with --leave-stopped");
+        assertThat(Harness.status(original.pid(), "TracerPid")).as("TracerPid after the dump").contains("0");
+        Thread.sleep(300);
+        assertThat(Harness.state(original.pid())).as("still stopped 300 ms later").contains('T');
+        assertThat(original.lines()).as("output of the stopped original after READY").containsExactly("READY");
+
+        Harness.signal(original.pid(), "CONT");
+        original.goAndExpectPass();
+
+        Harness.Result inspect = h.run("inspect", image.toString());
+        assertThat(inspect.code()).as(inspect.toString()).isZero();
+    }
+
+    @Test
+    void leaveStoppedAndLeaveRunningExcludeEachOther() {
+        Harness.Proc original = h.startProgram("stopped", "0");
+        Harness.Result r = h.run("dump", "--leave-stopped", "--leave-running",
+                Long.toString(original.pid()), tmp.resolve("x.img").toString());
+        assertThat(r.code()).as(r.toString()).isEqualTo(2);
+        assertThat(r.stderr()).contains("--leave-running and --leave-stopped exclude each other");
+        assertThat(tmp.resolve("x.img")).doesNotExist();
+        assertThat(Harness.state(original.pid())).as("untouched").isNotEqualTo(Optional.of('T'));
+        original.goAndExpectPass();
+    }
 }

@@ -276,4 +276,39 @@ class NodeAgentIT {
         }
         assertThat(FakeContainers.cmdline(pid)).isEqualTo("sleep 1236");
     }
+
+    /** A migration's source: dumped and left stopped, then (its restore having failed) resumed. */
+    @Test
+    void aDumpLeavesTheProcessStoppedAndAResumeLetsItCarryOn() throws Exception {
+        String id = containers.container();
+        long pid = containers.start(id, "exec sleep 1237");
+        Pod src = pod("src", NODE, id);
+        String uid = UUID.randomUUID().toString();
+
+        NodeOperationSpec d = spec("ck", uid, src);
+        d.setLeaveRunning(false);
+        d.setLeaveStopped(true);
+        op("stop-dump", NodeOperation.Type.Dump, NODE, d);
+        NodeOperationStatus dumped = awaitDone("stop-dump");
+        assertThat(dumped.getPhase()).as("%s: %s", dumped.getReason(), dumped.getMessage()).isEqualTo(Phase.Succeeded);
+        Thread.sleep(300);
+        assertThat(FakeContainers.state(pid)).as("state of the dumped process").isEqualTo('T');
+
+        NodeOperationSpec wrong = spec("ck", uid, src);
+        wrong.setPid((int) pid + 100000);
+        op("resume-wrong", NodeOperation.Type.Resume, NODE, wrong);
+        NodeOperationStatus refused = awaitDone("resume-wrong");
+        assertThat(refused.getPhase()).isEqualTo(Phase.Failed);
+        assertThat(refused.getReason()).isEqualTo(Reason.NoSuchProcess);
+        assertThat(FakeContainers.state(pid)).as("state after a refused resume").isEqualTo('T');
+
+        NodeOperationSpec r = spec("ck", uid, src);
+        r.setPid(dumped.getPid());
+        op("resume", NodeOperation.Type.Resume, NODE, r);
+        NodeOperationStatus resumed = awaitDone("resume");
+        assertThat(resumed.getPhase()).as("%s: %s", resumed.getReason(), resumed.getMessage()).isEqualTo(Phase.Succeeded);
+        assertThat(resumed.getReason()).isEqualTo(Reason.Resumed);
+        assertThat(FakeContainers.state(pid)).as("state after the resume").isIn('S', 'R');
+        assertThat(FakeContainers.cmdline(pid)).isEqualTo("sleep 1237");
+    }
 }

@@ -76,6 +76,12 @@ public class CheckpointReconciler implements Reconciler<Checkpoint>, Cleaner<Che
             fail(ckpt, s, Reason.InvalidSpec, "spec is missing", true);
             return;
         }
+        boolean leaveRunning = spec.getLeaveRunning() == null || spec.getLeaveRunning();
+        boolean leaveStopped = Boolean.TRUE.equals(spec.getLeaveStopped());
+        if (leaveRunning && leaveStopped) {
+            fail(ckpt, s, Reason.InvalidSpec, "leaveStopped needs leaveRunning: false", true);
+            return;
+        }
         PodResolver.Resolution r = pods.resolve(ns, spec.getPodName(), spec.getContainerName());
         if (!r.valid()) {
             fail(ckpt, s, r.reason(), r.message(), true);
@@ -90,7 +96,8 @@ public class CheckpointReconciler implements Reconciler<Checkpoint>, Cleaner<Che
         op.setPodUid(t.podUid());
         op.setContainerName(t.containerName());
         op.setContainerID(t.containerID());
-        op.setLeaveRunning(spec.getLeaveRunning() == null || spec.getLeaveRunning());
+        op.setLeaveRunning(leaveRunning);
+        op.setLeaveStopped(leaveStopped);
         op.setCompression(spec.getCompression() == null ? ImageCompression.Lz4 : spec.getCompression());
         op.setStorage(spec.getStorage() == null ? ImageStorage.NodeLocal : spec.getStorage());
         NodeOperation created = nodeWork.ensure(ckpt, NodeOperation.Type.Dump, op);

@@ -19,6 +19,9 @@ import io.telefork.api.v1alpha1.ImageStorage;
 import io.telefork.api.v1alpha1.Migration;
 import io.telefork.api.v1alpha1.MigrationSpec;
 import io.telefork.api.v1alpha1.MigrationStatus;
+import io.telefork.api.v1alpha1.NodeOperation;
+import io.telefork.api.v1alpha1.NodeOperationSpec;
+import io.telefork.api.v1alpha1.NodeOperationStatus;
 import io.telefork.api.v1alpha1.OperationStatus;
 import io.telefork.api.v1alpha1.Phase;
 import io.telefork.api.v1alpha1.Reason;
@@ -29,22 +32,31 @@ import java.util.List;
 
 /**
  * Migration = a Checkpoint to the shared volume, then a Restore on the target node, both owned by the
- * Migration, then (only if the Restore succeeded) deletion of the source pod. Any failure ends the
- * Migration Failed and leaves the source pod alone.
+ * Migration, then (only if the Restore succeeded) deletion of the source pod. Unless leaveRunning, the
+ * dump leaves the source process stopped rather than killed: killed, its container would be restarted
+ * by kubelet and a fresh copy would run beside the migrated one. If the Restore fails, a Resume on the
+ * source node lets the stopped process carry on where it was; the Migration ends Failed either way and
+ * never touches the source pod.
  */
 @ControllerConfiguration(name = MigrationReconciler.NAME)
 public class MigrationReconciler implements Reconciler<Migration> {
 
     static final String NAME = "migration";
 
+    /** Long enough for kubelet to deliver SIGTERM, which a stopped source never acts on; then SIGKILL. */
+    private static final long SOURCE_GRACE_SECONDS = 1;
+
     private final KubernetesClient client;
     private final PodResolver pods;
+    private final NodeWork nodeWork;
     private final EventRecorder events;
     private final OperatorConfig config;
 
-    public MigrationReconciler(KubernetesClient client, PodResolver pods, EventRecorder events, OperatorConfig config) {
+    public MigrationReconciler(KubernetesClient client, PodResolver pods, NodeWork nodeWork, EventRecorder events,
+                               OperatorConfig config) {
         this.client = client;
         this.pods = pods;
+        this.nodeWork = nodeWork;
         this.events = events;
         this.config = config;
     }
@@ -52,7 +64,8 @@ public class MigrationReconciler implements Reconciler<Migration> {
     @Override
     public List<EventSource<?, Migration>> prepareEventSources(EventSourceContext<Migration> context) {
         return List.of(Reconcilers.owned(Checkpoint.class, Migration.class, "migration-checkpoints", context),
-                Reconcilers.owned(Restore.class, Migration.class, "migration-restores", context));
+                Reconcilers.owned(Restore.class, Migration.class, "migration-restores", context),
+                Reconcilers.owned(NodeOperation.class, Migration.class, "migration-nodeoperations", context));
     }
 
     @Override
@@ -91,6 +104,7 @@ public class MigrationReconciler implements Reconciler<Migration> {
             cs.setPodName(spec.getPodName());
             cs.setContainerName(r.target().containerName());
             cs.setLeaveRunning(Boolean.TRUE.equals(spec.getLeaveRunning()));
+            cs.setLeaveStopped(!Boolean.TRUE.equals(spec.getLeaveRunning()));
             cs.setStorage(ImageStorage.Shared);
             cs.setCompression(spec.getCompression() == null ? ImageCompression.Lz4 : spec.getCompression());
             Checkpoint ckpt = new Checkpoint();
@@ -134,7 +148,12 @@ public class MigrationReconciler implements Reconciler<Migration> {
             return;
         }
         s.setRestoreName(restore.getMetadata().getName());
-        if (!childDone(mig, s, restore.getStatus(), "restore")) {
+        OperationStatus rs = restore.getStatus();
+        if (rs != null && rs.getPhase() == Phase.Failed) {
+            afterFailedRestore(mig, s, ckpt, rs);
+            return;
+        }
+        if (!childDone(mig, s, rs, "restore")) {
             return;
         }
         s.setTargetPod(restore.getStatus().getTargetPod());
@@ -142,13 +161,52 @@ public class MigrationReconciler implements Reconciler<Migration> {
         if (!Boolean.FALSE.equals(mig.getSpec().getDeleteSourcePod()) && !Boolean.TRUE.equals(s.getSourcePodDeleted())) {
             Pod source = client.pods().inNamespace(ns).withName(ckpt.getSpec().getPodName()).get();
             if (source != null && source.getMetadata().getUid().equals(ckpt.getStatus().getPodUid())) {
-                client.pods().inNamespace(ns).resource(source).delete();
+                client.pods().inNamespace(ns).resource(source).withGracePeriod(SOURCE_GRACE_SECONDS).delete();
                 events.normal(mig, Reason.SourcePodDeleted, "deleted source pod " + source.getMetadata().getName());
             }
             s.setSourcePodDeleted(true);
         }
         Statuses.succeed(s, Reason.Restored, "running in pod " + s.getTargetPod() + " on node " + mig.getSpec().getTargetNode());
         events.normal(mig, Reason.Restored, "migrated to pod " + s.getTargetPod() + " on node " + mig.getSpec().getTargetNode());
+    }
+
+    /**
+     * The Restore failed. A source the dump left stopped is resumed first (one Resume NodeOperation on
+     * its node, owned by the Migration); the Migration fails once that is over, saying whether it worked.
+     */
+    private void afterFailedRestore(Migration mig, MigrationStatus s, Checkpoint ckpt, OperationStatus rs) {
+        String cause = "restore failed (" + rs.condition(Condition.FAILED).map(Condition::getReason).orElse(null) + "): "
+                + rs.condition(Condition.FAILED).map(Condition::getMessage).orElse("");
+        if (!Boolean.TRUE.equals(ckpt.getSpec().getLeaveStopped())) {
+            fail(mig, s, Reason.ChildFailed, cause + "; source pod kept", false);
+            return;
+        }
+        var cst = ckpt.getStatus();
+        NodeOperationSpec spec = new NodeOperationSpec();
+        spec.setNodeName(cst.getNodeName());
+        spec.setCheckpointName(ckpt.getMetadata().getName());
+        spec.setCheckpointUid(ckpt.getMetadata().getUid());
+        spec.setPodName(ckpt.getSpec().getPodName());
+        spec.setPodUid(cst.getPodUid());
+        spec.setContainerName(cst.getContainerName());
+        spec.setContainerID(cst.getContainerID());
+        spec.setPid(cst.getPid());
+        boolean first = s.getResumeOperation() == null;
+        NodeOperation op = nodeWork.ensure(mig, NodeOperation.Type.Resume, spec);
+        s.setResumeOperation(op.getMetadata().getName());
+        NodeOperationStatus os = op.getStatus();
+        if (os == null || os.getPhase() == null || !os.getPhase().terminal()) {
+            String message = cause + "; resuming the stopped source process on node " + cst.getNodeName();
+            Statuses.progress(s, Phase.Running, Reason.ResumingSource, message);
+            if (first) {
+                events.warning(mig, Reason.ResumingSource, message);
+            }
+            return;
+        }
+        s.setSourceResumed(os.getPhase() == Phase.Succeeded);
+        fail(mig, s, Reason.ChildFailed, cause + (os.getPhase() == Phase.Succeeded
+                ? "; source process resumed, source pod kept"
+                : "; resuming the source process failed (" + os.getReason() + "): " + os.getMessage()), false);
     }
 
     /** True when the child succeeded; fails the Migration when it failed; false while it runs. */

@@ -83,6 +83,24 @@ class CheckpointReconcilerTest {
     }
 
     @Test
+    void leaveStoppedNeedsLeaveRunningFalse() {
+        f.runningPod("p", "node-a", "app");
+        CheckpointSpec spec = new CheckpointSpec();
+        spec.setPodName("p");
+        spec.setLeaveStopped(true); // leaveRunning defaults to true
+        Checkpoint c = new Checkpoint();
+        c.getMetadata().setName("both");
+        c.setSpec(spec);
+        client.resources(Checkpoint.class).inNamespace(f.ns).resource(c).create();
+
+        Checkpoint failed = awaitPhase("both", Phase.Failed);
+        assertThat(Fixtures.failedReason(failed.getStatus())).isEqualTo(Reason.InvalidSpec);
+        assertThat(failed.getStatus().condition(io.telefork.api.v1alpha1.Condition.FAILED).orElseThrow().getMessage())
+                .contains("leaveStopped");
+        assertThat(f.nodeOperations()).isEmpty();
+    }
+
+    @Test
     void podThatIsNotRunningFails() {
         var pod = new io.fabric8.kubernetes.api.model.PodBuilder().withNewMetadata().withName("pending").withNamespace(f.ns).endMetadata()
                 .withNewSpec().addNewContainer().withName("app").withImage("x").endContainer().endSpec().build();

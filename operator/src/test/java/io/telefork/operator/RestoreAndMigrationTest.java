@@ -8,6 +8,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.common.QuarkusTestResource;
 import io.telefork.api.v1alpha1.Checkpoint;
 import io.telefork.api.v1alpha1.CheckpointSpec;
+import io.telefork.api.v1alpha1.Condition;
 import io.telefork.api.v1alpha1.ImageStorage;
 import io.telefork.api.v1alpha1.Migration;
 import io.telefork.api.v1alpha1.MigrationSpec;
@@ -186,6 +187,7 @@ class RestoreAndMigrationTest {
         NodeOperation dump = f.awaitNodeOperation(NodeOperation.Type.Dump);
         assertThat(dump.getSpec().getStorage()).isEqualTo(ImageStorage.Shared);
         assertThat(dump.getSpec().getLeaveRunning()).isFalse();
+        assertThat(dump.getSpec().getLeaveStopped()).as("a migration's source waits stopped, not killed").isTrue();
         f.dumpSucceeded(dump);
         Pod target = await().atMost(WAIT).alias("target pod of " + name).until(
                 () -> {
@@ -210,14 +212,45 @@ class RestoreAndMigrationTest {
         NodeOperation restoreOp = migrateUntilRestore("m");
         f.failed(restoreOp, Reason.FileChanged, "/data/log changed size");
 
+        // The source was left stopped by the dump: the Migration has its node's agent resume it first.
+        NodeOperation resume = f.awaitNodeOperation(NodeOperation.Type.Resume);
+        assertThat(resume.getSpec().getNodeName()).isEqualTo("node-a");
+        assertThat(Fixtures.nodeLabel(resume)).isEqualTo("node-a");
+        assertThat(resume.getSpec().getPid()).isEqualTo(4242);
+        assertThat(resume.getSpec().getPodName()).isEqualTo("src");
+        assertThat(resume.getSpec().getPodUid()).isEqualTo(source.getMetadata().getUid());
+        assertThat(resume.getMetadata().getOwnerReferences()).extracting(o -> o.getKind()).containsExactly("Migration");
+        Migration resuming = await().atMost(WAIT).until(() -> client.resources(Migration.class).inNamespace(f.ns).withName("m").get(),
+                r -> r.getStatus().condition(Condition.READY).map(c -> c.getReason() == Reason.ResumingSource).orElse(false));
+        assertThat(resuming.getStatus().getPhase()).isEqualTo(Phase.Running);
+        assertThat(resuming.getStatus().getSourceResumed()).isNull();
+        f.succeeded(resume, Reason.Resumed);
+
         Migration m = awaitMigration("m", Phase.Failed);
         assertThat(Fixtures.failedReason(m.getStatus())).isEqualTo(Reason.ChildFailed);
+        assertThat(m.getStatus().getSourceResumed()).isTrue();
+        assertThat(m.getStatus().condition(Condition.FAILED).orElseThrow().getMessage())
+                .contains("/data/log changed size").contains("source process resumed");
         assertThat(m.getStatus().getSourcePodDeleted()).isNotEqualTo(Boolean.TRUE);
+        assertThat(f.nodeOperations(NodeOperation.Type.Resume)).hasSize(1);
         await().pollDelay(Duration.ofMillis(800)).atMost(WAIT).until(() -> true);
         Pod still = client.pods().inNamespace(f.ns).withName("src").get();
         assertThat(still).isNotNull();
         assertThat(still.getMetadata().getUid()).isEqualTo(source.getMetadata().getUid());
         assertThat(still.getMetadata().getDeletionTimestamp()).isNull();
+    }
+
+    @Test
+    void aFailedResumeIsReportedInTheMigrationsFailure() {
+        f.runningPod("src", "node-a", "app");
+        migrate("m", "src", "node-b");
+        f.failed(migrateUntilRestore("m"), Reason.MemoryLimitTooLow, "needs 2 GiB");
+        f.failed(f.awaitNodeOperation(NodeOperation.Type.Resume), Reason.NoSuchProcess, "the container restarted");
+
+        Migration m = awaitMigration("m", Phase.Failed);
+        assertThat(m.getStatus().getSourceResumed()).isFalse();
+        assertThat(m.getStatus().condition(Condition.FAILED).orElseThrow().getMessage())
+                .contains("needs 2 GiB").contains("resuming the source process failed (NoSuchProcess): the container restarted");
     }
 
     @Test
@@ -227,6 +260,7 @@ class RestoreAndMigrationTest {
         f.failed(f.awaitNodeOperation(NodeOperation.Type.Dump), Reason.NotDumpable, "zombie");
         assertThat(Fixtures.failedReason(awaitMigration("m", Phase.Failed).getStatus())).isEqualTo(Reason.ChildFailed);
         assertThat(f.nodeOperations(NodeOperation.Type.Restore)).isEmpty();
+        assertThat(f.nodeOperations(NodeOperation.Type.Resume)).as("a failed dump leaves the process running: nothing to resume").isEmpty();
         assertThat(client.pods().inNamespace(f.ns).withName("src").get()).isNotNull();
     }
 

@@ -24,6 +24,10 @@ public class CheckpointSpec {
     @JsonPropertyDescription("Keep the process running after the dump (default true). If false it is killed once the image is complete and verified.")
     private Boolean leaveRunning = Boolean.TRUE;
 
+    @Default("false")
+    @JsonPropertyDescription("With leaveRunning false: keep the process after the dump, stopped (SIGSTOP), instead of killing it. A Migration sets this: its source waits stopped until the restore succeeded (the source pod is then deleted) or failed (the process is then resumed). Someone must resume or delete a pod left so.")
+    private Boolean leaveStopped = Boolean.FALSE;
+
     @Default("NodeLocal")
     @JsonPropertyDescription("Where the image is kept: NodeLocal (default; restorable on the same node) or Shared (copied to the shared volume; restorable on any node).")
     private ImageStorage storage = ImageStorage.NodeLocal;
@@ -36,6 +40,8 @@ public class CheckpointSpec {
     public void setPodName(String podName) { this.podName = podName; }
     public String getContainerName() { return containerName; }
     public void setContainerName(String containerName) { this.containerName = containerName; }
+    public Boolean getLeaveStopped() { return leaveStopped; }
+    public void setLeaveStopped(Boolean leaveStopped) { this.leaveStopped = leaveStopped; }
     public Boolean getLeaveRunning() { return leaveRunning; }
     public void setLeaveRunning(Boolean leaveRunning) { this.leaveRunning = leaveRunning; }
     public ImageStorage getStorage() { return storage; }

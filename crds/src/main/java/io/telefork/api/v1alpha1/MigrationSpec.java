@@ -27,7 +27,7 @@ public class MigrationSpec {
     private String targetNode;
 
     @Default("false")
-    @JsonPropertyDescription("Keep the source process running during the move (default false: it stops once the image is verified, so two copies never write the same volume). The source pod is deleted only after the restore succeeded.")
+    @JsonPropertyDescription("Keep the source process running during the move (default false: it stays stopped (SIGSTOP) from the dump on, so two copies never write the same volume, and is resumed if the restore fails). The source pod is deleted only after the restore succeeded.")
     private Boolean leaveRunning = Boolean.FALSE;
 
     @Default("Lz4")

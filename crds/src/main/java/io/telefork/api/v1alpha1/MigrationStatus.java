@@ -24,6 +24,12 @@ public class MigrationStatus extends OperationStatus {
     @JsonPropertyDescription("How long the source process was stopped for the dump, in milliseconds.")
     private Long frozenMillis;
 
+    @JsonPropertyDescription("Whether the source process, which the dump left stopped, was resumed after the restore failed.")
+    private Boolean sourceResumed;
+
+    @JsonPropertyDescription("The Resume NodeOperation that lets the source process carry on after a failed restore.")
+    private String resumeOperation;
+
     public String getCheckpointName() { return checkpointName; }
     public void setCheckpointName(String checkpointName) { this.checkpointName = checkpointName; }
     public String getRestoreName() { return restoreName; }
@@ -34,6 +40,10 @@ public class MigrationStatus extends OperationStatus {
     public void setTargetPod(String targetPod) { this.targetPod = targetPod; }
     public Boolean getSourcePodDeleted() { return sourcePodDeleted; }
     public void setSourcePodDeleted(Boolean sourcePodDeleted) { this.sourcePodDeleted = sourcePodDeleted; }
+    public Boolean getSourceResumed() { return sourceResumed; }
+    public void setSourceResumed(Boolean sourceResumed) { this.sourceResumed = sourceResumed; }
+    public String getResumeOperation() { return resumeOperation; }
+    public void setResumeOperation(String resumeOperation) { this.resumeOperation = resumeOperation; }
     public Long getFrozenMillis() { return frozenMillis; }
     public void setFrozenMillis(Long frozenMillis) { this.frozenMillis = frozenMillis; }
 }

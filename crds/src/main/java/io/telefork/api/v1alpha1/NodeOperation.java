@@ -9,8 +9,8 @@ import io.fabric8.kubernetes.model.annotation.ShortNames;
 import io.fabric8.kubernetes.model.annotation.Version;
 
 /**
- * Internal: one step of node work (a dump, a restore, an image deletion) for the agent of one node.
- * The operator creates it, owned by the Checkpoint or Restore and labelled telefork.io/node; the agent
+ * Internal: one step of node work (a dump, a restore, an image deletion, a resume) for the agent of one
+ * node. The operator creates it, owned by the Checkpoint, Restore or Migration and labelled telefork.io/node; the agent
  * of that node performs it once and writes its status. It is the idempotency key: the operator never
  * creates a second one for the same step, and the agent never runs one that has left Pending.
  */
@@ -31,7 +31,9 @@ public class NodeOperation extends CustomResource<NodeOperationSpec, NodeOperati
         /** Transplant an image into a container's placeholder process. */
         Restore,
         /** Delete a checkpoint's image files (node-local and shared). */
-        DeleteImage
+        DeleteImage,
+        /** Let the process a Dump left stopped carry on (SIGCONT): a Migration whose restore failed. */
+        Resume
     }
 
     @Override

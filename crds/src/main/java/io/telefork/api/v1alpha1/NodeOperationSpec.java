@@ -9,7 +9,7 @@ import io.fabric8.generator.annotation.Required;
 public class NodeOperationSpec {
 
     @Required
-    @JsonPropertyDescription("Dump, Restore or DeleteImage.")
+    @JsonPropertyDescription("Dump, Restore, DeleteImage or Resume.")
     private NodeOperation.Type type;
 
     @Required
@@ -43,6 +43,12 @@ public class NodeOperationSpec {
 
     @JsonPropertyDescription("Dump: keep the process running afterwards.")
     private Boolean leaveRunning;
+
+    @JsonPropertyDescription("Dump: keep the process afterwards, stopped (SIGSTOP), instead of killing it.")
+    private Boolean leaveStopped;
+
+    @JsonPropertyDescription("Resume: the host PID the Dump left stopped; the agent refuses to resume any other process.")
+    private Integer pid;
 
     @JsonPropertyDescription("Dump: compression of memory pages.")
     private ImageCompression compression;
@@ -78,6 +84,10 @@ public class NodeOperationSpec {
     public void setContainerName(String containerName) { this.containerName = containerName; }
     public String getContainerID() { return containerID; }
     public void setContainerID(String containerID) { this.containerID = containerID; }
+    public Boolean getLeaveStopped() { return leaveStopped; }
+    public void setLeaveStopped(Boolean leaveStopped) { this.leaveStopped = leaveStopped; }
+    public Integer getPid() { return pid; }
+    public void setPid(Integer pid) { this.pid = pid; }
     public Boolean getLeaveRunning() { return leaveRunning; }
     public void setLeaveRunning(Boolean leaveRunning) { this.leaveRunning = leaveRunning; }
     public ImageCompression getCompression() { return compression; }

@@ -17,6 +17,8 @@ public enum Reason {
     SourcePodDeleted,
     CheckpointCreated,
     RestoreCreated,
+    ResumingSource,
+    Resumed,
     Retrying,
 
     // validation: the spec names something that is not there or not allowed
