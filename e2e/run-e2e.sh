@@ -45,8 +45,8 @@ IMG=$(mktemp -d /tmp/telefork-e2e-images.XXXXXX)
 
 build_images() {
   if [ -z "${SKIP_IMAGE_BUILD:-}" ]; then
-    (cd "$REPO" && mvn -B -q -o -pl agent -am -Pimages -Dmaven.test.skip=true package) || return 1
-    (cd "$REPO" && mvn -B -q -o -pl crds,operator -Pimages -DskipTests package) || return 1
+    (cd "$REPO" && mvn -B -q -pl agent -am -Pimages -Dmaven.test.skip=true package) || return 1
+    (cd "$REPO" && mvn -B -q -pl crds,operator -Pimages -DskipTests package) || return 1
   fi
   # Copies: others may rebuild target/ while we import.
   cp "$REPO/agent/target/telefork-agent-image.tar" "$REPO/operator/target/telefork-operator-image.tar" "$IMG/" &&
@@ -54,10 +54,10 @@ build_images() {
 }
 
 set -e
-step "build-kube (cached)" "$E2E/build-kube.sh" >/dev/null
+step "build-kube (cached)" bash -c "'$E2E/build-kube.sh' > '$E2E/target/build-kube.log' 2>&1 || { tail -40 '$E2E/target/build-kube.log'; exit 1; }"
 step "images built" build_images
 step "cluster up" "$E2E/cluster.sh" up
 step "images imported (both nodes)" "$E2E/images.sh" import "$IMG/telefork-agent-image.tar" "$IMG/telefork-operator-image.tar" "$IMG/counter-sh.tar"
 step "namespace + shared PVC" bash -c "kubectl create namespace telefork-system >/dev/null && '$E2E/shared-pvc.sh' telefork-system telefork-shared"
 set +e
-step "E2E tests (helm install + tests)" bash -c "cd '$E2E' && mvn -B -o test ${E2E_TEST:+-Dtest=$E2E_TEST -Dsurefire.failIfNoSpecifiedTests=false} ${E2E_MAVEN_ARGS:-}"
+step "E2E tests (helm install + tests)" bash -c "cd '$E2E' && mvn -B test ${E2E_TEST:+-Dtest=$E2E_TEST -Dsurefire.failIfNoSpecifiedTests=false} ${E2E_MAVEN_ARGS:-}"

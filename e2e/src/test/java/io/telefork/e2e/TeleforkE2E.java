@@ -222,16 +222,53 @@ class TeleforkE2E {
     }
 
     /**
-     * KNOWN BUG (report: "Migration kills the source process before the restore succeeded"): with the
-     * default leaveRunning: false the dump kills the source process, kubelet restarts the source
-     * container (restartPolicy Always) and a fresh copy of the workload (counting from 0) runs in the
-     * source pod beside the migrated one until the source pod is deleted.
+     * The dump of a Migration leaves the source process stopped (not killed), so kubelet never restarts
+     * the source container: no second copy of the workload runs while the migrated one starts.
      */
     @Test
     @Order(4)
-    @Tag("known-bug")
     void migrationDoesNotRestartTheSourceContainer() {
         assertThat(sourceRestartsDuringMigration).as("restarts of the source container seen during test 3's Migration").isZero();
+    }
+
+    /**
+     * A Migration whose restore fails: the counter keeps its log in its container's own filesystem,
+     * which the target container on node-b does not have, so the restore fails (the open file is gone).
+     * The source process, left stopped by the dump, is resumed: it counts on from where it was, in the
+     * same container (no restart), and the Migration ends Failed saying so.
+     */
+    @Test
+    @Order(4)
+    void failedMigrationResumesTheStoppedSource() {
+        runPod(workloadPod(NS, "keeper", NODE_A, "/counter", "/data/counter.log"));
+        await("keeper printed 3 numbers", Duration.ofSeconds(30), () -> lastNumber(NS, "keeper") >= 3);
+        String uid = pod(NS, "keeper").getMetadata().getUid();
+        GenericKubernetesResource mig = new GenericKubernetesResource();
+        mig.setApiVersion(GROUP_VERSION);
+        mig.setKind("Migration");
+        mig.setMetadata(new ObjectMetaBuilder().withName("keeper-move").withNamespace(NS).build());
+        mig.setAdditionalProperty("spec", Map.of("podName", "keeper", "targetNode", NODE_B));
+        long t0 = System.nanoTime();
+        create(mig);
+        GenericKubernetesResource done = waitFinal("Migration", NS, "keeper-move", Duration.ofSeconds(180));
+        timing("test4b: failing Migration applied -> Failed, source resumed", t0);
+        Map<String, Object> st = status(done);
+        System.out.println("keeper-move: " + st);
+        assertThat(phase(done)).as("status %s", st).isEqualTo("Failed");
+        assertThat(st.get("sourceResumed")).as("status %s", st).isEqualTo(true);
+        assertThat(condition(done, "Failed").map(c -> (String) c.get("message")).orElse(""))
+                .contains("/data/counter.log").contains("source process resumed");
+        long atFailure = lastNumber(NS, "keeper");
+        await("resumed keeper counts on", Duration.ofSeconds(20), () -> lastNumber(NS, "keeper") > atFailure + 1);
+        Pod src = pod(NS, "keeper");
+        assertThat(src.getMetadata().getUid()).isEqualTo(uid);
+        assertThat(src.getMetadata().getDeletionTimestamp()).isNull();
+        assertThat(src.getStatus().getContainerStatuses().get(0).getRestartCount()).as("restarts of the source container").isZero();
+        List<Long> all = numbers(log(NS, "keeper"));
+        for (int i = 1; i < all.size(); i++) {
+            assertThat(all.get(i)).as("number %d of %s: one sequence, never restarted", i, all).isEqualTo(all.get(i - 1) + 1);
+        }
+        forceDeletePod(NS, "keeper");
     }
 
     @Test
@@ -460,11 +497,9 @@ class TeleforkE2E {
     }
 
     /**
-     * KNOWN BUG (report: "restore target pods keep the source's nodeSelector/affinity"): a pod pinned to
-     * node-a with a nodeSelector (the usual way) cannot be migrated: the target pod gets spec.nodeName
-     * node-b but keeps nodeSelector node-a, kubelet rejects it ("Predicate NodeAffinity failed") and the
-     * Migration fails. And since the dump (leaveRunning: false) already killed the source process, the
-     * "kept" source pod's container was restarted: its count starts again from 0.
+     * A pod pinned to node-a with a nodeSelector (the usual way) migrates: the target pod is made without
+     * the source's node constraints (kubelet would reject it with "Predicate NodeAffinity failed"). If
+     * the Migration fails anyway, the kept source must not have been restarted.
      */
     @Test
     @Order(10)
