@@ -97,6 +97,7 @@ public final class Dumper {
         private long gadget;
         private long scratch;
         private long frozenAt;
+        private java.time.Instant frozenSince;
         private long frozenNanos;
         private ImageWriter writer;
         /** The copy-on-write twin: its PID here and in the process's own namespace, 0 when none. */
@@ -232,7 +233,7 @@ public final class Dumper {
                 finish(true);
                 clock.lap("release");
                 return new DumpResult(pid, summary.bytes(), summary.sha256(), memoryBytes,
-                        Duration.ofNanos(frozenNanos), Duration.ofNanos(System.nanoTime() - started));
+                        Duration.ofNanos(frozenNanos), Duration.ofNanos(System.nanoTime() - started), frozenSince);
             } finally {
                 if (!success) {
                     finish(false);
@@ -275,6 +276,7 @@ public final class Dumper {
                 throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited while being frozen");
             }
             frozenAt = System.nanoTime();
+            frozenSince = java.time.Instant.now();
             boolean found = true;
             while (found) {
                 found = false;

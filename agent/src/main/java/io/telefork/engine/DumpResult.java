@@ -1,6 +1,7 @@
 package io.telefork.engine;
 
 import java.time.Duration;
+import java.time.Instant;
 
 /**
  * What a dump produced.
@@ -11,6 +12,8 @@ import java.time.Duration;
  * @param memoryBytes bytes of page data stored (before compression)
  * @param frozen      how long the process was stopped
  * @param total       wall time of the whole dump
+ * @param frozenSince when the process was stopped (wall clock): with leaveStopped it stays so after the dump
  */
-public record DumpResult(int pid, long imageBytes, String sha256, long memoryBytes, Duration frozen, Duration total) {
+public record DumpResult(int pid, long imageBytes, String sha256, long memoryBytes, Duration frozen, Duration total,
+                         Instant frozenSince) {
 }

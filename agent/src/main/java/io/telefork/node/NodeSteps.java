@@ -26,6 +26,8 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.TimeUnit;
@@ -135,6 +137,7 @@ final class NodeSteps {
         out.setImage(image);
         out.setMemoryBytes(result.memoryBytes());
         out.setFrozenMillis(result.frozen().toMillis());
+        out.setFrozenAt(result.frozenSince().truncatedTo(ChronoUnit.MILLIS).toString());
         out.setReason(Reason.Dumped);
         out.setMessage("dumped PID " + main.pid() + " to " + storage + " " + fileName);
         metrics.imageBytes("dump", written.size());
@@ -213,6 +216,7 @@ final class NodeSteps {
         RestoreResult result;
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
             result = engine.restoreInto(vessel.pid(), in, new RestoreOptions(Boolean.TRUE.equals(spec.getAllowChangedFiles()), null));
+            out.setResumedAt(Instant.now().truncatedTo(ChronoUnit.MILLIS).toString());
         } catch (EngineException e) {
             throw StepFailure.from(e);
         }

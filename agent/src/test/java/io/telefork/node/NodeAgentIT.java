@@ -169,6 +169,7 @@ class NodeAgentIT {
         assertThat(ImageStore.digest(file).sha256()).isEqualTo(dumped.getImage().getFileSha256());
         assertThat(Files.size(file)).isEqualTo(dumped.getImage().getSizeBytes());
         assertThat(dumped.getImage().getSha256()).matches("[0-9a-f]{64}");
+        assertThat(java.time.Instant.parse(dumped.getFrozenAt())).isBetween(java.time.Instant.now().minusSeconds(60), java.time.Instant.now());
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(images))).isEqualTo("rwx------");
         try (var local = Files.list(images)) {
@@ -185,6 +186,7 @@ class NodeAgentIT {
         assertThat(restored.getPhase()).as("%s: %s", restored.getReason(), restored.getMessage()).isEqualTo(Phase.Succeeded);
         assertThat(restored.getPid()).isEqualTo((int) vessel);
         assertThat(restored.getOriginalPid()).isEqualTo((int) source);
+        assertThat(java.time.Instant.parse(restored.getResumedAt())).isAfter(java.time.Instant.parse(dumped.getFrozenAt()));
         // The placeholder's memory is now the dumped process's: its argument area says so.
         assertThat(FakeContainers.cmdline(vessel)).isEqualTo("sleep 1234");
         assertThat(ProcessInfo.read(Path.of("/proc"), (int) vessel).comm()).isEqualTo("sleep");

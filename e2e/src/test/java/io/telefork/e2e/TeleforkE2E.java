@@ -185,7 +185,10 @@ class TeleforkE2E {
         Map<String, Object> st = status(mig);
         System.out.println("Migration status: " + st);
         assertThat(phase(mig)).as("phase; status %s", st).isEqualTo("Succeeded");
-        timing("test3: Migration frozenMillis", st.get("frozenMillis") + " ms");
+        timing("test3: Migration frozenMillis (the dump)", st.get("frozenMillis") + " ms");
+        timing("test3: Migration downtimeMillis (source stopped -> copy running)", st.get("downtimeMillis") + " ms");
+        assertThat(((Number) st.get("downtimeMillis")).longValue()).as("downtime; status %s", st)
+                .isGreaterThanOrEqualTo(((Number) st.get("frozenMillis")).longValue());
         if (st.get("startTime") != null && st.get("completionTime") != null) {
             Duration total = Duration.between(Instant.parse((String) st.get("startTime")), Instant.parse((String) st.get("completionTime")));
             timing("test3: Migration total (status startTime -> completionTime)", total.toMillis() + " ms");

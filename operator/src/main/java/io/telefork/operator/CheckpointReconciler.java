@@ -144,6 +144,7 @@ public class CheckpointReconciler implements Reconciler<Checkpoint>, Cleaner<Che
         s.setMemoryBytes(os.getMemoryBytes());
         s.setFrozenMillis(os.getFrozenMillis());
         s.setDumpMillis(os.getTotalMillis());
+        s.setFrozenAt(os.getFrozenAt());
         String size = os.getImage() == null ? "?" : os.getImage().getSizeBytes() + " bytes";
         Statuses.succeed(s, Reason.Dumped, "image of " + size + " written");
         events.normal(ckpt, Reason.Dumped, "dumped PID " + os.getPid() + " on " + s.getNodeName() + ": " + size

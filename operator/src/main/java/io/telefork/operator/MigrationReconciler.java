@@ -4,7 +4,9 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
 import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.ErrorStatusUpdateControl;
 import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
@@ -19,6 +21,7 @@ import io.telefork.api.v1alpha1.ImageStorage;
 import io.telefork.api.v1alpha1.Migration;
 import io.telefork.api.v1alpha1.MigrationSpec;
 import io.telefork.api.v1alpha1.MigrationStatus;
+import io.telefork.api.v1alpha1.Names;
 import io.telefork.api.v1alpha1.NodeOperation;
 import io.telefork.api.v1alpha1.NodeOperationSpec;
 import io.telefork.api.v1alpha1.NodeOperationStatus;
@@ -28,6 +31,9 @@ import io.telefork.api.v1alpha1.Reason;
 import io.telefork.api.v1alpha1.Restore;
 import io.telefork.api.v1alpha1.RestoreSpec;
 
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.List;
 
 /**
@@ -38,8 +44,8 @@ import java.util.List;
  * source node lets the stopped process carry on where it was; the Migration ends Failed either way and
  * never touches the source pod.
  */
-@ControllerConfiguration(name = MigrationReconciler.NAME)
-public class MigrationReconciler implements Reconciler<Migration> {
+@ControllerConfiguration(name = MigrationReconciler.NAME, finalizerName = Names.SOURCE_FINALIZER)
+public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migration> {
 
     static final String NAME = "migration";
 
@@ -157,13 +163,10 @@ public class MigrationReconciler implements Reconciler<Migration> {
             return;
         }
         s.setTargetPod(restore.getStatus().getTargetPod());
+        s.setDowntimeMillis(downtime(ckpt, restore));
         // Only here, with the Restore Succeeded, may the source go.
         if (!Boolean.FALSE.equals(mig.getSpec().getDeleteSourcePod()) && !Boolean.TRUE.equals(s.getSourcePodDeleted())) {
-            Pod source = client.pods().inNamespace(ns).withName(ckpt.getSpec().getPodName()).get();
-            if (source != null && source.getMetadata().getUid().equals(ckpt.getStatus().getPodUid())) {
-                client.pods().inNamespace(ns).resource(source).withGracePeriod(SOURCE_GRACE_SECONDS).delete();
-                events.normal(mig, Reason.SourcePodDeleted, "deleted source pod " + source.getMetadata().getName());
-            }
+            deleteSourcePod(mig, ckpt);
             s.setSourcePodDeleted(true);
         }
         Statuses.succeed(s, Reason.Restored, "running in pod " + s.getTargetPod() + " on node " + mig.getSpec().getTargetNode());
@@ -181,22 +184,12 @@ public class MigrationReconciler implements Reconciler<Migration> {
             fail(mig, s, Reason.ChildFailed, cause + "; source pod kept", false);
             return;
         }
-        var cst = ckpt.getStatus();
-        NodeOperationSpec spec = new NodeOperationSpec();
-        spec.setNodeName(cst.getNodeName());
-        spec.setCheckpointName(ckpt.getMetadata().getName());
-        spec.setCheckpointUid(ckpt.getMetadata().getUid());
-        spec.setPodName(ckpt.getSpec().getPodName());
-        spec.setPodUid(cst.getPodUid());
-        spec.setContainerName(cst.getContainerName());
-        spec.setContainerID(cst.getContainerID());
-        spec.setPid(cst.getPid());
         boolean first = s.getResumeOperation() == null;
-        NodeOperation op = nodeWork.ensure(mig, NodeOperation.Type.Resume, spec);
+        NodeOperation op = resumeSource(mig, ckpt);
         s.setResumeOperation(op.getMetadata().getName());
         NodeOperationStatus os = op.getStatus();
         if (os == null || os.getPhase() == null || !os.getPhase().terminal()) {
-            String message = cause + "; resuming the stopped source process on node " + cst.getNodeName();
+            String message = cause + "; resuming the stopped source process on node " + ckpt.getStatus().getNodeName();
             Statuses.progress(s, Phase.Running, Reason.ResumingSource, message);
             if (first) {
                 events.warning(mig, Reason.ResumingSource, message);
@@ -207,6 +200,97 @@ public class MigrationReconciler implements Reconciler<Migration> {
         fail(mig, s, Reason.ChildFailed, cause + (os.getPhase() == Phase.Succeeded
                 ? "; source process resumed, source pod kept"
                 : "; resuming the source process failed (" + os.getReason() + "): " + os.getMessage()), false);
+    }
+
+    /** The one Resume NodeOperation of this Migration: the source node's agent sends the dumped PID SIGCONT. */
+    private NodeOperation resumeSource(Migration mig, Checkpoint ckpt) {
+        var cst = ckpt.getStatus();
+        NodeOperationSpec spec = new NodeOperationSpec();
+        spec.setNodeName(cst.getNodeName());
+        spec.setCheckpointName(ckpt.getMetadata().getName());
+        spec.setCheckpointUid(ckpt.getMetadata().getUid());
+        spec.setPodName(ckpt.getSpec().getPodName());
+        spec.setPodUid(cst.getPodUid());
+        spec.setContainerName(cst.getContainerName());
+        spec.setContainerID(cst.getContainerID());
+        spec.setPid(cst.getPid());
+        return nodeWork.ensure(mig, NodeOperation.Type.Resume, spec);
+    }
+
+    /** The checkpointed source pod, if it is still that pod (same UID). */
+    private void deleteSourcePod(Migration mig, Checkpoint ckpt) {
+        String ns = mig.getMetadata().getNamespace();
+        Pod source = client.pods().inNamespace(ns).withName(ckpt.getSpec().getPodName()).get();
+        if (source != null && source.getMetadata().getUid().equals(ckpt.getStatus().getPodUid())) {
+            client.pods().inNamespace(ns).resource(source).withGracePeriod(SOURCE_GRACE_SECONDS).delete();
+            events.normal(mig, Reason.SourcePodDeleted, "deleted source pod " + source.getMetadata().getName());
+        }
+    }
+
+    /**
+     * A Migration deleted while it runs must not strand its source stopped. Its children stay while the
+     * finalizer holds: a dump or restore in progress is waited for; then a restored copy means the
+     * source goes as it would have, and no copy means the source is resumed.
+     */
+    @Override
+    public DeleteControl cleanup(Migration mig, Context<Migration> context) {
+        if (!Reconcilers.refresh(client, mig)) {
+            return DeleteControl.defaultDelete();
+        }
+        MigrationStatus s = mig.getStatus();
+        if (s == null || s.getPhase() == null || s.getPhase().terminal() || s.getCheckpointName() == null) {
+            return DeleteControl.defaultDelete(); // never started, or ended with its source resumed or gone
+        }
+        String ns = mig.getMetadata().getNamespace();
+        DeleteControl later = DeleteControl.noFinalizerRemoval().rescheduleAfter(config.pollInterval().toMillis());
+        Checkpoint ckpt = client.resources(Checkpoint.class).inNamespace(ns).withName(s.getCheckpointName()).get();
+        if (ckpt == null || !ownedBy(ckpt, mig) || !Boolean.TRUE.equals(ckpt.getSpec().getLeaveStopped())) {
+            return DeleteControl.defaultDelete();
+        }
+        Phase dumped = ckpt.getStatus() == null ? null : ckpt.getStatus().getPhase();
+        if (dumped == null || !dumped.terminal()) {
+            return later; // the dump's end decides whether the source is stopped
+        }
+        if (dumped == Phase.Failed) {
+            return DeleteControl.defaultDelete(); // a failed dump released the process as it was
+        }
+        Restore restore = client.resources(Restore.class).inNamespace(ns).withName(mig.getMetadata().getName()).get();
+        Phase restored = restore == null || restore.getStatus() == null ? null : restore.getStatus().getPhase();
+        if (restore != null && ownedBy(restore, mig) && (restored == null || !restored.terminal())) {
+            return later; // a copy may be about to run: it must be one or the other, never both
+        }
+        if (restored == Phase.Succeeded) {
+            if (!Boolean.FALSE.equals(mig.getSpec().getDeleteSourcePod())) {
+                deleteSourcePod(mig, ckpt);
+            }
+            return DeleteControl.defaultDelete();
+        }
+        NodeOperationStatus os = resumeSource(mig, ckpt).getStatus();
+        if (os == null || os.getPhase() == null || !os.getPhase().terminal()) {
+            return later;
+        }
+        if (os.getPhase() == Phase.Succeeded) {
+            events.normal(mig, Reason.Resumed, "Migration deleted before its restore: source process resumed on node "
+                    + ckpt.getStatus().getNodeName());
+        } else {
+            events.warning(mig, os.getReason() == null ? Reason.SystemError : os.getReason(),
+                    "Migration deleted before its restore; resuming the source process failed: " + os.getMessage());
+        }
+        return DeleteControl.defaultDelete();
+    }
+
+    /** From the source stopping to the copy running, when the source stayed stopped in between. */
+    private static Long downtime(Checkpoint ckpt, Restore restore) {
+        String from = ckpt.getStatus().getFrozenAt();
+        String to = restore.getStatus().getResumedAt();
+        if (!Boolean.TRUE.equals(ckpt.getSpec().getLeaveStopped()) || from == null || to == null) {
+            return null;
+        }
+        try {
+            return Duration.between(Instant.parse(from), Instant.parse(to)).toMillis();
+        } catch (DateTimeParseException e) {
+            return null; // written by an agent of another version: no figure rather than a wrong one
+        }
     }
 
     /** True when the child succeeded; fails the Migration when it failed; false while it runs. */

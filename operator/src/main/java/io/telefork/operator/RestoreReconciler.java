@@ -205,6 +205,7 @@ public class RestoreReconciler implements Reconciler<Restore> {
         s.setOriginalPid(os.getOriginalPid());
         s.setMemoryBytes(os.getMemoryBytes());
         s.setRestoreMillis(os.getTotalMillis());
+        s.setResumedAt(os.getResumedAt());
         Statuses.succeed(s, Reason.Restored, "restored as PID " + os.getPid() + " in pod " + s.getTargetPod());
         events.normal(restore, Reason.Restored, "restored PID " + os.getOriginalPid() + " as PID " + os.getPid()
                 + " in pod " + s.getTargetPod() + " on node " + s.getNodeName() + " in " + os.getTotalMillis() + " ms");

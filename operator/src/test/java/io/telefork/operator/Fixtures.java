@@ -130,6 +130,7 @@ final class Fixtures {
         s.setMemoryBytes(1L << 20);
         s.setFrozenMillis(12L);
         s.setTotalMillis(80L);
+        s.setFrozenAt("2026-01-01T00:00:00.100Z");
         writeStatus(op, s);
     }
 
@@ -140,6 +141,7 @@ final class Fixtures {
         s.setPid(777);
         s.setOriginalPid(4242);
         s.setTotalMillis(50L);
+        s.setResumedAt("2026-01-01T00:00:01.350Z");
         writeStatus(op, s);
     }
 

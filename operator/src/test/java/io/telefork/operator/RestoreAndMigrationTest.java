@@ -241,6 +241,31 @@ class RestoreAndMigrationTest {
     }
 
     @Test
+    void aMigrationDeletedBeforeItsRestoreEndedResumesItsSource() {
+        Pod source = f.runningPod("src", "node-a", "app");
+        migrate("m", "src", "node-b");
+        NodeOperation restoreOp = migrateUntilRestore("m");
+        client.resources(Migration.class).inNamespace(f.ns).withName("m").delete();
+
+        // While the restore may still bring up a copy, the source is neither resumed nor let go.
+        await().pollDelay(Duration.ofMillis(800)).atMost(WAIT).until(() -> true);
+        Migration deleting = client.resources(Migration.class).inNamespace(f.ns).withName("m").get();
+        assertThat(deleting).as("held by its finalizer while the restore runs").isNotNull();
+        assertThat(deleting.getMetadata().getDeletionTimestamp()).isNotNull();
+        assertThat(f.nodeOperations(NodeOperation.Type.Resume)).isEmpty();
+
+        f.failed(restoreOp, Reason.TakeoverNotConfirmed, "the placeholder exited");
+        NodeOperation resume = f.awaitNodeOperation(NodeOperation.Type.Resume);
+        assertThat(resume.getSpec().getPid()).isEqualTo(4242);
+        assertThat(resume.getSpec().getPodUid()).isEqualTo(source.getMetadata().getUid());
+        assertThat(client.resources(Migration.class).inNamespace(f.ns).withName("m").get()).as("kept until resumed").isNotNull();
+        f.succeeded(resume, Reason.Resumed);
+
+        await().atMost(WAIT).until(() -> client.resources(Migration.class).inNamespace(f.ns).withName("m").get() == null);
+        assertThat(client.pods().inNamespace(f.ns).withName("src").get()).isNotNull();
+    }
+
+    @Test
     void aFailedResumeIsReportedInTheMigrationsFailure() {
         f.runningPod("src", "node-a", "app");
         migrate("m", "src", "node-b");
@@ -274,6 +299,7 @@ class RestoreAndMigrationTest {
 
         Migration m = awaitMigration("m", Phase.Succeeded);
         assertThat(m.getStatus().getSourcePodDeleted()).isTrue();
+        assertThat(m.getStatus().getDowntimeMillis()).as("source frozen at .100, copy running at 1.350").isEqualTo(1250L);
         assertThat(m.getStatus().getSourceNode()).isEqualTo("node-a");
         assertThat(m.getStatus().getTargetPod()).isEqualTo(restoreOp.getSpec().getPodName());
         await().atMost(WAIT).until(() -> f.podGone("src"));

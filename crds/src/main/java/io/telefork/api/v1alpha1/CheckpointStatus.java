@@ -39,6 +39,9 @@ public class CheckpointStatus extends OperationStatus {
     @JsonPropertyDescription("Wall time of the dump on the node, in milliseconds.")
     private Long dumpMillis;
 
+    @JsonPropertyDescription("When the process was stopped for the dump (RFC 3339, milliseconds, the node's clock).")
+    private String frozenAt;
+
     @JsonPropertyDescription("Name of the NodeOperation that performs the dump.")
     private String nodeOperation;
 
@@ -46,6 +49,8 @@ public class CheckpointStatus extends OperationStatus {
     @JsonPropertyDescription("The checkpointed pod's spec at checkpoint time, from which a Restore with a targetNode makes its target pod.")
     private JsonNode podSpec;
 
+    public String getFrozenAt() { return frozenAt; }
+    public void setFrozenAt(String frozenAt) { this.frozenAt = frozenAt; }
     public String getNodeName() { return nodeName; }
     public void setNodeName(String nodeName) { this.nodeName = nodeName; }
     public String getPodUid() { return podUid; }

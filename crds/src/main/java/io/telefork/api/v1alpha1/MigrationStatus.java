@@ -24,6 +24,9 @@ public class MigrationStatus extends OperationStatus {
     @JsonPropertyDescription("How long the source process was stopped for the dump, in milliseconds.")
     private Long frozenMillis;
 
+    @JsonPropertyDescription("Downtime of the workload: from the source process stopping for the dump to the restored process running on the target node, in milliseconds (from the two agents' clocks).")
+    private Long downtimeMillis;
+
     @JsonPropertyDescription("Whether the source process, which the dump left stopped, was resumed after the restore failed.")
     private Boolean sourceResumed;
 
@@ -44,6 +47,8 @@ public class MigrationStatus extends OperationStatus {
     public void setSourceResumed(Boolean sourceResumed) { this.sourceResumed = sourceResumed; }
     public String getResumeOperation() { return resumeOperation; }
     public void setResumeOperation(String resumeOperation) { this.resumeOperation = resumeOperation; }
+    public Long getDowntimeMillis() { return downtimeMillis; }
+    public void setDowntimeMillis(Long downtimeMillis) { this.downtimeMillis = downtimeMillis; }
     public Long getFrozenMillis() { return frozenMillis; }
     public void setFrozenMillis(Long frozenMillis) { this.frozenMillis = frozenMillis; }
 }

@@ -11,6 +11,8 @@ public final class Names {
     public static final String OWNER_LABEL = "telefork.io/owner";
     /** Finalizer that deletes a Checkpoint's image files. */
     public static final String FINALIZER = "telefork.io/images";
+    /** On Migrations: a source process the dump left stopped is resumed or its pod deleted before the Migration goes. */
+    public static final String SOURCE_FINALIZER = "telefork.io/source-process";
 
     private Names() {
     }

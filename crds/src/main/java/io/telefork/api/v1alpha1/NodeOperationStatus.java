@@ -43,6 +43,16 @@ public class NodeOperationStatus {
     @JsonPropertyDescription("Wall time of the whole step on the node, in milliseconds.")
     private Long totalMillis;
 
+    @JsonPropertyDescription("Dump: when the process was stopped (RFC 3339, milliseconds, the node's clock).")
+    private String frozenAt;
+
+    @JsonPropertyDescription("Restore: when the restored process was let run (RFC 3339, milliseconds, the node's clock).")
+    private String resumedAt;
+
+    public String getFrozenAt() { return frozenAt; }
+    public void setFrozenAt(String frozenAt) { this.frozenAt = frozenAt; }
+    public String getResumedAt() { return resumedAt; }
+    public void setResumedAt(String resumedAt) { this.resumedAt = resumedAt; }
     public Phase getPhase() { return phase; }
     public void setPhase(Phase phase) { this.phase = phase; }
     public Reason getReason() { return reason; }

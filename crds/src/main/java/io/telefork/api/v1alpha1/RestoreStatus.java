@@ -33,9 +33,14 @@ public class RestoreStatus extends OperationStatus {
     @JsonPropertyDescription("Wall time of the restore on the node, in milliseconds (image read, checks, transplant).")
     private Long restoreMillis;
 
+    @JsonPropertyDescription("When the restored process was let run (RFC 3339, milliseconds, the node's clock).")
+    private String resumedAt;
+
     @JsonPropertyDescription("Name of the NodeOperation that performs the restore.")
     private String nodeOperation;
 
+    public String getResumedAt() { return resumedAt; }
+    public void setResumedAt(String resumedAt) { this.resumedAt = resumedAt; }
     public String getTargetPod() { return targetPod; }
     public void setTargetPod(String targetPod) { this.targetPod = targetPod; }
     public String getTargetContainer() { return targetContainer; }
