@@ -37,8 +37,9 @@ import java.time.format.DateTimeParseException;
 import java.util.List;
 
 /**
- * Migration = a Checkpoint to the shared volume, then a Restore on the target node, both owned by the
- * Migration, then (only if the Restore succeeded) deletion of the source pod. Unless leaveRunning, the
+ * Migration = a target pod prepared on the target node while the source runs, then a Checkpoint to the
+ * shared volume, then a Restore into that pod, both owned by the Migration, then (only if the Restore
+ * succeeded) deletion of the source pod. Unless leaveRunning, the
  * dump leaves the source process stopped rather than killed: killed, its container would be restarted
  * by kubelet and a fresh copy would run beside the migrated one. If the Restore fails, a Resume on the
  * source node lets the stopped process carry on where it was; the Migration ends Failed either way and
@@ -55,14 +56,16 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
     private final KubernetesClient client;
     private final PodResolver pods;
     private final NodeWork nodeWork;
+    private final TargetPods targetPods;
     private final EventRecorder events;
     private final OperatorConfig config;
 
-    public MigrationReconciler(KubernetesClient client, PodResolver pods, NodeWork nodeWork, EventRecorder events,
-                               OperatorConfig config) {
+    public MigrationReconciler(KubernetesClient client, PodResolver pods, NodeWork nodeWork, TargetPods targetPods,
+                               EventRecorder events, OperatorConfig config) {
         this.client = client;
         this.pods = pods;
         this.nodeWork = nodeWork;
+        this.targetPods = targetPods;
         this.events = events;
         this.config = config;
     }
@@ -79,52 +82,103 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
         return Reconcilers.pass(client, mig, MigrationStatus::new, this::start, this::follow, config.pollInterval());
     }
 
+    /**
+     * Pending: validate, then create the target pod on the target node. The dump waits for it: a pod takes
+     * seconds to start, and started while the source still runs, those seconds are not downtime.
+     */
     private void start(Migration mig, MigrationStatus s) {
         String ns = mig.getMetadata().getNamespace();
         MigrationSpec spec = mig.getSpec();
         Checkpoint existing = client.resources(Checkpoint.class).inNamespace(ns).withName(mig.getMetadata().getName()).get();
-        if (existing == null || !ownedBy(existing, mig)) {
-            if (existing != null) {
-                fail(mig, s, Reason.InvalidSpec, "a Checkpoint named " + mig.getMetadata().getName() + " exists and is not this Migration's", true);
-                return;
-            }
-            if (spec == null || spec.getTargetNode() == null) {
-                fail(mig, s, Reason.InvalidSpec, "spec.podName and spec.targetNode are required", true);
-                return;
-            }
-            PodResolver.Resolution r = pods.resolve(ns, spec.getPodName(), spec.getContainerName());
-            if (!r.valid()) {
-                fail(mig, s, r.reason(), r.message(), true);
-                return;
-            }
-            if (r.target().nodeName().equals(spec.getTargetNode())) {
-                fail(mig, s, Reason.InvalidSpec, "pod " + spec.getPodName() + " already runs on " + spec.getTargetNode(), true);
-                return;
-            }
-            if (client.nodes().withName(spec.getTargetNode()).get() == null) {
-                fail(mig, s, Reason.NodeNotFound, "node " + spec.getTargetNode() + " does not exist", true);
-                return;
-            }
-            s.setSourceNode(r.target().nodeName());
-            CheckpointSpec cs = new CheckpointSpec();
-            cs.setPodName(spec.getPodName());
-            cs.setContainerName(r.target().containerName());
-            cs.setLeaveRunning(Boolean.TRUE.equals(spec.getLeaveRunning()));
-            cs.setLeaveStopped(!Boolean.TRUE.equals(spec.getLeaveRunning()));
-            cs.setStorage(ImageStorage.Shared);
-            cs.setCompression(spec.getCompression() == null ? ImageCompression.Lz4 : spec.getCompression());
-            Checkpoint ckpt = new Checkpoint();
-            ckpt.setSpec(cs);
-            own(ckpt, mig);
-            client.resources(Checkpoint.class).inNamespace(ns).resource(ckpt).create();
-            events.normal(mig, Reason.CheckpointCreated, "checkpointing pod " + spec.getPodName() + " on node " + s.getSourceNode());
+        if (existing != null && !ownedBy(existing, mig)) {
+            fail(mig, s, Reason.InvalidSpec, "a Checkpoint named " + mig.getMetadata().getName() + " exists and is not this Migration's", true);
+            return;
         }
-        s.setCheckpointName(mig.getMetadata().getName());
+        if (spec == null || spec.getTargetNode() == null) {
+            fail(mig, s, Reason.InvalidSpec, "spec.podName and spec.targetNode are required", true);
+            return;
+        }
+        String targetName = TargetPods.name(mig);
+        if (existing != null) {
+            // Created before a status patch was lost: adopt it.
+            s.setTargetPod(targetName);
+            s.setCheckpointName(existing.getMetadata().getName());
+            Statuses.validated(s);
+            Statuses.progress(s, Phase.Running, Reason.CheckpointCreated, "checkpoint " + existing.getMetadata().getName() + " created");
+            return;
+        }
+        PodResolver.Resolution r = pods.resolve(ns, spec.getPodName(), spec.getContainerName());
+        if (!r.valid()) {
+            fail(mig, s, r.reason(), r.message(), true);
+            return;
+        }
+        if (r.target().nodeName().equals(spec.getTargetNode())) {
+            fail(mig, s, Reason.InvalidSpec, "pod " + spec.getPodName() + " already runs on " + spec.getTargetNode(), true);
+            return;
+        }
+        if (client.nodes().withName(spec.getTargetNode()).get() == null) {
+            fail(mig, s, Reason.NodeNotFound, "node " + spec.getTargetNode() + " does not exist", true);
+            return;
+        }
+        s.setSourceNode(r.target().nodeName());
+        if (client.pods().inNamespace(ns).withName(targetName).get() == null) {
+            client.pods().inNamespace(ns).resource(targetPods.build(mig, r.target().pod(), r.target().containerName())).create();
+            events.normal(mig, Reason.TargetPodCreated, "preparing pod " + targetName + " on node " + spec.getTargetNode()
+                    + " while pod " + spec.getPodName() + " runs on");
+        }
+        s.setTargetPod(targetName);
         Statuses.validated(s);
+        Statuses.progress(s, Phase.Running, Reason.TargetPodStarting, "preparing pod " + targetName + " on node " + spec.getTargetNode());
+    }
+
+    /** Running, before the dump: once the target pod runs, checkpoint the source (still running now). */
+    private void dumpWhenTargetReady(Migration mig, MigrationStatus s) {
+        String ns = mig.getMetadata().getNamespace();
+        MigrationSpec spec = mig.getSpec();
+        PodResolver.Resolution source = pods.resolve(ns, spec.getPodName(), spec.getContainerName());
+        if (!source.valid()) {
+            fail(mig, s, source.reason(), source.message(), false);
+            return;
+        }
+        Pod pod = client.pods().inNamespace(ns).withName(s.getTargetPod()).get();
+        PodResolver.Resolution target = pod == null
+                ? new PodResolver.Resolution(null, Reason.TargetPodNotUsable, "target pod " + s.getTargetPod() + " is gone")
+                : pods.resolve(pod, source.target().containerName());
+        if (!target.valid()) {
+            String phase = pod == null || pod.getStatus() == null ? null : pod.getStatus().getPhase();
+            boolean ended = pod == null || "Failed".equals(phase) || "Succeeded".equals(phase) || pod.getMetadata().getDeletionTimestamp() != null;
+            Instant created = pod == null || pod.getMetadata().getCreationTimestamp() == null ? Instant.now()
+                    : Instant.parse(pod.getMetadata().getCreationTimestamp());
+            boolean late = Duration.between(created, Instant.now()).compareTo(config.targetPodStartTimeout()) > 0;
+            if (ended || late || target.reason() == Reason.ContainerNotFound) {
+                fail(mig, s, Reason.TargetPodNotUsable, target.message() + "; source pod untouched", false);
+            } else {
+                Statuses.progress(s, Phase.Running, Reason.TargetPodStarting, target.message());
+            }
+            return;
+        }
+        CheckpointSpec cs = new CheckpointSpec();
+        cs.setPodName(spec.getPodName());
+        cs.setContainerName(source.target().containerName());
+        cs.setLeaveRunning(Boolean.TRUE.equals(spec.getLeaveRunning()));
+        cs.setLeaveStopped(!Boolean.TRUE.equals(spec.getLeaveRunning()));
+        cs.setStorage(ImageStorage.Shared);
+        cs.setCompression(spec.getCompression() == null ? ImageCompression.Lz4 : spec.getCompression());
+        Checkpoint ckpt = new Checkpoint();
+        ckpt.setSpec(cs);
+        own(ckpt, mig);
+        client.resources(Checkpoint.class).inNamespace(ns).resource(ckpt).create();
+        events.normal(mig, Reason.CheckpointCreated, "pod " + s.getTargetPod() + " ready on node " + spec.getTargetNode()
+                + "; checkpointing pod " + spec.getPodName() + " on node " + s.getSourceNode());
+        s.setCheckpointName(mig.getMetadata().getName());
         Statuses.progress(s, Phase.Running, Reason.CheckpointCreated, "checkpoint " + mig.getMetadata().getName() + " created");
     }
 
     private void follow(Migration mig, MigrationStatus s) {
+        if (s.getCheckpointName() == null) {
+            dumpWhenTargetReady(mig, s);
+            return;
+        }
         String ns = mig.getMetadata().getNamespace();
         Checkpoint ckpt = client.resources(Checkpoint.class).inNamespace(ns).withName(s.getCheckpointName()).get();
         if (ckpt == null) {
@@ -142,7 +196,7 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
         if (restore == null) {
             RestoreSpec rs = new RestoreSpec();
             rs.setCheckpointName(ckpt.getMetadata().getName());
-            rs.setTargetNode(mig.getSpec().getTargetNode());
+            rs.setTargetPod(s.getTargetPod());
             rs.setTargetContainer(ckpt.getStatus().getContainerName());
             restore = new Restore();
             restore.setSpec(rs);
@@ -238,13 +292,18 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
             return DeleteControl.defaultDelete();
         }
         MigrationStatus s = mig.getStatus();
-        if (s == null || s.getPhase() == null || s.getPhase().terminal() || s.getCheckpointName() == null) {
+        if (s == null || s.getPhase() == null || s.getPhase().terminal()) {
             return DeleteControl.defaultDelete(); // never started, or ended with its source resumed or gone
+        }
+        if (s.getCheckpointName() == null) {
+            deletePreparedPod(mig, s); // the source was never touched
+            return DeleteControl.defaultDelete();
         }
         String ns = mig.getMetadata().getNamespace();
         DeleteControl later = DeleteControl.noFinalizerRemoval().rescheduleAfter(config.pollInterval().toMillis());
         Checkpoint ckpt = client.resources(Checkpoint.class).inNamespace(ns).withName(s.getCheckpointName()).get();
         if (ckpt == null || !ownedBy(ckpt, mig) || !Boolean.TRUE.equals(ckpt.getSpec().getLeaveStopped())) {
+            deletePreparedPod(mig, s);
             return DeleteControl.defaultDelete();
         }
         Phase dumped = ckpt.getStatus() == null ? null : ckpt.getStatus().getPhase();
@@ -252,6 +311,7 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
             return later; // the dump's end decides whether the source is stopped
         }
         if (dumped == Phase.Failed) {
+            deletePreparedPod(mig, s);
             return DeleteControl.defaultDelete(); // a failed dump released the process as it was
         }
         Restore restore = client.resources(Restore.class).inNamespace(ns).withName(mig.getMetadata().getName()).get();
@@ -269,6 +329,7 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
         if (os == null || os.getPhase() == null || !os.getPhase().terminal()) {
             return later;
         }
+        deletePreparedPod(mig, s);
         if (os.getPhase() == Phase.Succeeded) {
             events.normal(mig, Reason.Resumed, "Migration deleted before its restore: source process resumed on node "
                     + ckpt.getStatus().getNodeName());
@@ -323,6 +384,14 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
     private void fail(Migration mig, MigrationStatus s, Reason reason, String message, boolean validation) {
         Statuses.fail(s, reason, message, validation);
         events.warning(mig, reason, message);
+        deletePreparedPod(mig, s);
+    }
+
+    /** The target pod made for a Migration that did not happen would wait forever: remove it. */
+    private void deletePreparedPod(Migration mig, MigrationStatus s) {
+        if (s.getTargetPod() != null) {
+            client.pods().inNamespace(mig.getMetadata().getNamespace()).withName(s.getTargetPod()).delete();
+        }
     }
 
     @Override

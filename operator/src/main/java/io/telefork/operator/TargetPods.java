@@ -4,7 +4,9 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.telefork.api.v1alpha1.Checkpoint;
+import io.telefork.api.v1alpha1.Migration;
 import io.telefork.api.v1alpha1.Restore;
 import jakarta.enterprise.context.ApplicationScoped;
 
@@ -29,16 +31,32 @@ public class TargetPods {
         this.config = config;
     }
 
-    public static String name(Restore restore) {
-        String base = restore.getMetadata().getName();
+    /** The target pod of a Restore or Migration: named after it, unique per UID. */
+    public static String name(HasMetadata owner) {
+        String base = owner.getMetadata().getName();
         if (base.length() > 40) {
             base = base.substring(0, 40).replaceAll("[-.]+$", "");
         }
-        return base + "-" + NodeWork.shortHash(restore.getMetadata().getUid() + "/pod");
+        return base + "-" + NodeWork.shortHash(owner.getMetadata().getUid() + "/pod");
     }
 
     public Pod build(Restore restore, Checkpoint ckpt, String node, String containerName) {
         PodSpec spec = Serialization.jsonMapper().convertValue(ckpt.getStatus().getPodSpec(), PodSpec.class);
+        return build(name(restore), restore.getMetadata().getNamespace(), restore.getMetadata().getName(),
+                ckpt.getMetadata().getName(), spec, node, containerName);
+    }
+
+    /**
+     * A Migration's target pod, made from the source pod's live spec before the dump; its Checkpoint and
+     * Restore are named as the Migration, so the labels are those a Restore would give it.
+     */
+    public Pod build(Migration mig, Pod source, String containerName) {
+        return build(name(mig), mig.getMetadata().getNamespace(), mig.getMetadata().getName(), mig.getMetadata().getName(),
+                Serialization.clone(source.getSpec()), mig.getSpec().getTargetNode(), containerName);
+    }
+
+    private Pod build(String name, String namespace, String restoreName, String checkpointName, PodSpec spec,
+                      String node, String containerName) {
         spec.setNodeName(node);
         // The pod is pinned by nodeName; the source's node selection would make kubelet reject it on
         // another node (NodeAffinity predicate), so it does not come along.
@@ -70,12 +88,12 @@ public class TargetPods {
         pod.setApiVersion("v1");
         pod.setKind("Pod");
         pod.setMetadata(new io.fabric8.kubernetes.api.model.ObjectMeta());
-        pod.getMetadata().setName(name(restore));
-        pod.getMetadata().setNamespace(restore.getMetadata().getNamespace());
+        pod.getMetadata().setName(name);
+        pod.getMetadata().setNamespace(namespace);
         // No owner reference: the restored workload must outlive the Restore object that brought it back.
         pod.getMetadata().setLabels(Map.of(
-                RESTORE_LABEL, labelValue(restore.getMetadata().getName()),
-                CHECKPOINT_LABEL, labelValue(ckpt.getMetadata().getName())));
+                RESTORE_LABEL, labelValue(restoreName),
+                CHECKPOINT_LABEL, labelValue(checkpointName)));
         pod.setSpec(spec);
         return pod;
     }

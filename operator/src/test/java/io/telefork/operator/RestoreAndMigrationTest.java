@@ -21,11 +21,9 @@ import jakarta.inject.Inject;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
-import io.fabric8.kubernetes.client.utils.Serialization;
 
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 
 import static io.telefork.operator.Fixtures.WAIT;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -182,27 +180,29 @@ class RestoreAndMigrationTest {
         return client.resources(Migration.class).inNamespace(f.ns).resource(m).create();
     }
 
+    /** The target pod a migration prepares before it dumps: on node-b, made Running by the test. */
+    private Pod prepareTarget(String name) {
+        Pod target = await().atMost(WAIT).alias("target pod of " + name).until(
+                () -> client.pods().inNamespace(f.ns).withLabel(TargetPods.RESTORE_LABEL, name).list().getItems(),
+                l -> !l.isEmpty()).get(0);
+        assertThat(target.getSpec().getNodeName()).isEqualTo("node-b");
+        assertThat(f.nodeOperations(NodeOperation.Type.Dump)).as("no dump before the target pod runs").isEmpty();
+        f.markRunning(target, "app");
+        return target;
+    }
+
     /** Drives a migration up to the restore's node operation; returns it. */
     private NodeOperation migrateUntilRestore(String name) {
+        Pod target = prepareTarget(name);
         NodeOperation dump = f.awaitNodeOperation(NodeOperation.Type.Dump);
         assertThat(dump.getSpec().getStorage()).isEqualTo(ImageStorage.Shared);
         assertThat(dump.getSpec().getLeaveRunning()).isFalse();
         assertThat(dump.getSpec().getLeaveStopped()).as("a migration's source waits stopped, not killed").isTrue();
         f.dumpSucceeded(dump);
-        Pod target = await().atMost(WAIT).alias("target pod of " + name).until(
-                () -> {
-                    List<Pod> pods = client.pods().inNamespace(f.ns).withLabel(TargetPods.RESTORE_LABEL, name).list().getItems();
-                    if (pods.isEmpty()) {
-                        System.err.println("waiting for target pod: migration " + Serialization.asJson(
-                                client.resources(Migration.class).inNamespace(f.ns).withName(name).get().getStatus())
-                                + " restore " + Optional.ofNullable(client.resources(Restore.class).inNamespace(f.ns).withName(name).get())
-                                .map(r -> Serialization.asJson(r.getStatus())).orElse("none"));
-                    }
-                    return pods;
-                }, l -> !l.isEmpty()).get(0);
-        assertThat(target.getSpec().getNodeName()).isEqualTo("node-b");
-        f.markRunning(target, "app");
-        return f.awaitNodeOperation(NodeOperation.Type.Restore);
+        NodeOperation restore = f.awaitNodeOperation(NodeOperation.Type.Restore);
+        assertThat(restore.getSpec().getPodName()).as("restored into the prepared pod").isEqualTo(target.getMetadata().getName());
+        assertThat(restore.getSpec().getNodeName()).isEqualTo("node-b");
+        return restore;
     }
 
     @Test
@@ -233,6 +233,7 @@ class RestoreAndMigrationTest {
                 .contains("/data/log changed size").contains("source process resumed");
         assertThat(m.getStatus().getSourcePodDeleted()).isNotEqualTo(Boolean.TRUE);
         assertThat(f.nodeOperations(NodeOperation.Type.Resume)).hasSize(1);
+        await("the prepared target pod goes").atMost(WAIT).until(() -> f.podGone(restoreOp.getSpec().getPodName()));
         await().pollDelay(Duration.ofMillis(800)).atMost(WAIT).until(() -> true);
         Pod still = client.pods().inNamespace(f.ns).withName("src").get();
         assertThat(still).isNotNull();
@@ -279,11 +280,30 @@ class RestoreAndMigrationTest {
     }
 
     @Test
+    void aTargetPodThatCannotRunFailsTheMigrationBeforeTheSourceIsTouched() {
+        f.runningPod("src", "node-a", "app");
+        migrate("m", "src", "node-b");
+        Pod target = await().atMost(WAIT).until(
+                () -> client.pods().inNamespace(f.ns).withLabel(TargetPods.RESTORE_LABEL, "m").list().getItems(),
+                l -> !l.isEmpty()).get(0);
+        target.setStatus(new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Failed").build());
+        client.pods().inNamespace(f.ns).resource(target).updateStatus();
+
+        Migration m = awaitMigration("m", Phase.Failed);
+        assertThat(Fixtures.failedReason(m.getStatus())).isEqualTo(Reason.TargetPodNotUsable);
+        assertThat(f.nodeOperations()).as("no node work at all").isEmpty();
+        await().atMost(WAIT).until(() -> f.podGone(target.getMetadata().getName()));
+        assertThat(client.pods().inNamespace(f.ns).withName("src").get()).isNotNull();
+    }
+
+    @Test
     void failedDumpFailsTheMigrationAndKeepsTheSource() {
         f.runningPod("src", "node-a", "app");
         migrate("m", "src", "node-b");
+        Pod target = prepareTarget("m");
         f.failed(f.awaitNodeOperation(NodeOperation.Type.Dump), Reason.NotDumpable, "zombie");
         assertThat(Fixtures.failedReason(awaitMigration("m", Phase.Failed).getStatus())).isEqualTo(Reason.ChildFailed);
+        await().atMost(WAIT).until(() -> f.podGone(target.getMetadata().getName()));
         assertThat(f.nodeOperations(NodeOperation.Type.Restore)).isEmpty();
         assertThat(f.nodeOperations(NodeOperation.Type.Resume)).as("a failed dump leaves the process running: nothing to resume").isEmpty();
         assertThat(client.pods().inNamespace(f.ns).withName("src").get()).isNotNull();
