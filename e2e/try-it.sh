@@ -66,5 +66,5 @@ target=$(kubectl get mig counter-move -o jsonpath='{.status.targetPod}')
 log "the counter now runs in pod $target on $(kubectl get pod "$target" -o jsonpath='{.spec.nodeName}'), counting on:"
 sleep 3
 kubectl logs "$target" | sed 's/^/  counter on node-b: /'
-log "frozen $(kubectl get mig counter-move -o jsonpath='{.status.frozenMillis}') ms for the dump; source pod deleted: $(kubectl get mig counter-move -o jsonpath='{.status.sourcePodDeleted}')"
+log "the dump froze it $(kubectl get mig counter-move -o jsonpath='{.status.frozenMillis}') ms; down $(kubectl get mig counter-move -o jsonpath='{.status.downtimeMillis}') ms in all (stopped on node-a -> running on node-b); source pod deleted: $(kubectl get mig counter-move -o jsonpath='{.status.sourcePodDeleted}')"
 log "the cluster stays up: export KUBECONFIG=$KUBECONFIG_ADMIN; e2e/cluster.sh down when done"

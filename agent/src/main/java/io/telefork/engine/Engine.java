@@ -1,9 +1,19 @@
 package io.telefork.engine;
 
 import io.telefork.dump.Dumper;
+import io.telefork.image.Compression;
+import io.telefork.image.ImageReader;
+import io.telefork.image.ImageWriter;
 import io.telefork.restore.Restorer;
 import io.telefork.restore.RestoredProcess;
+import io.telefork.sys.Kernel;
+import io.telefork.sys.Sys;
 
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.channels.WritableByteChannel;
 
@@ -43,5 +53,29 @@ public final class Engine {
     public RestoreResult restoreInto(int vesselPid, ReadableByteChannel in, RestoreOptions options)
             throws EngineException {
         return new Restorer(options).restoreInto(vesselPid, in);
+    }
+
+    /**
+     * Loads and runs once, on a one-page image in memory, what every dump and restore needs first: JNA
+     * and libc, each page codec's native library, the digest pipeline. A long-lived caller (the node
+     * agent) calls it at start, so that its first operation does not pay for it while a process waits.
+     */
+    public void warmUp() throws IOException {
+        Kernel.getpid();
+        for (Compression c : Compression.values()) {
+            ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            try (ImageWriter w = new ImageWriter(Channels.newChannel(bytes), c)) {
+                w.writeHeader();
+                ByteBuffer page = ByteBuffer.allocateDirect((int) Sys.PAGE);
+                page.put(0, (byte) 1);
+                w.writePages(Sys.PAGE * 16, page);
+                w.finish();
+            }
+            try (ImageReader r = new ImageReader(Channels.newChannel(new ByteArrayInputStream(bytes.toByteArray())))) {
+                while (r.next() != null) {
+                    // every record read and checked, the END digest verified
+                }
+            }
+        }
     }
 }

@@ -3,6 +3,12 @@ package io.telefork.node;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.telefork.api.v1alpha1.NodeOperation;
+import io.telefork.api.v1alpha1.NodeOperationSpec;
+import io.telefork.api.v1alpha1.NodeOperationStatus;
+import io.telefork.engine.Engine;
+
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -106,6 +112,22 @@ public final class AgentMain {
         Config config = Config.fromEnv(System.getenv());
         KubernetesClient client = new KubernetesClientBuilder().build();
         Running running = start(config, client, ProcessEngine.real());
+        Thread warmUp = new Thread(() -> {
+            try {
+                new Engine().warmUp();
+                new ContainerProcesses(config.procRoot()).main("containerd://" + "0".repeat(64));
+                // Jackson's (de)serializers for the kinds the agent reads and writes, built once here.
+                NodeOperation sample = new NodeOperation();
+                sample.setSpec(new NodeOperationSpec());
+                sample.setStatus(new NodeOperationStatus());
+                Serialization.unmarshal(Serialization.asJson(sample), NodeOperation.class);
+            } catch (IOException | RuntimeException | LinkageError e) {
+                // Only the first operation's speed is at stake; it will report real problems itself.
+                System.getLogger(AgentMain.class.getName()).log(System.Logger.Level.WARNING, "warm-up: " + e);
+            }
+        }, "telefork-warm-up");
+        warmUp.setDaemon(true);
+        warmUp.start();
         System.getLogger(AgentMain.class.getName()).log(System.Logger.Level.INFO,
                 "telefork agent for node " + config.nodeName() + " started; images in " + config.imageDir()
                         + config.sharedDir().map(p -> ", shared volume at " + p).orElse(", no shared volume")

@@ -16,6 +16,7 @@ import io.telefork.engine.DumpResult;
 import io.telefork.engine.EngineException;
 import io.telefork.engine.RestoreOptions;
 import io.telefork.engine.RestoreResult;
+import io.telefork.engine.StepClock;
 import io.telefork.image.Compression;
 import io.telefork.sys.Kernel;
 import io.telefork.sys.Sys;
@@ -89,11 +90,13 @@ final class NodeSteps {
     /** 1 pod check, 2 main PID, 3 credentials, 4 dump to a node-local file, 5 copy to the shared volume. */
     private void dump(NodeOperation op, String fileName, NodeOperationStatus out) throws StepFailure, IOException {
         NodeOperationSpec spec = op.getSpec();
+        StepClock clock = new StepClock("agent dump " + op.getMetadata().getName());
         checkPod(op);
         ProcessInfo main = containers.main(spec.getContainerID())
                 .orElseThrow(() -> new StepFailure(Reason.NoSuchProcess, "no process of container " + spec.getContainerID() + " on this node"));
         out.setPid(main.pid());
         out.setProcess(main.identity());
+        clock.lap("pod and process");
 
         boolean leaveRunning = Boolean.TRUE.equals(spec.getLeaveRunning());
         boolean leaveStopped = Boolean.TRUE.equals(spec.getLeaveStopped());
@@ -111,6 +114,7 @@ final class NodeSteps {
             }
             written = w.commit();
         }
+        clock.lap("engine dump, file committed");
         ImageStorage storage = ImageStorage.NodeLocal;
         if (spec.getStorage() == ImageStorage.Shared) {
             if (!images.hasShared()) {
@@ -126,6 +130,7 @@ final class NodeSteps {
             // The verified shared copy is the image now; a second copy would only use disk.
             Files.deleteIfExists(images.path(ImageStorage.NodeLocal, fileName));
             storage = ImageStorage.Shared;
+            clock.lap("copied to the shared volume");
         }
         ImageLocation image = new ImageLocation();
         image.setStorage(storage);
@@ -186,6 +191,7 @@ final class NodeSteps {
      */
     private void restore(NodeOperation op, String fileName, NodeOperationStatus out) throws StepFailure, IOException {
         NodeOperationSpec spec = op.getSpec();
+        StepClock clock = new StepClock("agent restore " + op.getMetadata().getName());
         checkPod(op);
         ImageLocation image = spec.getImage();
         if (image == null || image.getFileSha256() == null) {
@@ -207,11 +213,13 @@ final class NodeSteps {
         if (!digest.sha256().equals(image.getFileSha256())) {
             throw new StepFailure(Reason.ChecksumMismatch, fileName + " hashes to " + digest.sha256() + ", expected " + image.getFileSha256());
         }
+        clock.lap("pod check, image digest");
 
         ProcessInfo vessel = awaitPlaceholder(spec.getContainerID());
         Preflight.privileges(spec.getProcess(), vessel);
         List<String> cgroupsBefore = containers.cgroups(vessel.pid());
         preflight.memory(spec.getMemoryBytes() == null ? 0 : spec.getMemoryBytes(), cgroupsBefore);
+        clock.lap("placeholder, preflight");
 
         RestoreResult result;
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -220,7 +228,9 @@ final class NodeSteps {
         } catch (EngineException e) {
             throw StepFailure.from(e);
         }
+        clock.lap("engine restore");
         confirm(vessel, result.pid(), spec.getProcess() == null ? null : spec.getProcess().getComm(), cgroupsBefore);
+        clock.lap("takeover confirmed");
         out.setPid(result.pid());
         out.setOriginalPid(result.originalPid());
         out.setMemoryBytes(result.memoryBytes());
