@@ -29,6 +29,18 @@ while read -r lib; do
     mkdir -p "$out$(dirname "$lib")"
     cp -L "$lib" "$out$lib"
 done
+# The native libraries inside the dependency jars (JNA's jnidispatch, zstd-jni, lz4-java), unpacked at
+# run time, link against glibc's compatibility stubs, which the JRE itself does not load: zstd-jni
+# fails with "libpthread.so.0: cannot open shared object file" without them.
+for lib in libpthread.so.0 libdl.so.2 librt.so.1 libm.so.6; do
+    for dir in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu; do
+        if [ -e "$dir/$lib" ] && [ ! -e "$out$dir/$lib" ]; then
+            mkdir -p "$out$dir"
+            cp -L "$dir/$lib" "$out$dir/$lib"
+            break
+        fi
+    done
+done
 # Programs look for the loader under /lib64 as well as where ldd found it.
 if [ -e /lib64/ld-linux-x86-64.so.2 ] && [ ! -e "$out/lib64/ld-linux-x86-64.so.2" ]; then
     mkdir -p "$out/lib64"

@@ -437,6 +437,9 @@ public final class Dumper {
             if (!st.stopped()) {
                 throw new SysException("the twin of " + pid + " " + st);
             }
+            // Should telefork die now (an agent SIGKILLed), the twin dies with it instead of running on as
+            // a second copy of the application; it is left a zombie of the original (exit signal 0).
+            ptrace.setOptions(twin, Ptrace.O_EXITKILL);
             ptrace.setOptions(pid, 0);
             leader.restoreRegisters();
         }

@@ -17,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.TestMethodOrder;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -333,7 +334,9 @@ class TeleforkE2E {
     void largeCheckpointWhileRunning() throws Exception {
         runPod(workloadPod(NS, "bighog", NODE_A, "/memhog", "1024"));
         await("bighog filled its memory", Duration.ofSeconds(120), () -> log(NS, "bighog").contains("filled"));
-        GenericKubernetesResource big = example("checkpoint.yaml", NS, "podName: counter", "podName: bighog");
+        // Zstd: its native library must load in the agent image (a missing libpthread once kept it from it).
+        GenericKubernetesResource big = example("checkpoint.yaml", NS, "podName: counter", "podName: bighog",
+                "compression: Lz4", "compression: Zstd");
         big.getMetadata().setName("big");
         long t0 = System.nanoTime();
         create(big);
@@ -383,7 +386,17 @@ class TeleforkE2E {
             GenericKubernetesResource op = name == null ? null : get("NodeOperation", NS, name);
             return op != null && "Running".equals(phase(op)) ? name : null;
         }, n -> n != null);
-        sleep(300);
+        // Mid-dump: the original runs on, untraced, and its copy-on-write twin (a second process in the
+        // container) is being read. That is where a dump spends nearly all its time; the freeze before
+        // it is a few ms, and the engine cannot make a tracer's death harmless while it borrows the
+        // process's registers for an injected call (README, limitations).
+        waitFor("memhog released and its twin being read", Duration.ofSeconds(60), () -> {
+            try {
+                return hostPids(containerId(hog)).size() == 2 && "0".equals(procStatus(hogPid, "TracerPid"));
+            } catch (IOException e) {
+                return false;
+            }
+        }, ok -> ok);
         long tKill = System.nanoTime();
         String agentCid = containerId(agentA).replaceFirst("^[a-z-]+://", "");
         Process kill = new ProcessBuilder("ctr", "-a", STATE.resolve("nodes/node-a/containerd.sock").toString(),
@@ -397,7 +410,16 @@ class TeleforkE2E {
         sleep(2000);
         soft.assertThat(procStatus(hogPid, "State")).as("memhog state").doesNotStartWith("T").doesNotStartWith("t").isNotNull();
         soft.assertThat(procStatus(hogPid, "TracerPid")).as("memhog TracerPid").isEqualTo("0");
-        soft.assertThat(hostPids(containerId(hog))).as("processes in the memhog container after the kill").containsExactly(hogPid);
+        // The twin dies with the agent (PTRACE_O_EXITKILL): at most a zombie is left, never a running copy.
+        List<Long> after = hostPids(containerId(hog));
+        soft.assertThat(after).as("processes in the memhog container after the kill").contains(hogPid).hasSizeLessThanOrEqualTo(2);
+        for (long p : after) {
+            if (p != hogPid) {
+                String state = procStatus(p, "State");
+                soft.assertThat(state).as("the twin %d after the kill", p).satisfiesAnyOf(
+                        st -> assertThat(st).isNull(), st -> assertThat(st).startsWith("Z"));
+            }
+        }
         String l1 = log(NS, "memhog");
         sleep(2500);
         String l2 = log(NS, "memhog");
