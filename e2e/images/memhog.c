@@ -1,5 +1,7 @@
 /* E2E workload with a lot of memory: fills MIB mebibytes with pseudo-random bytes (incompressible, so
- * a dump takes seconds), then counts like counter.c on stdout, once a second, starting at 0.
+ * a dump takes seconds), then counts like counter.c on stdout, once a second, starting at 0, each number
+ * followed by the word at index K * 1048573 mod N (N words): a test that knows the generator checks,
+ * line by line, memory spread over the whole area.
  *   memhog MIB
  * Exits on SIGTERM/SIGINT. */
 #include <signal.h>
@@ -21,7 +23,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < n; i++) { x ^= x << 13; x ^= x >> 7; x ^= x << 17; p[i] = x; }
     printf("filled %ld MiB\n", mib); fflush(stdout);
     for (long k = 0;; k++) {
-        printf("%ld %lx\n", k, (unsigned long)p[(size_t)k * 4099 % n]); fflush(stdout);
+        printf("%ld %lx\n", k, (unsigned long)p[(size_t)k * 1048573 % n]); fflush(stdout);
         struct timespec ts = {1, 0};
         while (nanosleep(&ts, &ts) != 0) {}
     }

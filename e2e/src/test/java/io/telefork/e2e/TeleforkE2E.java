@@ -361,6 +361,57 @@ class TeleforkE2E {
         forceDeletePod(NS, "bighog");
     }
 
+    /**
+     * A 1 GiB process migrates to node-b: the figures a user waits on (freeze, downtime, total), and its
+     * memory checked after the move: memhog prints, once a second, a word sampled across its whole area,
+     * which this test computes from the generator.
+     */
+    @Test
+    @Order(6)
+    void largeMigrationKeepsItsMemory() {
+        runPod(workloadPod(NS, "hog", NODE_A, "/memhog", "1024"));
+        await("hog filled its memory and counts", Duration.ofSeconds(120), () -> memhogLines(log(NS, "hog")).size() >= 2);
+        GenericKubernetesResource mig = new GenericKubernetesResource();
+        mig.setApiVersion(GROUP_VERSION);
+        mig.setKind("Migration");
+        mig.setMetadata(new ObjectMetaBuilder().withName("hog-move").withNamespace(NS).build());
+        mig.setAdditionalProperty("spec", Map.of("podName", "hog", "targetNode", NODE_B));
+        long t0 = System.nanoTime();
+        create(mig);
+        GenericKubernetesResource done = waitFinal("Migration", NS, "hog-move", Duration.ofSeconds(300));
+        timing("test6b: 1 GiB Migration applied -> Succeeded (seen by the test)", t0);
+        Map<String, Object> st = status(done);
+        assertThat(phase(done)).as("status %s", st).isEqualTo("Succeeded");
+        timing("test6b: 1 GiB Migration frozenMillis / downtimeMillis", st.get("frozenMillis") + " ms / " + st.get("downtimeMillis") + " ms");
+        String target = (String) st.get("targetPod");
+        await("migrated hog prints 3 lines", Duration.ofSeconds(30), () -> memhogLines(log(NS, target)).size() >= 3);
+        List<long[]> lines = memhogLines(log(NS, target));
+        assertThat(lines.get(0)[0]).as("the count goes on, not from 0").isPositive();
+        long words = 1024L << 17;
+        for (long[] line : lines) {
+            assertThat(Long.toHexString(line[1])).as("word sampled at count %d on node-b", line[0])
+                    .isEqualTo(Long.toHexString(memhogWord(line[0] * 1048573L % words)));
+        }
+        forceDeletePod(NS, target);
+    }
+
+    /** memhog's "K HEX" lines as {K, word}. */
+    static List<long[]> memhogLines(String log) {
+        return log.lines().filter(l -> l.matches("\\d+ [0-9a-f]+"))
+                .map(l -> new long[] {Long.parseLong(l.split(" ")[0]), Long.parseUnsignedLong(l.split(" ")[1], 16)}).toList();
+    }
+
+    /** Word {@code index} of memhog's memory: its xorshift generator run that far. */
+    static long memhogWord(long index) {
+        long x = 88172645463325252L;
+        for (long i = 0; i <= index; i++) {
+            x ^= x << 13;
+            x ^= x >>> 7;
+            x ^= x << 17;
+        }
+        return x;
+    }
+
     @Test
     @Order(7)
     void agentKilledMidDump() throws Exception {
