@@ -29,6 +29,7 @@ public final class ImageWriter implements AutoCloseable {
     private final ByteBuffer header = ByteBuffer.allocateDirect(Format.RECORD_HEADER_BYTES + Format.PAGES_PREFIX_BYTES)
             .order(ByteOrder.BIG_ENDIAN);
     private final List<PageIndex.Entry> index = new ArrayList<>();
+    private ByteBuffer staging;
     private ByteBuffer compressed;
     private long offset;
     private long pageBytes;
@@ -126,7 +127,12 @@ public final class ImageWriter implements AutoCloseable {
     }
 
     private ByteBuffer compress(long address, int count, ByteBuffer pages, int raw) {
-        ByteBuffer src = ByteBuffer.allocateDirect(raw);
+        // One staging buffer for the whole image: a direct buffer per run is freed only by a GC, which a
+        // dump barely triggers; a few GiB of them outgrew an agent's memory limit (OOM-killed).
+        if (staging == null || staging.capacity() < raw) {
+            staging = ByteBuffer.allocateDirect(Format.PAGES_PREFIX_BYTES + Format.MAX_RUN_PAGES * Format.PAGE_SIZE);
+        }
+        ByteBuffer src = staging.clear();
         src.putLong(address).putInt(count).put(pages.duplicate()).flip();
         int bound = compression.maxCompressedLength(raw);
         if (compressed == null || compressed.capacity() < bound) {
