@@ -3,11 +3,11 @@
  * back closed (its reads see end of file), as telefork documents.
  *
  *   fd L: a TCP socket listening on 127.0.0.1 (an ephemeral port), SO_REUSEADDR, non-blocking;
- *   fd U: a UDP socket bound to 127.0.0.1 (an ephemeral port);
+ *   fd U: a UDP socket bound to 127.0.0.1 (an ephemeral port), and fd UC: a UDP socket connected to U;
  *   fd C: a client connected to L, and fd A: the connection L accepted;
  *   a unix stream socket pair with bytes queued in both directions (as a selector's wake-up pair).
  * After go: the same ports, options and flags; a new client can connect to L and be accepted; a
- * datagram sent to U arrives; A and C read end of file after a restore (TF_EXPECT_RESTORE set by the
+ * datagram sent to U arrives, and one sent through UC (still connected to U) too; A and C read end of file after a restore (TF_EXPECT_RESTORE set by the
  * harness), and still carry data when run plainly.
  */
 #include "tftest.h"
@@ -50,6 +50,11 @@ int main(void)
 	if (bind(u, (struct sockaddr *)&any, sizeof(any)) != 0)
 		tf_die("bind udp");
 	int lport = port_of(l), uport = port_of(u);
+	struct sockaddr_in to_u0 = loopback(uport);
+	int uc = socket(AF_INET, SOCK_DGRAM, 0);
+	if (connect(uc, (struct sockaddr *)&to_u0, sizeof(to_u0)) != 0)
+		tf_die("connect udp");
+	int ucport = port_of(uc);
 	struct sockaddr_in to_l = loopback(lport);
 	int c = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -107,6 +112,14 @@ int main(void)
 	struct pollfd pu = {.fd = u, .events = POLLIN};
 	poll(&pu, 1, 2000);
 	tf_check(recv(u, d, sizeof(d), MSG_DONTWAIT) == 5 && memcmp(d, "dgram", 5) == 0, "no datagram on the udp port");
+	tf_check(port_of(uc) == ucport, "connected udp socket on port %d, expected %d", port_of(uc), ucport);
+	tf_check(send(uc, "conn", 4, 0) == 4, "the connected udp socket cannot send: %s", strerror(errno));
+	memset(d, 0, sizeof(d));
+	poll(&pu, 1, 2000);
+	struct sockaddr_in from;
+	socklen_t fromlen = sizeof(from);
+	tf_check(recvfrom(u, d, sizeof(d), MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen) == 4 && memcmp(d, "conn", 4) == 0
+		 && ntohs(from.sin_port) == ucport, "no datagram from the connected udp socket");
 
 	char x;
 	if (getenv("TF_EXPECT_RESTORE")) {

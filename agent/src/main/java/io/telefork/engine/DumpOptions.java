@@ -11,8 +11,11 @@ import io.telefork.image.Compression;
  * @param progress     receives bytes written
  * @param fullFreeze   with leaveRunning: keep the process stopped for the whole dump instead of reading
  *                     its memory from a copy-on-write twin while it runs on
+ * @param tcpEstablished keep established TCP connections (TCP repair: sequence numbers, queues, options),
+ *                     recorded per connection in the image; otherwise they are restored closed
  */
-public record DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze) {
+public record DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze,
+                          boolean tcpEstablished) {
 
     public DumpOptions {
         if (compression == null) {
@@ -24,10 +27,10 @@ public record DumpOptions(boolean leaveRunning, Compression compression, Progres
     }
 
     public DumpOptions(boolean leaveRunning, Compression compression, Progress progress) {
-        this(leaveRunning, compression, progress, false);
+        this(leaveRunning, compression, progress, false, false);
     }
 
     public static DumpOptions defaults() {
-        return new DumpOptions(false, Compression.NONE, Progress.NONE, false);
+        return new DumpOptions(false, Compression.NONE, Progress.NONE, false, false);
     }
 }

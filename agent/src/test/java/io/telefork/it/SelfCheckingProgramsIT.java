@@ -77,6 +77,7 @@ class SelfCheckingProgramsIT {
                 Case.of("pipe_inside"),
                 Case.of("fd_kinds"),
                 Case.of("sockets"),
+                Case.of("unix_sockets", "{tmp}"),
                 Case.of("threads"),
                 Case.of("multithread"));
     }

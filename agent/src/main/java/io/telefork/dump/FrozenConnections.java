@@ -1,0 +1,213 @@
+package io.telefork.dump;
+
+import io.telefork.engine.EngineException;
+import io.telefork.engine.EngineException.Reason;
+import io.telefork.image.TcpConnection;
+import io.telefork.sys.ConnectionLock;
+import io.telefork.sys.Kernel;
+import io.telefork.sys.Sockets;
+import io.telefork.sys.SysException;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Established TCP connections of the dumped process, read with TCP repair (--tcp-established).
+ *
+ * <p>A socket in repair mode sends nothing when it is closed: no FIN, no RST. So each connection is put
+ * into repair mode through a copy of its descriptor (pidfd_getfd) during the freeze and stays there: when
+ * the dump kills the process, the connections vanish without the peer hearing of it, and the restore
+ * brings them back with the same sequence numbers. When the process is to run on instead (--leave-running,
+ * or a failed dump), repair mode is turned off again before it runs. The copies are held until then.
+ */
+final class FrozenConnections {
+    private static final int TCP_ESTABLISHED = 1;
+    private static final int TCP_INFO_BYTES = 256;
+    private static final int ATTEMPTS = 10;
+
+    private final boolean enabled;
+    /** Copies of the repaired sockets and the receive sequence read from each. */
+    private final List<Held> held = new ArrayList<>();
+
+    private record Held(int fd, int mine, long recvNext, ConnectionLock lock, boolean reuseAddress) {
+    }
+
+    FrozenConnections(boolean enabled) {
+        this.enabled = enabled;
+    }
+
+    boolean enabled() {
+        return enabled;
+    }
+
+    /**
+     * Puts the connection behind {@code mine} (a copy of the process's {@code fd}) into repair mode and
+     * reads it; takes ownership of {@code mine} then. Returns null, leaving {@code mine} to the caller,
+     * when the connection is not (or no longer) established: such a one is restored closed.
+     */
+    TcpConnection freeze(int pid, int fd, int mine, long[] socket, byte[] local, byte[] peer) throws EngineException {
+        try {
+            if (state(mine) != TCP_ESTABLISHED) {
+                return null;
+            }
+            ConnectionLock lock = new ConnectionLock(pid, local, peer);
+            try {
+                lock.lock();
+            } catch (SysException e) {
+                throw new EngineException(Reason.INCOMPATIBLE, "cannot keep the peer of the TCP connection of fd " + fd
+                        + " of process " + pid + " away while it is dumped: " + e.getMessage());
+            }
+            try {
+                Sockets.setInt(mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR, Sockets.TCP_REPAIR_ON);
+            } catch (SysException e) {
+                unlock(lock, fd);
+                throw new EngineException(Reason.INCOMPATIBLE, "cannot put the TCP connection of fd " + fd + " of process "
+                        + pid + " into repair mode: " + e.getMessage()
+                        + (e.errno() == 1 ? " (TCP_REPAIR needs CAP_NET_ADMIN in the socket's network namespace)" : ""));
+            }
+            held.add(new Held(fd, mine, -1, lock, socket[4] > 0));
+            if (state(mine) != TCP_ESTABLISHED) {
+                // The peer closed it meanwhile: not a connection to keep.
+                held.remove(held.size() - 1);
+                unlock(lock, fd);
+                Sockets.setInt(mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR, Sockets.TCP_REPAIR_OFF);
+                return null;
+            }
+            byte[] info = Sockets.get(mine, Sockets.SOL_TCP, Sockets.TCP_INFO, TCP_INFO_BYTES, "TCP_INFO");
+            ReceiveQueue recv = receiveQueue(mine);
+            held.set(held.size() - 1, new Held(fd, mine, recv.next(), lock, socket[4] > 0));
+            SendQueue send = sendQueue(mine);
+            byte[] window = Sockets.get(mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR_WINDOW, 20, "TCP_REPAIR_WINDOW");
+            long[] w = new long[5];
+            for (int i = 0; i < 5; i++) {
+                w[i] = u32(window, i * 4);
+            }
+            int options = info[5] & 0xff;
+            return new TcpConnection(socket, local, peer, send.first(), recv.first(), send.unacked(), send.unsent(),
+                    recv.bytes(),
+                    Sockets.getInt(mine, Sockets.SOL_TCP, Sockets.TCP_MAXSEG), options, info[6] & 0x0f,
+                    (info[6] >> 4) & 0x0f, Sockets.getInt(mine, Sockets.SOL_TCP, Sockets.TCP_TIMESTAMP) & 0xffffffffL,
+                    w, Sockets.getInt(mine, Sockets.SOL_SOCKET, Sockets.SO_SNDBUF),
+                    Sockets.getInt(mine, Sockets.SOL_SOCKET, Sockets.SO_RCVBUF));
+        } catch (SysException e) {
+            throw new EngineException(Reason.SYSTEM, "cannot read the TCP connection of fd " + fd + " of process " + pid
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** rcv_nxt, the sequence number of the first unread byte, the unread bytes. */
+    private record ReceiveQueue(long next, long first, byte[] bytes) {
+    }
+
+    /** The sequence number of the oldest unacknowledged byte, the sent and the unsent bytes. */
+    private record SendQueue(long first, byte[] unacked, byte[] unsent) {
+    }
+
+    private static int state(int mine) throws SysException {
+        return Sockets.get(mine, Sockets.SOL_TCP, Sockets.TCP_INFO, 8, "TCP_INFO")[0] & 0xff;
+    }
+
+    /**
+     * The receive queue, read until two reads of the next expected sequence number agree: the kernel
+     * still takes in what the peer sends while the socket is in repair mode.
+     */
+    private static ReceiveQueue receiveQueue(int mine) throws SysException {
+        Sockets.setInt(mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_RECV_QUEUE);
+        for (int i = 0; i < ATTEMPTS; i++) {
+            long next = Sockets.getInt(mine, Sockets.SOL_TCP, Sockets.TCP_QUEUE_SEQ) & 0xffffffffL;
+            int length = Sockets.ioctlInt(mine, Sockets.SIOCINQ);
+            byte[] bytes = Sockets.peek(mine, length);
+            if ((Sockets.getInt(mine, Sockets.SOL_TCP, Sockets.TCP_QUEUE_SEQ) & 0xffffffffL) == next) {
+                return new ReceiveQueue(next, (next - length) & 0xffffffffL, bytes);
+            }
+        }
+        throw new SysException("the receive queue kept changing while it was read (the peer is sending)");
+    }
+
+    /** The send queue. Acknowledgements may shrink it while it is read: read until two reads agree. */
+    private static SendQueue sendQueue(int mine) throws SysException {
+        Sockets.setInt(mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_SEND_QUEUE);
+        long writeSeq = Sockets.getInt(mine, Sockets.SOL_TCP, Sockets.TCP_QUEUE_SEQ) & 0xffffffffL;
+        for (int i = 0; i < ATTEMPTS; i++) {
+            int queued = Sockets.ioctlInt(mine, Sockets.SIOCOUTQ);
+            int unsent = Sockets.ioctlInt(mine, Sockets.SIOCOUTQNSD);
+            byte[] bytes;
+            try {
+                bytes = Sockets.peek(mine, queued);
+            } catch (SysException e) {
+                continue; // shrank between the ioctl and the peek
+            }
+            if (Sockets.ioctlInt(mine, Sockets.SIOCOUTQ) == queued && Sockets.ioctlInt(mine, Sockets.SIOCOUTQNSD) == unsent) {
+                // The queue runs from snd_una to write_seq; its last `unsent` bytes never left.
+                return new SendQueue((writeSeq - queued) & 0xffffffffL, Arrays.copyOf(bytes, queued - unsent),
+                        Arrays.copyOfRange(bytes, queued - unsent, queued));
+            }
+        }
+        throw new SysException("the send queue kept changing while it was read");
+    }
+
+    private static long u32(byte[] b, int at) {
+        return (b[at] & 0xffL) | (b[at + 1] & 0xffL) << 8 | (b[at + 2] & 0xffL) << 16 | (b[at + 3] & 0xffL) << 24;
+    }
+
+    /**
+     * Fails when a connection took in bytes after it was read: they were acknowledged to the peer but are
+     * not in the image, so killing the process now would lose them. Called just before the kill.
+     */
+    void checkQuiet(int pid) throws EngineException {
+        for (Held h : held) {
+            try {
+                Sockets.setInt(h.mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR_QUEUE, Sockets.TCP_RECV_QUEUE);
+                long now = Sockets.getInt(h.mine, Sockets.SOL_TCP, Sockets.TCP_QUEUE_SEQ) & 0xffffffffL;
+                if (now != h.recvNext) {
+                    throw new EngineException(Reason.SYSTEM, "the TCP connection of fd " + h.fd + " of process " + pid
+                            + " received " + ((now - h.recvNext) & 0xffffffffL) + " bytes during the dump; the process "
+                            + "was left running (dump again when its peer is quiet)");
+                }
+            } catch (SysException e) {
+                throw new EngineException(Reason.SYSTEM, "cannot check the TCP connection of fd " + h.fd + ": "
+                        + e.getMessage(), e);
+            }
+        }
+    }
+
+    /** The process runs on: the peer let through again, repair mode off (the kernel sends a window probe), copies closed. */
+    void thaw() {
+        for (Held h : held) {
+            unlock(h.lock, h.fd);
+            try {
+                Sockets.setInt(h.mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR, Sockets.TCP_REPAIR_OFF);
+                if (h.reuseAddress) {
+                    // Leaving repair mode cleared it; the application had set it.
+                    Sockets.setInt(h.mine, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1);
+                }
+            } catch (SysException e) {
+                System.getLogger("telefork").log(System.Logger.Level.WARNING,
+                        "could not take the TCP connection of fd " + h.fd + " out of repair mode: " + e.getMessage());
+            }
+            Kernel.close(h.mine);
+        }
+        held.clear();
+    }
+
+    private static void unlock(ConnectionLock lock, int fd) {
+        try {
+            lock.unlock();
+        } catch (SysException e) {
+            System.getLogger("telefork").log(System.Logger.Level.WARNING,
+                    "could not remove the lock of the TCP connection of fd " + fd + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * The process is dead or dying: the copies go while the sockets are in repair mode, silently. The
+     * locks stay until the restore: the peer must not reach the connection's addresses before then.
+     */
+    void closeInRepair() {
+        for (Held h : held) {
+            Kernel.close(h.mine);
+        }
+        held.clear();
+    }
+}
