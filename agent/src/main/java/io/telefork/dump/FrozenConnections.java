@@ -15,11 +15,13 @@ import java.util.List;
 /**
  * Established TCP connections of the dumped process, read with TCP repair (--tcp-established).
  *
- * <p>A socket in repair mode sends nothing when it is closed: no FIN, no RST. So each connection is put
- * into repair mode through a copy of its descriptor (pidfd_getfd) during the freeze and stays there: when
- * the dump kills the process, the connections vanish without the peer hearing of it, and the restore
- * brings them back with the same sequence numbers. When the process is to run on instead (--leave-running,
- * or a failed dump), repair mode is turned off again before it runs. The copies are held until then.
+ * <p>Each connection is first locked against its peer ({@link ConnectionLock}: whatever the peer sends is
+ * dropped, and sent again by it later, to the restored socket), then put into repair mode through a copy
+ * of its descriptor (pidfd_getfd) during the freeze, and stays there: a socket in repair mode sends
+ * nothing when it is closed, no FIN and no RST, so when the dump kills the process the connections vanish
+ * without the peer hearing of it, and the restore brings them back with the same sequence numbers. The
+ * locks stay until the restore lifts them. When the process is to run on instead (--leave-running, or a
+ * failed dump), locks and repair mode go before it runs. The copies are held until then.
  */
 final class FrozenConnections {
     private static final int TCP_ESTABLISHED = 1;
@@ -42,58 +44,66 @@ final class FrozenConnections {
     }
 
     /**
-     * Puts the connection behind {@code mine} (a copy of the process's {@code fd}) into repair mode and
-     * reads it; takes ownership of {@code mine} then. Returns null, leaving {@code mine} to the caller,
-     * when the connection is not (or no longer) established: such a one is restored closed.
+     * Locks the connection behind {@code mine} (a copy of the process's {@code fd}) against its peer, puts
+     * it into repair mode and reads it; holds {@code mine} from then on. Returns null when the connection is
+     * not (or no longer) established: such a one is restored closed. On null or an error, {@code mine}
+     * stays the caller's, and the connection is as it was.
      */
     TcpConnection freeze(int pid, int fd, int mine, long[] socket, byte[] local, byte[] peer) throws EngineException {
         try {
             if (state(mine) != TCP_ESTABLISHED) {
                 return null;
             }
-            ConnectionLock lock = new ConnectionLock(pid, local, peer);
-            try {
-                lock.lock();
-            } catch (SysException e) {
-                throw new EngineException(Reason.INCOMPATIBLE, "cannot keep the peer of the TCP connection of fd " + fd
-                        + " of process " + pid + " away while it is dumped: " + e.getMessage());
-            }
-            try {
-                Sockets.setInt(mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR, Sockets.TCP_REPAIR_ON);
-            } catch (SysException e) {
-                unlock(lock, fd);
-                throw new EngineException(Reason.INCOMPATIBLE, "cannot put the TCP connection of fd " + fd + " of process "
-                        + pid + " into repair mode: " + e.getMessage()
-                        + (e.errno() == 1 ? " (TCP_REPAIR needs CAP_NET_ADMIN in the socket's network namespace)" : ""));
-            }
-            held.add(new Held(fd, mine, -1, lock, socket[4] > 0));
-            if (state(mine) != TCP_ESTABLISHED) {
-                // The peer closed it meanwhile: not a connection to keep.
-                held.remove(held.size() - 1);
-                unlock(lock, fd);
-                Sockets.setInt(mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR, Sockets.TCP_REPAIR_OFF);
-                return null;
-            }
-            byte[] info = Sockets.get(mine, Sockets.SOL_TCP, Sockets.TCP_INFO, TCP_INFO_BYTES, "TCP_INFO");
-            ReceiveQueue recv = receiveQueue(mine);
-            held.set(held.size() - 1, new Held(fd, mine, recv.next(), lock, socket[4] > 0));
-            SendQueue send = sendQueue(mine);
-            byte[] window = Sockets.get(mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR_WINDOW, 20, "TCP_REPAIR_WINDOW");
-            long[] w = new long[5];
-            for (int i = 0; i < 5; i++) {
-                w[i] = u32(window, i * 4);
-            }
-            int options = info[5] & 0xff;
-            return new TcpConnection(socket, local, peer, send.first(), recv.first(), send.unacked(), send.unsent(),
-                    recv.bytes(),
-                    Sockets.getInt(mine, Sockets.SOL_TCP, Sockets.TCP_MAXSEG), options, info[6] & 0x0f,
-                    (info[6] >> 4) & 0x0f, Sockets.getInt(mine, Sockets.SOL_TCP, Sockets.TCP_TIMESTAMP) & 0xffffffffL,
-                    w, Sockets.getInt(mine, Sockets.SOL_SOCKET, Sockets.SO_SNDBUF),
-                    Sockets.getInt(mine, Sockets.SOL_SOCKET, Sockets.SO_RCVBUF));
         } catch (SysException e) {
             throw new EngineException(Reason.SYSTEM, "cannot read the TCP connection of fd " + fd + " of process " + pid
                     + ": " + e.getMessage(), e);
         }
+        ConnectionLock lock = new ConnectionLock(pid, local, peer);
+        try {
+            lock.lock();
+        } catch (SysException e) {
+            throw new EngineException(Reason.INCOMPATIBLE, "cannot keep the peer of the TCP connection of fd " + fd
+                    + " of process " + pid + " away while it is dumped: " + e.getMessage());
+        }
+        try {
+            Sockets.setInt(mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR, Sockets.TCP_REPAIR_ON);
+        } catch (SysException e) {
+            unlock(lock, fd);
+            throw new EngineException(Reason.INCOMPATIBLE, "cannot put the TCP connection of fd " + fd + " of process "
+                    + pid + " into repair mode: " + e.getMessage()
+                    + (e.errno() == 1 ? " (TCP_REPAIR needs CAP_NET_ADMIN in the socket's network namespace)" : ""));
+        }
+        Held h = new Held(fd, mine, -1, lock, socket[4] > 0);
+        try {
+            if (state(mine) != TCP_ESTABLISHED) {
+                release(h); // the peer closed it meanwhile: not a connection to keep
+                return null;
+            }
+            TcpConnection c = read(mine, socket, local, peer);
+            held.add(new Held(fd, mine, (c.recvSeq() + c.received().length) & 0xffffffffL, lock, h.reuseAddress()));
+            return c;
+        } catch (SysException e) {
+            release(h);
+            throw new EngineException(Reason.SYSTEM, "cannot read the TCP connection of fd " + fd + " of process " + pid
+                    + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static TcpConnection read(int mine, long[] socket, byte[] local, byte[] peer) throws SysException {
+        byte[] info = Sockets.get(mine, Sockets.SOL_TCP, Sockets.TCP_INFO, TCP_INFO_BYTES, "TCP_INFO");
+        ReceiveQueue recv = receiveQueue(mine);
+        SendQueue send = sendQueue(mine);
+        byte[] window = Sockets.get(mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR_WINDOW, 20, "TCP_REPAIR_WINDOW");
+        long[] w = new long[5];
+        for (int i = 0; i < 5; i++) {
+            w[i] = u32(window, i * 4);
+        }
+        // tcp_info: byte 5 tcpi_options, byte 6 snd_wscale (low nibble) and rcv_wscale (high nibble).
+        return new TcpConnection(socket, local, peer, send.first(), recv.first(), send.unacked(), send.unsent(),
+                recv.bytes(), Sockets.getInt(mine, Sockets.SOL_TCP, Sockets.TCP_MAXSEG), info[5] & 0xff, info[6] & 0x0f,
+                (info[6] >> 4) & 0x0f, Sockets.getInt(mine, Sockets.SOL_TCP, Sockets.TCP_TIMESTAMP) & 0xffffffffL,
+                w, Sockets.getInt(mine, Sockets.SOL_SOCKET, Sockets.SO_SNDBUF),
+                Sockets.getInt(mine, Sockets.SOL_SOCKET, Sockets.SO_RCVBUF));
     }
 
     /** rcv_nxt, the sequence number of the first unread byte, the unread bytes. */
@@ -172,23 +182,28 @@ final class FrozenConnections {
         }
     }
 
-    /** The process runs on: the peer let through again, repair mode off (the kernel sends a window probe), copies closed. */
+    /** The process runs on: the peer let through again, repair mode off, copies closed. */
     void thaw() {
         for (Held h : held) {
-            unlock(h.lock, h.fd);
-            try {
-                Sockets.setInt(h.mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR, Sockets.TCP_REPAIR_OFF);
-                if (h.reuseAddress) {
-                    // Leaving repair mode cleared it; the application had set it.
-                    Sockets.setInt(h.mine, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1);
-                }
-            } catch (SysException e) {
-                System.getLogger("telefork").log(System.Logger.Level.WARNING,
-                        "could not take the TCP connection of fd " + h.fd + " out of repair mode: " + e.getMessage());
-            }
+            release(h);
             Kernel.close(h.mine);
         }
         held.clear();
+    }
+
+    /** Undoes {@link #freeze} on one connection; the kernel sends a window probe as repair mode ends. */
+    private static void release(Held h) {
+        unlock(h.lock, h.fd);
+        try {
+            Sockets.setInt(h.mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR, Sockets.TCP_REPAIR_OFF);
+            if (h.reuseAddress) {
+                // Leaving repair mode cleared it; the application had set it.
+                Sockets.setInt(h.mine, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1);
+            }
+        } catch (SysException e) {
+            System.getLogger("telefork").log(System.Logger.Level.WARNING,
+                    "could not take the TCP connection of fd " + h.fd + " out of repair mode: " + e.getMessage());
+        }
     }
 
     private static void unlock(ConnectionLock lock, int fd) {
