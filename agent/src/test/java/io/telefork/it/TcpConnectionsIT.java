@@ -68,6 +68,16 @@ class TcpConnectionsIT {
             Harness.Result inspect = h.run("inspect", image.toString());
             assertThat(inspect.stdout()).as("inspect of %s (dump stderr %s)", image, dump.stderr())
                     .contains("TCP_ESTABLISHED").contains("127.0.0.1:" + peer.port());
+            @SuppressWarnings("unchecked")
+            Map<String, Object> json = (Map<String, Object>) Harness.Json.parse(h.run("inspect", "--json", image.toString())
+                    .stdout());
+            @SuppressWarnings("unchecked")
+            Map<String, Object> socket = ((List<Map<String, Object>>) json.get("fds")).stream()
+                    .filter(f -> "TCP_ESTABLISHED".equals(f.get("kind"))).map(f -> (Map<String, Object>) f.get("socket"))
+                    .findFirst().orElseThrow();
+            assertThat(socket).containsEntry("protocol", "tcp").containsEntry("peer", "127.0.0.1:" + peer.port())
+                    .containsEntry("receiveQueue", (long) IN_BYTES);
+            assertThat((Long) socket.get("unacked") + (Long) socket.get("unsent")).as("send queue").isPositive();
             assertThat(locks()).as("the dump's lock on the connection (the peer cannot reach it until the restore)")
                     .anyMatch(l -> l.contains("--sport " + peer.port()));
 
