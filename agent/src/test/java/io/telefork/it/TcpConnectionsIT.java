@@ -166,6 +166,33 @@ class TcpConnectionsIT {
         }
     }
 
+    /**
+     * A path socket file is replaced only when nothing is bound to it any more: if another process listens
+     * on the path by the time of the restore, the restore fails (exit 8) and leaves that process's socket
+     * alone.
+     */
+    @Test
+    void aLiveSocketOnThePathIsLeftAlone() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("sockets"));
+        Harness.Proc original = h.startProgram("unix_sockets", List.of(dir.toString()), Map.of());
+        Path image = tmp.resolve("unix.img");
+        h.dump(original.pid(), image);
+        original.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        Path path = dir.resolve("l.sock");
+        Files.delete(path); // the dumped socket's file; another process takes the path
+        try (ServerSocketChannel other = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            other.bind(UnixDomainSocketAddress.of(path));
+            Harness.Proc restore = h.restore(image);
+            restore.closeStdin();
+            assertThat(restore.waitFor(Harness.CLI_TIMEOUT)).as("exit of %s", restore.describe()).isEqualTo(8);
+            assertThat(restore.stderr()).contains("cannot bind the unix socket of fd").contains(path.toString())
+                    .contains("a live socket or another file is there");
+            try (SocketChannel c = SocketChannel.open(UnixDomainSocketAddress.of(path))) {
+                assertThat(other.accept()).as("the other process's socket still takes connections").isNotNull();
+            }
+        }
+    }
+
     /** The test's end of the connection: accepts it, sends IN_BYTES at once, reads only when told. */
     private final class Peer implements AutoCloseable {
         final long seedOut = ThreadLocalRandom.current().nextLong(1, Long.MAX_VALUE);
