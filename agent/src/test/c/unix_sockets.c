@@ -1,10 +1,12 @@
 /*
- * unix_sockets DIR [OUTSIDE]: unix sockets bound to names come back on the same names.
+ * unix_sockets DIR [OUTSIDE|- [DGRAM_PEER]]: unix sockets bound to names come back on the same names.
  *
  *   stream listener on DIR/l.sock (non-blocking), stream listener on an abstract name, seqpacket listener
  *   on DIR/sp.sock, datagram socket bound to DIR/d.sock, datagram socket bound to an abstract name, and a
  *   connection accepted from the path listener (both ends here, bytes queued).
  *   With OUTSIDE (a path another process listens on): a stream socket connected to it.
+ *   With DGRAM_PEER (a path another process's datagram socket is bound to): an unnamed datagram socket
+ *   connected to it; after go it sends "hello-dgram" through it (the other process checks it arrives).
  * After go: the same names; new clients connect to every listener and are accepted; datagrams sent to
  * both bound datagram sockets arrive; the accepted pair still carries its bytes. After a restore
  * (TF_EXPECT_RESTORE) the socket connected to the other process reads end of file and writing to it
@@ -77,7 +79,7 @@ static void check_dgram(int d, struct sockaddr_un *a, socklen_t len, const char 
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		tf_die("usage: unix_sockets DIR [OUTSIDE]");
+		tf_die("usage: unix_sockets DIR [OUTSIDE|- [DGRAM_PEER]]");
 	const char *dir = argv[1];
 	struct sockaddr_un al, aa, asp, ad, ada;
 	socklen_t ll = name(&al, dir, "l.sock", 0), la = name(&aa, dir, "stream", 1), lsp = name(&asp, dir, "sp.sock", 0),
@@ -100,7 +102,7 @@ int main(int argc, char **argv)
 	tf_write_all(c, "to-a", 4);
 
 	int o = -1;
-	if (argc > 2) {
+	if (argc > 2 && strcmp(argv[2], "-") != 0) {
 		struct sockaddr_un ao;
 		memset(&ao, 0, sizeof(ao));
 		ao.sun_family = AF_UNIX;
@@ -108,6 +110,17 @@ int main(int argc, char **argv)
 		o = socket(AF_UNIX, SOCK_STREAM, 0);
 		if (connect(o, (struct sockaddr *)&ao, sizeof(ao)) != 0)
 			tf_die("connect to %s", argv[2]);
+	}
+
+	int dc = -1;
+	if (argc > 3) {
+		struct sockaddr_un ap;
+		memset(&ap, 0, sizeof(ap));
+		ap.sun_family = AF_UNIX;
+		snprintf(ap.sun_path, sizeof(ap.sun_path), "%s", argv[3]);
+		dc = socket(AF_UNIX, SOCK_DGRAM, 0);
+		if (connect(dc, (struct sockaddr *)&ap, sizeof(ap)) != 0)
+			tf_die("connect to %s", argv[3]);
 	}
 
 	tf_ready();
@@ -132,5 +145,7 @@ int main(int argc, char **argv)
 			tf_check(write(o, "x", 1) == 1, "cannot write to the other process");
 		}
 	}
+	if (dc >= 0)
+		tf_check(send(dc, "hello-dgram", 11, 0) == 11, "the datagram socket cannot send to its peer: %s", strerror(errno));
 	return tf_finish();
 }

@@ -137,7 +137,8 @@ class TcpConnectionsIT {
     /**
      * A unix stream connection to another process (this test, listening on a path) comes back closed:
      * the restored program reads end of file and gets EPIPE ("reconnect semantics"), while its listening
-     * and bound unix sockets are back on their names (agent/src/test/c/unix_sockets.c).
+     * and bound unix sockets are back on their names (agent/src/test/c/unix_sockets.c), and its datagram
+     * socket connected to another process's named one (a python3 helper) is connected to it again.
      */
     @Test
     void unixConnectionToAnotherProcessComesBackClosed() throws Exception {
@@ -152,8 +153,13 @@ class TcpConnectionsIT {
                     throw new java.io.UncheckedIOException(e);
                 }
             });
-            Harness.Proc original = h.startProgram("unix_sockets", List.of(dir.toString(), outside.toString()),
-                    Map.of("TF_EXPECT_RESTORE", "1"));
+            Path dgram = tmp.resolve("dgram.sock");
+            Harness.Proc helper = h.start("dgram peer", List.of("python3", "-u", "-c", "import socket, sys\n"
+                    + "s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\ns.bind(sys.argv[1])\nprint('BOUND')\n"
+                    + "while True:\n    print(s.recv(100).decode())\n", dgram.toString()));
+            helper.awaitLine("BOUND", Duration.ofSeconds(10));
+            Harness.Proc original = h.startProgram("unix_sockets", List.of(dir.toString(), outside.toString(),
+                    dgram.toString()), Map.of("TF_EXPECT_RESTORE", "1"));
             try (SocketChannel ours = accepted.get(10, TimeUnit.SECONDS)) {
                 Path image = tmp.resolve("unix.img");
                 h.dump(original.pid(), image);
@@ -162,6 +168,7 @@ class TcpConnectionsIT {
                 assertThat(h.run("inspect", image.toString()).stdout()).contains("UNIX_SOCKET")
                         .contains(dir.resolve("l.sock").toString()).contains("listening");
                 h.restore(image).goAndExpectPass();
+                helper.awaitLine("hello-dgram", Duration.ofSeconds(10));
             }
         }
     }
