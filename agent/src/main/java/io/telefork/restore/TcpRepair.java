@@ -48,6 +48,15 @@ final class TcpRepair {
         } catch (ImageFormatException e) {
             throw new EngineException(Reason.BAD_IMAGE, "bad image: " + e.getMessage(), e);
         }
+        try {
+            // The dump's lock, or a new one where the dump's is not (another network namespace): the peer stays
+            // away until release(). Checked here, before the vessel is given up, so that a missing iptables fails
+            // the restore while it still can fail cleanly.
+            new ConnectionLock(vessel, c.local(), c.peer()).lock();
+        } catch (SysException e) {
+            throw new EngineException(Reason.INCOMPATIBLE, "cannot keep the peer of the TCP connection of fd " + f.fd()
+                    + " away until the process runs: " + e.getMessage());
+        }
         int mine;
         try {
             mine = Kernel.stealFd(vessel, vesselFd);
