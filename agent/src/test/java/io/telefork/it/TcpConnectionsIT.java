@@ -110,6 +110,29 @@ class TcpConnectionsIT {
     }
 
     /**
+     * Without CAP_NET_ADMIN (dropped with setpriv) neither the lock nor TCP repair is permitted: the dump
+     * refuses with exit 8 and one line saying why, and the process and its connection run on untouched.
+     */
+    @Test
+    void withoutCapNetAdminTheDumpRefusesAndTheProcessRunsOn() throws Exception {
+        try (Peer peer = new Peer()) {
+            Harness.Proc original = peer.startProgram();
+            Path image = tmp.resolve("tcp.img");
+            List<String> cmd = new java.util.ArrayList<>(List.of("setpriv", "--inh-caps=-net_admin",
+                    "--bounding-set=-net_admin"));
+            cmd.addAll(Harness.cli("dump", "--tcp-established", Long.toString(original.pid()), image.toString()));
+            Harness.Proc dump = h.start("dump without CAP_NET_ADMIN", cmd);
+            dump.closeStdin();
+            assertThat(dump.waitFor(Harness.CLI_TIMEOUT)).as("exit of %s", dump.describe()).isEqualTo(8);
+            assertThat(dump.stderr().lines().filter(l -> l.startsWith("telefork: ")).toList()).singleElement()
+                    .asString().contains("cannot keep the peer of the TCP connection of fd 3").contains("Permission denied");
+            assertThat(image).doesNotExist();
+            assertThat(locks()).noneMatch(l -> l.contains("--sport " + peer.port()));
+            peer.finish(original);
+        }
+    }
+
+    /**
      * The default (--tcp-close): the connection comes back closed; the program reads end of file and the
      * peer, whose connection the dump did not reset either, sees end of file once the restored copy exits.
      */
