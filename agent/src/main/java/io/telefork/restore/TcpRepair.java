@@ -52,7 +52,7 @@ final class TcpRepair {
             // The dump's lock, or a new one where the dump's is not (another network namespace): the peer stays
             // away until release(). Checked here, before the vessel is given up, so that a missing iptables fails
             // the restore while it still can fail cleanly.
-            new ConnectionLock(vessel, c.local(), c.peer()).lock();
+            new ConnectionLock(vessel, c.local(), c.peer()).ensureLocked();
         } catch (SysException e) {
             throw new EngineException(Reason.INCOMPATIBLE, "cannot keep the peer of the TCP connection of fd " + f.fd()
                     + " away until the process runs: " + e.getMessage());

@@ -41,17 +41,22 @@ public final class ConnectionLock {
         this.peer = peer.clone();
     }
 
-    /** Inserts the rule (once: an existing identical rule is kept). */
+    /** Inserts the rule: one run of iptables, which the process's freeze pays for. */
     public void lock() throws SysException {
+        run(rule("-I"), false);
+    }
+
+    /** Inserts the rule unless it is there already (a restore finding the dump's lock). */
+    public void ensureLocked() throws SysException {
         if (run(rule("-C"), true) != 0) {
             run(rule("-I"), false);
         }
     }
 
-    /** Deletes the rule, if it is there. */
+    /** Deletes the rule, every copy of it (a dump repeated without a restore in between inserts another). */
     public void unlock() throws SysException {
-        while (run(rule("-C"), true) == 0) {
-            run(rule("-D"), false);
+        while (run(rule("-D"), true) == 0) {
+            // deleted one; look for another
         }
     }
 
@@ -88,7 +93,8 @@ public final class ConnectionLock {
                 throw new SysException(String.join(" ", cmd) + " did not finish in " + TIMEOUT_SECONDS + " s");
             }
             int code = p.exitValue();
-            // -C reports a missing rule with status 1; anything else (2: bad rule, 4: no netfilter) is an error.
+            // -C and -D report a missing rule with status 1; anything else (2: bad rule, 4: no permission or
+            // no netfilter) is an error.
             if (code != 0 && !(check && code == 1)) {
                 throw new SysException(String.join(" ", cmd) + " failed (" + code + "): " + out);
             }
