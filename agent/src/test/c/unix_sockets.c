@@ -3,7 +3,8 @@
  *
  *   stream listener on DIR/l.sock (non-blocking), stream listener on an abstract name, seqpacket listener
  *   on DIR/sp.sock, datagram socket bound to DIR/d.sock, datagram socket bound to an abstract name, and a
- *   connection accepted from the path listener (both ends here, bytes queued).
+ *   connection accepted from the path listener (both ends here, bytes queued), and a stream listener bound
+ *   to the relative name "rel.sock" with DIR as the working directory.
  *   With OUTSIDE (a path another process listens on): a stream socket connected to it.
  *   With DGRAM_PEER (a path another process's datagram socket is bound to): an unnamed datagram socket
  *   connected to it; after go it sends "hello-dgram" through it (the other process checks it arrives).
@@ -18,6 +19,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/stat.h>
 
 static socklen_t name(struct sockaddr_un *a, const char *dir, const char *file, int abstract)
 {
@@ -90,6 +92,14 @@ int main(int argc, char **argv)
 	int d = bound(SOCK_DGRAM, &ad, ld, 0);
 	int dabs = bound(SOCK_DGRAM, &ada, lda, 0);
 	fcntl(l, F_SETFL, O_NONBLOCK);
+	if (chdir(dir) != 0)
+		tf_die("chdir %s", dir);
+	struct sockaddr_un arel;
+	memset(&arel, 0, sizeof(arel));
+	arel.sun_family = AF_UNIX;
+	strcpy(arel.sun_path, "rel.sock");
+	socklen_t lrel = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(arel.sun_path) + 1);
+	int rel = bound(SOCK_STREAM, &arel, lrel, 1);
 
 	int c = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (connect(c, (struct sockaddr *)&al, ll) != 0)
@@ -129,6 +139,9 @@ int main(int argc, char **argv)
 	tf_check((fcntl(l, F_GETFL) & O_NONBLOCK) != 0, "the path listener lost O_NONBLOCK");
 	check_listener(l, SOCK_STREAM, &al, ll, "the path listener");
 	check_listener(abs_l, SOCK_STREAM, &aa, la, "the abstract listener");
+	check_listener(rel, SOCK_STREAM, &arel, lrel, "the listener on a relative name");
+	struct stat st;
+	tf_check(stat("rel.sock", &st) == 0 && S_ISSOCK(st.st_mode), "rel.sock is not a socket in the working directory");
 	check_listener(sp, SOCK_SEQPACKET, &asp, lsp, "the seqpacket listener");
 	check_dgram(d, &ad, ld, "the path datagram socket");
 	check_dgram(dabs, &ada, lda, "the abstract datagram socket");

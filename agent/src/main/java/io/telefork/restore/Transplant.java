@@ -589,8 +589,15 @@ final class Transplant {
          * its socket) is unlinked first, but only if it is a socket file that nothing listens on any more.
          */
         private void bindUnix(int fd, int type, byte[] local, FdEntry f) throws Exception {
-            long r = remote.raw(SYS_BIND, fd, putSockaddr(local), local.length);
             boolean path = local[2] != 0;
+            if (path && local[2] != '/') {
+                // A relative name was bound relative to the working directory, which step 4 sets only later.
+                String cwd = head.process().cwd();
+                if (remote.raw(Sys.SYS_CHDIR, putString(cwd)) < 0) {
+                    throw new EngineException(Reason.FILE_CHANGED, "the working directory " + cwd + " is gone");
+                }
+            }
+            long r = remote.raw(SYS_BIND, fd, putSockaddr(local), local.length);
             if (r == -EADDRINUSE && path && staleSocketFile(type, local)) {
                 remote.call("unlink stale socket file", SYS_UNLINK, scratch + 2);
                 r = remote.raw(SYS_BIND, fd, putSockaddr(local), local.length);
