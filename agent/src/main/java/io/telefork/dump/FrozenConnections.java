@@ -15,8 +15,9 @@ import java.util.List;
 /**
  * Established TCP connections of the dumped process, read with TCP repair (--tcp-established).
  *
- * <p>Each connection is first locked against its peer ({@link ConnectionLock}: whatever the peer sends is
- * dropped, and sent again by it later, to the restored socket), then put into repair mode through a copy
+ * <p>The connections are first locked against their peers, all in one go ({@link ConnectionLock}: whatever
+ * a peer sends is dropped, and sent again by it later, to the restored socket), then each is put into
+ * repair mode through a copy
  * of its descriptor (pidfd_getfd) during the freeze, and stays there: a socket in repair mode sends
  * nothing when it is closed, no FIN and no RST, so when the dump kills the process the connections vanish
  * without the peer hearing of it, and the restore brings them back with the same sequence numbers. The
@@ -31,8 +32,11 @@ final class FrozenConnections {
     private final boolean enabled;
     /** Copies of the repaired sockets and the receive sequence read from each. */
     private final List<Held> held = new ArrayList<>();
+    /** Every connection locked against its peer, held or not (one that closed meanwhile is not). */
+    private final List<ConnectionLock.Connection> locked = new ArrayList<>();
+    private int pid;
 
-    private record Held(int fd, int mine, long recvNext, ConnectionLock lock, boolean reuseAddress) {
+    private record Held(int fd, int mine, long recvNext, ConnectionLock.Connection connection, boolean reuseAddress) {
     }
 
     FrozenConnections(boolean enabled) {
@@ -41,6 +45,30 @@ final class FrozenConnections {
 
     boolean enabled() {
         return enabled;
+    }
+
+    /**
+     * Locks every connection of {@code candidates} against its peer, in one run of iptables-restore: the
+     * freeze pays for it, and a process may have many.
+     */
+    void lockAll(int pid, List<ConnectionLock.Connection> candidates) throws EngineException {
+        this.pid = pid;
+        List<ConnectionLock.Connection> fresh = new ArrayList<>();
+        for (ConnectionLock.Connection c : candidates) {
+            if (fresh.stream().noneMatch(c::sameAs) && locked.stream().noneMatch(c::sameAs)) {
+                fresh.add(c);
+            }
+        }
+        if (fresh.isEmpty()) {
+            return;
+        }
+        try {
+            new ConnectionLock(pid, fresh).lock();
+        } catch (SysException e) {
+            throw new EngineException(Reason.INCOMPATIBLE, "cannot keep the peers of the TCP connections of process "
+                    + pid + " away while it is dumped: " + e.getMessage());
+        }
+        locked.addAll(fresh);
     }
 
     /**
@@ -58,29 +86,24 @@ final class FrozenConnections {
             throw new EngineException(Reason.SYSTEM, "cannot read the TCP connection of fd " + fd + " of process " + pid
                     + ": " + e.getMessage(), e);
         }
-        ConnectionLock lock = new ConnectionLock(pid, local, peer);
-        try {
-            lock.lock();
-        } catch (SysException e) {
-            throw new EngineException(Reason.INCOMPATIBLE, "cannot keep the peer of the TCP connection of fd " + fd
-                    + " of process " + pid + " away while it is dumped: " + e.getMessage());
-        }
+        ConnectionLock.Connection connection = new ConnectionLock.Connection(local, peer);
+        lockAll(pid, List.of(connection)); // normally done already, with all the others
         try {
             Sockets.setInt(mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR, Sockets.TCP_REPAIR_ON);
         } catch (SysException e) {
-            unlock(lock, fd);
             throw new EngineException(Reason.INCOMPATIBLE, "cannot put the TCP connection of fd " + fd + " of process "
                     + pid + " into repair mode: " + e.getMessage()
                     + (e.errno() == 1 ? " (TCP_REPAIR needs CAP_NET_ADMIN in the socket's network namespace)" : ""));
         }
-        Held h = new Held(fd, mine, -1, lock, socket[4] > 0);
+        Held h = new Held(fd, mine, -1, connection, socket[4] > 0);
         try {
             if (state(mine) != TCP_ESTABLISHED) {
                 release(h); // the peer closed it meanwhile: not a connection to keep
                 return null;
             }
             TcpConnection c = read(mine, socket, local, peer);
-            held.add(new Held(fd, mine, (c.recvSeq() + c.received().length) & 0xffffffffL, lock, h.reuseAddress()));
+            held.add(new Held(fd, mine, (c.recvSeq() + c.received().length) & 0xffffffffL, connection,
+                    h.reuseAddress()));
             return c;
         } catch (SysException e) {
             release(h);
@@ -182,8 +205,10 @@ final class FrozenConnections {
         }
     }
 
-    /** The process runs on: the peer let through again, repair mode off, copies closed. */
+    /** The process runs on: the peers let through again, repair mode off, copies closed. */
     void thaw() {
+        unlock(locked);
+        locked.clear();
         for (Held h : held) {
             release(h);
             Kernel.close(h.mine);
@@ -191,9 +216,8 @@ final class FrozenConnections {
         held.clear();
     }
 
-    /** Undoes {@link #freeze} on one connection; the kernel sends a window probe as repair mode ends. */
+    /** Takes one connection out of repair mode; the kernel sends a window probe as it leaves. */
     private static void release(Held h) {
-        unlock(h.lock, h.fd);
         try {
             Sockets.setInt(h.mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR, Sockets.TCP_REPAIR_OFF);
             if (h.reuseAddress) {
@@ -206,12 +230,15 @@ final class FrozenConnections {
         }
     }
 
-    private static void unlock(ConnectionLock lock, int fd) {
+    private void unlock(List<ConnectionLock.Connection> connections) {
+        if (connections.isEmpty()) {
+            return;
+        }
         try {
-            lock.unlock();
+            new ConnectionLock(pid, connections).unlock();
         } catch (SysException e) {
             System.getLogger("telefork").log(System.Logger.Level.WARNING,
-                    "could not remove the lock of the TCP connection of fd " + fd + ": " + e.getMessage());
+                    "could not remove the locks of the TCP connections of process " + pid + ": " + e.getMessage());
         }
     }
 
@@ -220,6 +247,9 @@ final class FrozenConnections {
      * locks stay until the restore: the peer must not reach the connection's addresses before then.
      */
     void closeInRepair() {
+        // Connections that were locked but are not kept (they closed meanwhile) need no lock.
+        unlock(locked.stream().filter(c -> held.stream().noneMatch(h -> h.connection.sameAs(c))).toList());
+        locked.clear();
         for (Held h : held) {
             Kernel.close(h.mine);
         }

@@ -8,7 +8,9 @@ import io.telefork.image.MemoryArea;
 import io.telefork.image.TcpConnection;
 import io.telefork.proc.FileIds;
 import io.telefork.proc.ProcFs;
+import io.telefork.sys.ConnectionLock;
 import io.telefork.sys.Kernel;
+import io.telefork.sys.Sockets;
 import io.telefork.sys.SysException;
 
 import java.io.IOException;
@@ -98,6 +100,9 @@ final class ProcessReader {
             if (link.startsWith("socket:[")) {
                 socketInodes.add(Long.parseLong(link.substring(8, link.length() - 1)));
             }
+        }
+        if (connections.enabled()) {
+            connections.lockAll(pid, establishedTcp(links));
         }
         List<FdEntry> out = new ArrayList<>();
         for (Map.Entry<Integer, String> l : links.entrySet()) {
@@ -308,6 +313,35 @@ final class ProcessReader {
                 Kernel.close(mine);
             }
         }
+    }
+
+    /** The established TCP connections among the descriptors above 2 (0-2 are the restorer's at restore). */
+    private List<ConnectionLock.Connection> establishedTcp(Map<Integer, String> links) throws EngineException {
+        List<ConnectionLock.Connection> out = new ArrayList<>();
+        for (Map.Entry<Integer, String> l : links.entrySet()) {
+            if (l.getKey() <= 2 || !l.getValue().startsWith("socket:")) {
+                continue;
+            }
+            int mine;
+            try {
+                mine = Kernel.stealFd(pid, l.getKey());
+            } catch (SysException e) {
+                throw new EngineException(Reason.SYSTEM, "cannot read socket fd " + l.getKey() + " of " + pid + ": "
+                        + e.getMessage(), e);
+            }
+            try {
+                int family = Kernel.sockopt(mine, SOL_SOCKET, 39);
+                if ((family == AF_INET || family == AF_INET6) && Kernel.sockopt(mine, SOL_SOCKET, 3) == SOCK_STREAM
+                        && (Sockets.get(mine, Sockets.SOL_TCP, Sockets.TCP_INFO, 1, "TCP_INFO")[0] & 0xff) == 1) {
+                    out.add(new ConnectionLock.Connection(Kernel.sockaddr(mine, false), Kernel.sockaddr(mine, true)));
+                }
+            } catch (SysException e) {
+                // not a TCP socket after all: nothing to lock
+            } finally {
+                Kernel.close(mine);
+            }
+        }
+        return out;
     }
 
     private static final int SOCK_SEQPACKET = 5;

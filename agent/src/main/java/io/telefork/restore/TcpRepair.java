@@ -13,6 +13,7 @@ import io.telefork.sys.SysException;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -139,16 +140,31 @@ final class TcpRepair {
      * more.
      */
     static void release(int vessel, List<FdEntry> fds) throws EngineException {
-        for (FdEntry f : fds) {
-            if (f.kind() != FdEntry.Kind.TCP_ESTABLISHED || f.sameAs() >= 0) {
-                continue;
+        List<FdEntry> kept = new ArrayList<>();
+        List<TcpConnection> connections = new ArrayList<>();
+        List<ConnectionLock.Connection> locked = new ArrayList<>();
+        try {
+            for (FdEntry f : fds) {
+                if (f.kind() == FdEntry.Kind.TCP_ESTABLISHED && f.sameAs() < 0) {
+                    TcpConnection c = TcpConnection.of(f);
+                    kept.add(f);
+                    connections.add(c);
+                    locked.add(new ConnectionLock.Connection(c.local(), c.peer()));
+                }
             }
+            if (!locked.isEmpty()) {
+                // The peers may reach them again: the sockets are whole, and what a peer resends they take in.
+                new ConnectionLock(vessel, locked).unlock();
+            }
+        } catch (SysException | ImageFormatException e) {
+            throw new EngineException(Reason.SYSTEM, "cannot lift the locks of the TCP connections: " + e.getMessage(), e);
+        }
+        for (int i = 0; i < kept.size(); i++) {
+            FdEntry f = kept.get(i);
+            TcpConnection c = connections.get(i);
             try {
-                TcpConnection c = TcpConnection.of(f);
                 int mine = Kernel.stealFd(vessel, f.fd());
                 try {
-                    // The peer may reach it again: the socket is whole, and what the peer resends it takes in.
-                    new ConnectionLock(vessel, c.local(), c.peer()).unlock();
                     Sockets.setInt(mine, Sockets.SOL_TCP, Sockets.TCP_REPAIR, Sockets.TCP_REPAIR_OFF);
                     if (c.socket()[4] > 0) {
                         // Leaving repair mode cleared it; the application had set it.
@@ -158,7 +174,7 @@ final class TcpRepair {
                 } finally {
                     Kernel.close(mine);
                 }
-            } catch (SysException | ImageFormatException e) {
+            } catch (SysException e) {
                 throw new EngineException(Reason.SYSTEM, "cannot take the TCP connection of fd " + f.fd()
                         + " out of repair mode: " + e.getMessage(), e);
             }

@@ -26,50 +26,109 @@ public final class ConnectionLock {
     public static final String COMMENT = "telefork: connection between dump and restore";
     private static final long TIMEOUT_SECONDS = 30;
 
+    /** A connection by its addresses: our end's and the peer's sockaddr_in or sockaddr_in6. */
+    public record Connection(byte[] local, byte[] peer) {
+        /** The same two addresses (a record compares arrays by identity). */
+        public boolean sameAs(Connection o) {
+            return Arrays.equals(local, o.local) && Arrays.equals(peer, o.peer);
+        }
+
+        boolean v6() {
+            return local.length >= 24 && local[0] == 10;
+        }
+    }
+
     private final int pid;
-    private final byte[] local;
-    private final byte[] peer;
+    private final List<Connection> connections;
 
     /**
-     * @param pid   a process in the connection's network namespace (the dumped process or the vessel)
-     * @param local our end's sockaddr_in or sockaddr_in6
-     * @param peer  the peer's
+     * @param pid         a process in the connections' network namespace (the dumped process or the vessel)
+     * @param connections what to lock
      */
-    public ConnectionLock(int pid, byte[] local, byte[] peer) {
+    public ConnectionLock(int pid, List<Connection> connections) {
         this.pid = pid;
-        this.local = local.clone();
-        this.peer = peer.clone();
+        this.connections = List.copyOf(connections);
     }
 
-    /** Inserts the rule: one run of iptables, which the process's freeze pays for. */
+    public ConnectionLock(int pid, byte[] local, byte[] peer) {
+        this(pid, List.of(new Connection(local.clone(), peer.clone())));
+    }
+
+    /**
+     * Inserts the rules: one run of iptables-restore per address family, whatever the number of
+     * connections, since the process's freeze pays for it.
+     */
     public void lock() throws SysException {
-        run(rule("-I"), false);
+        batch("-I");
     }
 
-    /** Inserts the rule unless it is there already (a restore finding the dump's lock). */
+    /** Inserts each rule unless it is there already (a restore finding the dump's lock). */
     public void ensureLocked() throws SysException {
-        if (run(rule("-C"), true) != 0) {
-            run(rule("-I"), false);
+        for (Connection c : connections) {
+            if (run(command(c.v6(), "-C", c), null, true) != 0) {
+                run(command(c.v6(), "-I", c), null, false);
+            }
         }
     }
 
-    /** Deletes the rule, every copy of it (a dump repeated without a restore in between inserts another). */
+    /**
+     * Deletes the rules: in one batch when each is there once, else one by one, every copy (a dump
+     * repeated without a restore in between inserts another).
+     */
     public void unlock() throws SysException {
-        while (run(rule("-D"), true) == 0) {
-            // deleted one; look for another
+        try {
+            batch("-D");
+        } catch (SysException e) {
+            for (Connection c : connections) {
+                while (run(command(c.v6(), "-D", c), null, true) == 0) {
+                    // deleted one; look for another
+                }
+            }
         }
     }
 
-    private List<String> rule(String action) throws SysException {
-        boolean v6 = local.length >= 24 && local[0] == 10;
+    private void batch(String action) throws SysException {
+        for (boolean v6 : new boolean[] {false, true}) {
+            StringBuilder input = new StringBuilder("*filter\n");
+            int n = 0;
+            for (Connection c : connections) {
+                if (c.v6() == v6) {
+                    input.append(action).append(' ').append(String.join(" ", quoted(spec(c)))).append('\n');
+                    n++;
+                }
+            }
+            if (n > 0) {
+                List<String> cmd = namespace();
+                cmd.addAll(List.of(v6 ? "ip6tables-restore" : "iptables-restore", "-w", "--noflush"));
+                run(cmd, input.append("COMMIT\n").toString(), false);
+            }
+        }
+    }
+
+    private List<String> command(boolean v6, String action, Connection c) throws SysException {
+        List<String> cmd = namespace();
+        cmd.addAll(List.of(v6 ? "ip6tables" : "iptables", "-w", action));
+        cmd.addAll(spec(c));
+        return cmd;
+    }
+
+    private static List<String> spec(Connection c) throws SysException {
+        boolean v6 = c.v6();
+        return List.of("INPUT", "-p", "tcp", "-s", host(c.peer(), v6), "--sport", Integer.toString(port(c.peer())),
+                "-d", host(c.local(), v6), "--dport", Integer.toString(port(c.local())),
+                "-m", "comment", "--comment", COMMENT, "-j", "DROP");
+    }
+
+    /** iptables-restore reads words; the comment holds spaces. */
+    private static List<String> quoted(List<String> words) {
+        return words.stream().map(w -> w.contains(" ") ? '"' + w + '"' : w).toList();
+    }
+
+    private List<String> namespace() {
         List<String> cmd = new ArrayList<>();
         if (!sameNetworkNamespace()) {
             cmd.addAll(List.of("nsenter", "--net=/proc/" + pid + "/ns/net"));
         }
-        cmd.addAll(List.of(v6 ? "ip6tables" : "iptables", "-w", action, "INPUT", "-p", "tcp",
-                "-s", host(peer, v6), "--sport", Integer.toString(port(peer)),
-                "-d", host(local, v6), "--dport", Integer.toString(port(local)),
-                "-m", "comment", "--comment", COMMENT, "-j", "DROP"));
         return cmd;
     }
 
@@ -82,11 +141,19 @@ public final class ConnectionLock {
         }
     }
 
-    /** Runs the command; its exit status, or an error when it cannot run or fails unexpectedly. */
-    private static int run(List<String> cmd, boolean check) throws SysException {
+    /** Runs the command (with {@code input} on its stdin); its exit status, or an error when it fails. */
+    private static int run(List<String> cmd, String input, boolean check) throws SysException {
         try {
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .start();
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+            if (input == null) {
+                pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            }
+            Process p = pb.start();
+            try (var in = p.getOutputStream()) {
+                if (input != null) {
+                    in.write(input.getBytes(StandardCharsets.UTF_8));
+                }
+            }
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
             if (!p.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
                 p.destroyForcibly();

@@ -125,7 +125,8 @@ class TcpConnectionsIT {
             dump.closeStdin();
             assertThat(dump.waitFor(Harness.CLI_TIMEOUT)).as("exit of %s", dump.describe()).isEqualTo(8);
             assertThat(dump.stderr().lines().filter(l -> l.startsWith("telefork: ")).toList()).singleElement()
-                    .asString().contains("cannot keep the peer of the TCP connection of fd 3").contains("Permission denied");
+                    .asString().contains("cannot keep the peers of the TCP connections of process " + original.pid())
+                    .contains("Permission denied");
             assertThat(image).doesNotExist();
             assertThat(locks()).noneMatch(l -> l.contains("--sport " + peer.port()));
             peer.finish(original);
