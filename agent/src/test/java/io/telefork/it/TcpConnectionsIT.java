@@ -110,6 +110,42 @@ class TcpConnectionsIT {
     }
 
     /**
+     * IPv6 (on ::1, locked with ip6tables), in another program: a python3 process whose connection has
+     * bytes queued for it at the dump reads them after the restore and answers on the same connection.
+     */
+    @Test
+    void ipv6ConnectionOfAPythonProcessIsKept() throws Exception {
+        try (ServerSocket server = new ServerSocket()) {
+            server.bind(new InetSocketAddress(InetAddress.getByName("::1"), 0));
+            String program = "import socket, sys\n"
+                    + "s = socket.create_connection(('::1', " + server.getLocalPort() + "))\n"
+                    + "s.sendall(b'before')\n"
+                    + "print('READY', flush=True)\n"
+                    + "sys.stdin.readline()\n"
+                    + "d = s.recv(100)\n"
+                    + "s.sendall(d.upper())\n"
+                    + "print('PASS' if d == b'queued' else 'FAIL: got %r' % d, flush=True)\n";
+            Harness.Proc original = h.start("python3 ipv6", List.of("python3", "-c", program));
+            try (Socket peer = server.accept()) {
+                peer.setSoTimeout(20_000);
+                assertThat(new String(peer.getInputStream().readNBytes(6), StandardCharsets.US_ASCII)).isEqualTo("before");
+                original.awaitReady();
+                peer.getOutputStream().write("queued".getBytes(StandardCharsets.US_ASCII));
+                Thread.sleep(200); // let it arrive in the program's receive queue
+                Path image = tmp.resolve("v6.img");
+                h.dump(original.pid(), image, "--tcp-established");
+                original.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+                assertThat(h.run("inspect", image.toString()).stdout()).contains("tcp6 [0:0:0:0:0:0:0:1]:");
+                Harness.Proc restored = h.restore(image);
+                restored.writeLine("go");
+                assertThat(new String(peer.getInputStream().readNBytes(6), StandardCharsets.US_ASCII))
+                        .as("the answer over the kept connection (%s)", restored.describe()).isEqualTo("QUEUED");
+                restored.expectPass();
+            }
+        }
+    }
+
+    /**
      * Without CAP_NET_ADMIN (dropped with setpriv) neither the lock nor TCP repair is permitted: the dump
      * refuses with exit 8 and one line saying why, and the process and its connection run on untouched.
      */
