@@ -5,11 +5,11 @@
  *   child         a child process forked by the main thread
  *   thread-child  a child process forked by a second thread (listed in that thread's
  *                 /proc/PID/task/TID/children, not the main thread's)
- *   socket        a listening unix socket (abstract address) at fd 3 (TCP and UDP sockets and unix socket
- *                 pairs inside the process are supported; listening unix sockets not yet)
+ *   socket        a netlink socket (NETLINK_ROUTE) at fd 3 (TCP, UDP and unix sockets are supported;
+ *                 other families not yet)
  *
  * After go the program checks that its state is intact (the child is alive and can be reaped, the
- * socket still has its address) and prints PASS.
+ * socket still answers) and prints PASS.
  */
 #include "tftest.h"
 #include <arpa/inet.h>
@@ -19,13 +19,13 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <stddef.h>
 #include <sys/wait.h>
 
 static pid_t child;
-static int listener = -1;
-static struct sockaddr_un unix_addr;
-static socklen_t unix_len;
+static int netlink = -1;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static int forked, quit;
@@ -82,13 +82,10 @@ int main(int argc, char **argv)
 			pthread_cond_wait(&cond, &lock);
 		pthread_mutex_unlock(&lock);
 	} else if (strcmp(kind, "socket") == 0) {
-		memset(&unix_addr, 0, sizeof(unix_addr));
-		unix_addr.sun_family = AF_UNIX;
-		snprintf(unix_addr.sun_path + 1, sizeof(unix_addr.sun_path) - 1, "telefork-refused-%d", (int)getpid());
-		unix_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + strlen(unix_addr.sun_path + 1));
-		listener = socket(AF_UNIX, SOCK_STREAM, 0);
-		if (listener < 0 || bind(listener, (struct sockaddr *)&unix_addr, unix_len) != 0 || listen(listener, 4) != 0)
-			tf_die("unix listen");
+		netlink = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+		struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
+		if (netlink < 0 || bind(netlink, (struct sockaddr *)&nl, sizeof(nl)) != 0)
+			tf_die("netlink socket");
 	} else {
 		tf_die("usage: refused child|thread-child|socket");
 	}
@@ -106,12 +103,16 @@ int main(int argc, char **argv)
 		pthread_mutex_unlock(&lock);
 		tf_check(pthread_join(t, NULL) == 0, "join of the forking thread failed");
 	} else {
-		int c = socket(AF_UNIX, SOCK_STREAM, 0);
-		tf_check(connect(c, (struct sockaddr *)&unix_addr, unix_len) == 0, "the unix socket no longer listens");
-		int a = accept(listener, NULL, NULL);
-		char b = 0;
-		tf_check(a >= 0 && write(c, "u", 1) == 1 && read(a, &b, 1) == 1 && b == 'u',
-			 "no data over a connection to the unix socket");
+		/* An RTM_GETLINK dump request: the kernel must still answer on the socket. */
+		struct {
+			struct nlmsghdr h;
+			struct rtgenmsg g;
+		} req = {.h = {.nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETLINK, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+			       .nlmsg_seq = 1},
+			 .g = {.rtgen_family = AF_UNSPEC}};
+		char reply[8192];
+		tf_check(send(netlink, &req, sizeof(req), 0) == (ssize_t)sizeof(req) && recv(netlink, reply, sizeof(reply), 0) > 0,
+			 "the netlink socket no longer answers");
 	}
 	return tf_finish();
 }

@@ -3,12 +3,14 @@
  * back closed (its reads see end of file), as telefork documents.
  *
  *   fd L: a TCP socket listening on 127.0.0.1 (an ephemeral port), SO_REUSEADDR, non-blocking;
- *   fd U: a UDP socket bound to 127.0.0.1 (an ephemeral port);
+ *   fd U: a UDP socket bound to 127.0.0.1 (an ephemeral port), and fd UC: a UDP socket connected to U;
  *   fd C: a client connected to L, and fd A: the connection L accepted;
  *   a unix stream socket pair with bytes queued in both directions (as a selector's wake-up pair).
  * After go: the same ports, options and flags; a new client can connect to L and be accepted; a
- * datagram sent to U arrives; A and C read end of file after a restore (TF_EXPECT_RESTORE set by the
+ * datagram sent to U arrives, and one sent through UC (still connected to U) too; A and C read end of file after a restore (TF_EXPECT_RESTORE set by the
  * harness), and still carry data when run plainly.
+ * With the argument "kept" (dumped with --tcp-established): A and C, each with bytes queued unread
+ * before the dump, keep their connection: the queued bytes arrive, and more after them.
  */
 #include "tftest.h"
 #include <arpa/inet.h>
@@ -38,8 +40,9 @@ static struct sockaddr_in loopback(int port)
 	return a;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	int kept = argc > 1 && strcmp(argv[1], "kept") == 0;
 	int one = 1;
 	int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -50,6 +53,11 @@ int main(void)
 	if (bind(u, (struct sockaddr *)&any, sizeof(any)) != 0)
 		tf_die("bind udp");
 	int lport = port_of(l), uport = port_of(u);
+	struct sockaddr_in to_u0 = loopback(uport);
+	int uc = socket(AF_INET, SOCK_DGRAM, 0);
+	if (connect(uc, (struct sockaddr *)&to_u0, sizeof(to_u0)) != 0)
+		tf_die("connect udp");
+	int ucport = port_of(uc);
 	struct sockaddr_in to_l = loopback(lport);
 	int c = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -60,6 +68,14 @@ int main(void)
 	int a = accept(l, NULL, NULL);
 	if (a < 0)
 		tf_die("accept");
+
+	if (kept) {
+		tf_write_all(c, "c2a", 3);
+		tf_write_all(a, "a2c!", 4);
+		struct pollfd q[2] = {{.fd = a, .events = POLLIN}, {.fd = c, .events = POLLIN}};
+		for (int i = 0; i < 100 && !((q[0].revents & POLLIN) && (q[1].revents & POLLIN)); i++)
+			poll(q, 2, 20);
+	}
 
 	int up[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, up) != 0)
@@ -107,9 +123,34 @@ int main(void)
 	struct pollfd pu = {.fd = u, .events = POLLIN};
 	poll(&pu, 1, 2000);
 	tf_check(recv(u, d, sizeof(d), MSG_DONTWAIT) == 5 && memcmp(d, "dgram", 5) == 0, "no datagram on the udp port");
+	tf_check(port_of(uc) == ucport, "connected udp socket on port %d, expected %d", port_of(uc), ucport);
+	tf_check(send(uc, "conn", 4, 0) == 4, "the connected udp socket cannot send: %s", strerror(errno));
+	memset(d, 0, sizeof(d));
+	poll(&pu, 1, 2000);
+	struct sockaddr_in from;
+	socklen_t fromlen = sizeof(from);
+	tf_check(recvfrom(u, d, sizeof(d), MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen) == 4 && memcmp(d, "conn", 4) == 0
+		 && ntohs(from.sin_port) == ucport, "no datagram from the connected udp socket");
 
 	char x;
-	if (getenv("TF_EXPECT_RESTORE")) {
+	if (kept) {
+		char k[8] = {0};
+		tf_check(recv(a, k, sizeof(k), MSG_WAITALL | MSG_DONTWAIT) == 3 && memcmp(k, "c2a", 3) == 0,
+			 "the accepted connection lost its queued bytes");
+		memset(k, 0, sizeof(k));
+		tf_check(recv(c, k, sizeof(k), MSG_DONTWAIT) == 4 && memcmp(k, "a2c!", 4) == 0,
+			 "the client connection lost its queued bytes");
+		tf_write_all(c, "more", 4);
+		struct pollfd pa = {.fd = a, .events = POLLIN};
+		poll(&pa, 1, 5000);
+		memset(k, 0, sizeof(k));
+		tf_check(recv(a, k, sizeof(k), MSG_DONTWAIT) == 4 && memcmp(k, "more", 4) == 0,
+			 "the kept connection carries nothing new: %s", strerror(errno));
+		int err = 0;
+		socklen_t el = sizeof(err);
+		getsockopt(c, SOL_SOCKET, SO_ERROR, &err, &el);
+		tf_check(err == 0, "socket error %d on the kept connection", err);
+	} else if (getenv("TF_EXPECT_RESTORE")) {
 		struct pollfd pa[2] = {{.fd = a, .events = POLLIN}, {.fd = c, .events = POLLIN}};
 		poll(pa, 2, 2000);
 		tf_check(recv(a, &x, 1, MSG_DONTWAIT) == 0, "the accepted connection did not come back closed");

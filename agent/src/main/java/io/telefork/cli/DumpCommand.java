@@ -5,6 +5,7 @@ import io.telefork.engine.DumpResult;
 import io.telefork.engine.Engine;
 import io.telefork.engine.EngineException;
 import io.telefork.image.Compression;
+import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.ParameterException;
@@ -39,6 +40,21 @@ final class DumpCommand implements Callable<Integer> {
             + "instead of reading its memory from a copy-on-write twin while it runs on.")
     boolean fullFreeze;
 
+    @ArgGroup(exclusive = true)
+    TcpMode tcp = new TcpMode();
+
+    /** What becomes of established TCP connections; recorded per connection in the image. */
+    static final class TcpMode {
+        @Option(names = "--tcp-established", description = "Keep established TCP connections open across the dump "
+                + "and restore (TCP repair; needs CAP_NET_ADMIN; the restore needs the connection's local address "
+                + "free, i.e. the original gone).")
+        boolean established;
+
+        @Option(names = "--tcp-close", description = "Restore established TCP connections closed: the application "
+                + "reads end of file and its clients reconnect (the default).")
+        boolean close;
+    }
+
     @Option(names = "--compress", paramLabel = "none|lz4|zstd", defaultValue = "none",
             description = "Compress page data (default: ${DEFAULT-VALUE}).")
     Compression compression;
@@ -61,7 +77,7 @@ final class DumpCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--freeze only applies with --leave-running");
         }
         ProgressLine progress = new ProgressLine(System.err, "dump");
-        DumpOptions options = new DumpOptions(leaveRunning, compression, progress, fullFreeze, leaveStopped);
+        DumpOptions options = new DumpOptions(leaveRunning, compression, progress, fullFreeze, leaveStopped, tcp.established);
         DumpResult r;
         if (file.equals("-")) {
             try (FileChannel stdout = new FileOutputStream(FileDescriptor.out).getChannel()) {

@@ -1,6 +1,9 @@
 package io.telefork.cli;
 
 import io.telefork.image.FdEntry;
+import io.telefork.image.ImageFormatException;
+import io.telefork.image.SocketAddress;
+import io.telefork.image.TcpConnection;
 import io.telefork.image.ImageSummary;
 import io.telefork.image.MemoryArea;
 import io.telefork.image.ProcessInfo;
@@ -10,6 +13,7 @@ import io.telefork.image.ThreadState;
 
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -81,6 +85,10 @@ final class InspectView {
             fm.put("flags", String.format("0%o", f.flags()));
             fm.put("position", f.position());
             fm.put("cloexec", f.cloexec());
+            Map<String, Object> socket = socket(f);
+            if (socket != null) {
+                fm.put("socket", socket);
+            }
             fds.add(fm);
         }
         m.put("fds", fds);
@@ -141,10 +149,84 @@ final class InspectView {
         for (FdEntry f : s.head().fds()) {
             b.append(String.format("  %3d %-12s flags 0%-7o pos %-10d %s%s%n", f.fd(), f.kind(), f.flags(),
                     f.position(), f.path(), f.cloexec() ? " (cloexec)" : ""));
+            Map<String, Object> socket = socket(f);
+            if (socket != null) {
+                b.append(String.format("      %s %s%s, %s%s%n", socket.get("protocol"), socket.get("local"),
+                        socket.containsKey("peer") ? " -> " + socket.get("peer") : "", socket.get("state"),
+                        socket.containsKey("receiveQueue") ? String.format(" (queued: %s to read, %s sent unacknowledged, "
+                                + "%s unsent)", size((Long) socket.get("receiveQueue")), size((Long) socket.get("unacked")),
+                                size((Long) socket.get("unsent"))) : ""));
+            }
         }
         b.append(String.format("%ntotals    %d areas, %s of pages stored, image %s, %d fds%n",
                 s.head().areas().size(), size(s.storedBytes()), size(s.imageBytes()), s.head().fds().size()));
         return b.toString();
+    }
+
+    /** Protocol, addresses and state of a socket descriptor; null for other kinds. */
+    private static Map<String, Object> socket(FdEntry f) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        long[] p = f.params();
+        switch (f.kind()) {
+            case SOCKET, SOCKET_CLOSED -> {
+                if (p.length < 10) {
+                    m.put("protocol", "unix");
+                    m.put("local", "");
+                    m.put("state", "connected to a process outside, or to nothing: restored closed (reads end of file)");
+                    return m;
+                }
+                m.put("protocol", ip(p));
+                m.put("local", SocketAddress.describe(Arrays.copyOf(f.data(), (int) p[9])));
+                String peer = SocketAddress.describe(Arrays.copyOfRange(f.data(), (int) p[9], f.data().length));
+                if (!peer.isEmpty()) {
+                    m.put("peer", peer);
+                }
+                m.put("state", f.kind() == FdEntry.Kind.SOCKET_CLOSED ? "established: restored closed (reads end of file)"
+                        : p[3] == 1 ? "listening" : peer.isEmpty() ? "bound" : "connected");
+            }
+            case TCP_ESTABLISHED -> {
+                try {
+                    TcpConnection c = TcpConnection.of(f);
+                    m.put("protocol", ip(p));
+                    m.put("local", SocketAddress.describe(c.local()));
+                    m.put("peer", SocketAddress.describe(c.peer()));
+                    m.put("state", "established: kept (TCP repair)");
+                    m.put("receiveQueue", (long) c.received().length);
+                    m.put("unacked", (long) c.unacked().length);
+                    m.put("unsent", (long) c.unsent().length);
+                } catch (ImageFormatException e) {
+                    m.put("protocol", "tcp");
+                    m.put("local", "?");
+                    m.put("state", "malformed: " + e.getMessage());
+                }
+            }
+            case UNIX_SOCKET -> {
+                m.put("protocol", "unix " + unixType(p[0]));
+                m.put("local", SocketAddress.describe(Arrays.copyOf(f.data(), (int) p[2])));
+                String peer = SocketAddress.describe(Arrays.copyOfRange(f.data(), (int) p[2], f.data().length));
+                if (!peer.isEmpty()) {
+                    m.put("peer", peer);
+                }
+                m.put("state", p[1] == 1 ? "listening" : peer.isEmpty() ? "bound" : "connected");
+            }
+            case UNIX_PAIR -> {
+                m.put("protocol", "unix " + unixType(p[0]));
+                m.put("local", "unnamed");
+                m.put("state", "pair with socket:[" + p[2] + "] in the process, " + f.data().length + " bytes queued");
+            }
+            default -> {
+                return null;
+            }
+        }
+        return m;
+    }
+
+    private static String ip(long[] p) {
+        return (p[1] == 1 ? "tcp" : p[1] == 2 ? "udp" : "type " + p[1]) + (p[0] == 10 ? "6" : "");
+    }
+
+    private static String unixType(long type) {
+        return type == 1 ? "stream" : type == 2 ? "datagram" : type == 5 ? "seqpacket" : "type " + type;
     }
 
     private List<String> handlers() {

@@ -103,6 +103,7 @@ public final class Dumper {
         /** The copy-on-write twin: its PID here and in the process's own namespace, 0 when none. */
         private int twin;
         private long twinInTarget;
+        private final FrozenConnections connections = new FrozenConnections(options.tcpEstablished());
 
         Session(Ptrace ptrace, int pid, WritableByteChannel out, long started, Commit commit) {
             this.ptrace = ptrace;
@@ -147,7 +148,7 @@ public final class Dumper {
                 clock.lap("registers");
 
                 // 4. What /proc tells: memory areas, descriptors, process attributes.
-                ProcessReader reader = new ProcessReader(proc, pid);
+                ProcessReader reader = new ProcessReader(proc, pid, connections);
                 List<MemoryArea> areas = reader.areas();
                 List<FdEntry> fds = reader.fds();
                 clock.lap("/proc");
@@ -226,6 +227,9 @@ public final class Dumper {
                 // 8. Index and END, flushed and read back before the process may be killed.
                 ImageWriter.Summary summary = writer.finish();
                 verifyWritten(summary);
+                if (!options.leaveRunning()) {
+                    connections.checkQuiet(pid);
+                }
                 commit.confirm();
                 options.progress().update(summary.bytes(), summary.bytes());
                 clock.lap("index, end, verify");
@@ -446,6 +450,7 @@ public final class Dumper {
 
         /** Lets the process run again: registers, signal masks, running or stopped as found. */
         private void release() throws SysException {
+            connections.thaw(); // before any thread runs again
             if (frozenAt != 0) {
                 frozenNanos = System.nanoTime() - frozenAt;
                 frozenAt = 0;
@@ -540,6 +545,7 @@ public final class Dumper {
                     stopOnRelease = true;
                 } else if (success && !options.leaveRunning()) {
                     Kernel.kill(pid, Sys.SIGKILL);
+                    connections.closeInRepair(); // the connections vanish without a FIN or RST
                     // The leader's end is reported only after every other thread's has been collected.
                     List<Integer> tids = new ArrayList<>(seized.keySet());
                     for (int i = tids.size() - 1; i >= 0; i--) {
@@ -553,6 +559,8 @@ public final class Dumper {
                 // Nothing more can be done for it; the caller's error already says the dump failed.
                 System.getLogger("telefork").log(System.Logger.Level.WARNING,
                         "could not fully release process " + pid + ": " + e.getMessage());
+            } finally {
+                connections.thaw();
             }
         }
 

@@ -5,9 +5,12 @@ import io.telefork.engine.EngineException.Reason;
 import io.telefork.image.FdEntry;
 import io.telefork.image.FileId;
 import io.telefork.image.MemoryArea;
+import io.telefork.image.TcpConnection;
 import io.telefork.proc.FileIds;
 import io.telefork.proc.ProcFs;
+import io.telefork.sys.ConnectionLock;
 import io.telefork.sys.Kernel;
+import io.telefork.sys.Sockets;
 import io.telefork.sys.SysException;
 
 import java.io.IOException;
@@ -26,10 +29,12 @@ final class ProcessReader {
 
     private final ProcFs proc;
     private final int pid;
+    private final FrozenConnections connections;
 
-    ProcessReader(ProcFs proc, int pid) {
+    ProcessReader(ProcFs proc, int pid, FrozenConnections connections) {
         this.proc = proc;
         this.pid = pid;
+        this.connections = connections;
     }
 
     /** Areas with nothing resident or swapped (smaps Rss + Swap = 0), whose pagemap need not be read. */
@@ -95,6 +100,9 @@ final class ProcessReader {
             if (link.startsWith("socket:[")) {
                 socketInodes.add(Long.parseLong(link.substring(8, link.length() - 1)));
             }
+        }
+        if (connections.enabled()) {
+            connections.lockAll(pid, establishedTcp(links));
         }
         List<FdEntry> out = new ArrayList<>();
         for (Map.Entry<Integer, String> l : links.entrySet()) {
@@ -258,7 +266,7 @@ final class ProcessReader {
     private static final int SOCK_STREAM = 1;
     private static final int SOCK_DGRAM = 2;
 
-    /** A TCP or UDP socket, read through a copy of it (pidfd_getfd) with getsockopt and getsockname. */
+    /** A TCP, UDP or unix socket, read through a copy of it (pidfd_getfd) with getsockopt and getsockname. */
     private FdEntry socket(int fd, String target, int flags, boolean cloexec) throws EngineException {
         int mine;
         try {
@@ -267,19 +275,17 @@ final class ProcessReader {
             throw new EngineException(Reason.SYSTEM, "cannot read socket fd " + fd + " of " + pid + ": "
                     + e.getMessage(), e);
         }
+        boolean handedOver = false;
         try {
             int family = Kernel.sockopt(mine, SOL_SOCKET, 39);
             int type = Kernel.sockopt(mine, SOL_SOCKET, 3);
             if (family == AF_UNIX) {
                 FdEntry pair = unixPair(fd, target, flags, cloexec, mine, type);
-                if (pair != null) {
-                    return pair;
-                }
+                return pair != null ? pair : unixSocket(fd, target, flags, cloexec, mine, type);
             }
             if ((family != AF_INET && family != AF_INET6) || (type != SOCK_STREAM && type != SOCK_DGRAM)) {
-                throw new EngineException(Reason.UNSUPPORTED, "process " + pid + " has fd " + fd + " open on "
-                        + target + ", a " + (family == 1 ? "unix" : "family " + family) + " socket of type " + type
-                        + "; only TCP and UDP sockets are supported yet");
+                throw unsupportedSocket(fd, target, (family == AF_INET || family == AF_INET6 ? "an IP" : "a family "
+                        + family) + " socket of type " + type);
             }
             long[] params = {family, type, Kernel.sockopt(mine, SOL_SOCKET, 38), Kernel.sockopt(mine, SOL_SOCKET, 30),
                 Kernel.sockopt(mine, SOL_SOCKET, 2), Kernel.sockopt(mine, SOL_SOCKET, 15),
@@ -288,15 +294,106 @@ final class ProcessReader {
             byte[] local = Kernel.sockaddr(mine, false);
             byte[] peer = Kernel.sockaddr(mine, true);
             params[9] = local.length;
+            boolean connectedTcp = type == SOCK_STREAM && params[3] != 1 && peer.length > 0;
+            if (connectedTcp && connections.enabled()) {
+                TcpConnection c = connections.freeze(pid, fd, mine, java.util.Arrays.copyOf(params, 9), local, peer);
+                if (c != null) {
+                    handedOver = true;
+                    return new FdEntry(fd, FdEntry.Kind.TCP_ESTABLISHED, target, flags, cloexec, 0, FileIds.NONE,
+                            c.params(), c.data());
+                }
+            }
             byte[] data = new byte[local.length + peer.length];
             System.arraycopy(local, 0, data, 0, local.length);
             System.arraycopy(peer, 0, data, local.length, peer.length);
-            boolean connectedTcp = type == SOCK_STREAM && params[3] != 1 && peer.length > 0;
             FdEntry.Kind kind = connectedTcp ? FdEntry.Kind.SOCKET_CLOSED : FdEntry.Kind.SOCKET;
             return new FdEntry(fd, kind, target, flags, cloexec, 0, FileIds.NONE, params, data);
         } finally {
-            Kernel.close(mine);
+            if (!handedOver) {
+                Kernel.close(mine);
+            }
         }
+    }
+
+    /** The established TCP connections among the descriptors above 2 (0-2 are the restorer's at restore). */
+    private List<ConnectionLock.Connection> establishedTcp(Map<Integer, String> links) throws EngineException {
+        List<ConnectionLock.Connection> out = new ArrayList<>();
+        for (Map.Entry<Integer, String> l : links.entrySet()) {
+            if (l.getKey() <= 2 || !l.getValue().startsWith("socket:")) {
+                continue;
+            }
+            int mine;
+            try {
+                mine = Kernel.stealFd(pid, l.getKey());
+            } catch (SysException e) {
+                throw new EngineException(Reason.SYSTEM, "cannot read socket fd " + l.getKey() + " of " + pid + ": "
+                        + e.getMessage(), e);
+            }
+            try {
+                int family = Kernel.sockopt(mine, SOL_SOCKET, 39);
+                if ((family == AF_INET || family == AF_INET6) && Kernel.sockopt(mine, SOL_SOCKET, 3) == SOCK_STREAM
+                        && (Sockets.get(mine, Sockets.SOL_TCP, Sockets.TCP_INFO, 1, "TCP_INFO")[0] & 0xff) == 1) {
+                    out.add(new ConnectionLock.Connection(Kernel.sockaddr(mine, false), Kernel.sockaddr(mine, true)));
+                }
+            } catch (SysException e) {
+                // not a TCP socket after all: nothing to lock
+            } finally {
+                Kernel.close(mine);
+            }
+        }
+        return out;
+    }
+
+    private static final int SOCK_SEQPACKET = 5;
+    /** A unix sockaddr with nothing after sun_family: an unnamed socket. */
+    private static final int UNNAMED = 2;
+
+    /**
+     * A unix socket that is not one end of a stream pair inside the process: bound to a name (listening
+     * or not), unnamed and unconnected, a datagram socket connected to a named peer, or a stream socket
+     * connected to a process outside (restored closed: the peer cannot follow).
+     */
+    private FdEntry unixSocket(int fd, String target, int flags, boolean cloexec, int mine, int type)
+            throws EngineException {
+        if (type != SOCK_STREAM && type != SOCK_SEQPACKET && type != SOCK_DGRAM) {
+            throw unsupportedSocket(fd, target, "a unix socket of type " + type);
+        }
+        long ino = Long.parseLong(target.substring(target.indexOf('[') + 1, target.indexOf(']')));
+        long peerIno;
+        try {
+            peerIno = Kernel.unixPeer(ino);
+        } catch (SysException e) {
+            throw new EngineException(Reason.SYSTEM, "cannot read unix socket fd " + fd + " of " + pid + ": "
+                    + e.getMessage(), e);
+        }
+        boolean listening = Kernel.sockopt(mine, SOL_SOCKET, 30) == 1;
+        byte[] local = Kernel.sockaddr(mine, false);
+        byte[] peer = Kernel.sockaddr(mine, true);
+        if (peerIno >= 0 && socketInodes.contains(peerIno)) {
+            throw unsupportedSocket(fd, target, "a unix socket of type " + type + " whose peer is in the process too "
+                    + "(only stream socket pairs are rebuilt)");
+        }
+        if (peerIno >= 0 && type != SOCK_DGRAM) {
+            // Connected to another process, or to one that is gone: all the copy can give is end of file.
+            return new FdEntry(fd, FdEntry.Kind.SOCKET_CLOSED, target, flags, cloexec, 0, FileIds.NONE);
+        }
+        if (peerIno >= 0 && peer.length <= UNNAMED) {
+            throw unsupportedSocket(fd, target, "a unix datagram socket connected to an unnamed socket of another "
+                    + "process");
+        }
+        if (peerIno < 0) {
+            peer = new byte[0];
+        }
+        byte[] data = new byte[local.length + peer.length];
+        System.arraycopy(local, 0, data, 0, local.length);
+        System.arraycopy(peer, 0, data, local.length, peer.length);
+        return new FdEntry(fd, FdEntry.Kind.UNIX_SOCKET, target, flags, cloexec, 0, FileIds.NONE,
+                new long[] {type, listening ? 1 : 0, local.length}, data);
+    }
+
+    private EngineException unsupportedSocket(int fd, String target, String what) {
+        return new EngineException(Reason.UNSUPPORTED, "process " + pid + " has fd " + fd + " open on " + target
+                + ", " + what + "; only TCP, UDP and unix sockets are supported yet");
     }
 
     /** The end of a stream socket pair whose other end this process holds too, or null. */
@@ -347,7 +444,7 @@ final class ProcessReader {
     private EngineException unsupported(int fd, String target) {
         return new EngineException(Reason.UNSUPPORTED, "process " + pid + " has fd " + fd + " open on " + target
                 + ", a kind of file not supported yet (supported: regular files, directories, character devices, "
-                + "pipes with both ends in the process, eventfd, timerfd, signalfd, epoll, TCP and UDP sockets, and "
+                + "pipes with both ends in the process, eventfd, timerfd, signalfd, epoll, TCP, UDP and unix sockets, and "
                 + "pipes, sockets or terminals on fds 0-2)");
     }
 }

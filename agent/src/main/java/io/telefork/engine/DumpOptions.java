@@ -14,9 +14,11 @@ import io.telefork.image.Compression;
  * @param leaveStopped keep the process after the dump, stopped by SIGSTOP, instead of killing it: a
  *                     migration's source waits so until its copy runs elsewhere (then it is killed) or
  *                     the restore failed (then SIGCONT lets it carry on, nothing lost)
+ * @param tcpEstablished keep established TCP connections (TCP repair: sequence numbers, queues, options),
+ *                     recorded per connection in the image; otherwise they are restored closed
  */
 public record DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze,
-                          boolean leaveStopped) {
+                          boolean leaveStopped, boolean tcpEstablished) {
 
     public DumpOptions {
         if (leaveRunning && leaveStopped) {
@@ -31,14 +33,14 @@ public record DumpOptions(boolean leaveRunning, Compression compression, Progres
     }
 
     public DumpOptions(boolean leaveRunning, Compression compression, Progress progress) {
-        this(leaveRunning, compression, progress, false, false);
+        this(leaveRunning, compression, progress, false, false, false);
     }
 
     public DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze) {
-        this(leaveRunning, compression, progress, fullFreeze, false);
+        this(leaveRunning, compression, progress, fullFreeze, false, false);
     }
 
     public static DumpOptions defaults() {
-        return new DumpOptions(false, Compression.NONE, Progress.NONE, false, false);
+        return new DumpOptions(false, Compression.NONE, Progress.NONE, false, false, false);
     }
 }

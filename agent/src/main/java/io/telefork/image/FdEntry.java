@@ -48,12 +48,15 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
         /**
          * A bound or listening TCP or UDP socket, re-created on the same address and port. params: family,
          * type, protocol, listening (1/0), SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY, TCP_NODELAY,
-         * SO_KEEPALIVE; data: the local sockaddr.
+         * SO_KEEPALIVE, length of the local sockaddr; data: the local sockaddr, then the peer's when a UDP
+         * socket is connected (connected again at restore).
          */
         SOCKET,
         /**
-         * An established TCP connection: restored closed (its reads see end of file), so that the
-         * application drops it and its client reconnects. params and data as for SOCKET, plus the peer.
+         * A connection that cannot follow the process: an established TCP connection dumped without
+         * --tcp-established, a unix stream socket whose peer is outside the process or gone. Restored as a
+         * socket whose peer has closed (reads see end of file, writes EPIPE), so that the application drops
+         * it and its client reconnects. params and data as for SOCKET (plus the peer), or none.
          */
         SOCKET_CLOSED,
         /**
@@ -61,7 +64,19 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
          * pair, for example). params: socket type, this end's inode, the other end's inode; data: the bytes
          * queued for reading at this end.
          */
-        UNIX_PAIR
+        UNIX_PAIR,
+        /**
+         * An established TCP connection dumped with --tcp-established, rebuilt with TCP repair: same
+         * addresses, sequence numbers, options, window and queued bytes. Layout: {@link TcpConnection}.
+         */
+        TCP_ESTABLISHED,
+        /**
+         * A unix socket bound to a name (a path or an abstract name), listening or not, or a datagram
+         * socket connected to a named peer: re-created, bound to the same name (and connected to the same
+         * peer). params: type, listening (1/0), length of the local sockaddr; data: the local sockaddr,
+         * then the peer's (empty when not connected).
+         */
+        UNIX_SOCKET
     }
 
     public FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec, long position, FileId file) {

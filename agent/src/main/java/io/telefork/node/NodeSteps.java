@@ -103,7 +103,7 @@ final class NodeSteps {
         if (leaveRunning && leaveStopped) {
             throw new StepFailure(Reason.InvalidSpec, "leaveRunning and leaveStopped exclude each other");
         }
-        DumpOptions options = new DumpOptions(leaveRunning, compression(spec.getCompression()), null, false, leaveStopped);
+        DumpOptions options = new DumpOptions(leaveRunning, compression(spec.getCompression()), null, false, leaveStopped, false);
         DumpResult result;
         ImageStore.FileDigest written;
         try (ImageStore.Writing w = images.create(ImageStorage.NodeLocal, fileName)) {

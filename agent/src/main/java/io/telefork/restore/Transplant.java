@@ -15,6 +15,7 @@ import io.telefork.image.ProcessInfo;
 import io.telefork.image.RecordType;
 import io.telefork.image.Regs;
 import io.telefork.image.SignalState;
+import io.telefork.image.SocketAddress;
 import io.telefork.image.ThreadState;
 import io.telefork.proc.FileIds;
 import io.telefork.proc.ProcFs;
@@ -251,8 +252,9 @@ final class Transplant {
         }
 
         clock.lap("step 15");
-        // 16. Last word before it runs.
+        // 16. Last word before it runs; then TCP connections leave repair mode (the original is gone by now).
         options.beforeResume().confirm();
+        TcpRepair.release(vessel, head.fds());
     }
 
     /**
@@ -420,6 +422,21 @@ final class Transplant {
         private static final int SYS_LISTEN = 50;
         private static final int SYS_SOCKETPAIR = 53;
         private static final int SYS_SETSOCKOPT = 54;
+        private static final int SYS_CONNECT = 42;
+        private static final int SYS_UNLINK = 87;
+        private static final int SYS_NEWFSTATAT = 262;
+        private static final int AF_UNIX = 1;
+        private static final int SOCK_DGRAM = 2;
+        /** A unix sockaddr with nothing after sun_family: an unnamed socket. */
+        private static final int UNNAMED = 2;
+        private static final int EADDRINUSE = 98;
+        private static final int ECONNREFUSED = 111;
+        private static final int AT_SYMLINK_NOFOLLOW = 0x100;
+        /** Where in the scratch page a struct stat goes, and st_mode in it (x86_64). */
+        private static final int STAT_AT = 512;
+        private static final int ST_MODE = 24;
+        private static final int S_IFMT = 0170000;
+        private static final int S_IFSOCK = 0140000;
         private static final int F_SETPIPE_SZ = 1031;
         private static final int O_NONBLOCK = 04000;
         private static final long TFD_IOC_SET_TICKS = 0x40085400L;
@@ -466,6 +483,13 @@ final class Transplant {
                 }
                 case EPOLL -> adopt(remote.call("epoll_create1", SYS_EPOLL_CREATE1, Sys.O_CLOEXEC));
                 case SOCKET -> socket(f, nonblock);
+                case TCP_ESTABLISHED -> {
+                    long[] s = f.params();
+                    int fd = adopt(remote.call("socket", SYS_SOCKET, s[0], s[1] | nonblock | Sys.O_CLOEXEC, s[2]));
+                    TcpRepair.rebuild(vessel, fd, f);
+                    yield fd;
+                }
+                case UNIX_SOCKET -> unixSocket(f, nonblock);
                 case UNIX_PAIR -> unixPairEnd(f);
                 case SOCKET_CLOSED -> {
                     // A connection cannot follow the process (without TCP repair): an end of file in its place.
@@ -535,7 +559,89 @@ final class Transplant {
             if (p[3] == 1) {
                 remote.call("listen", SYS_LISTEN, fd, 4096);
             }
+            byte[] peer = java.util.Arrays.copyOfRange(f.data(), (int) p[9], f.data().length);
+            if (p[1] == SOCK_DGRAM && peer.length > 0) {
+                connectTo(fd, peer, f);
+            }
             return fd;
+        }
+
+        /** A unix socket bound to its name again (listening, or connected to its named peer). */
+        private int unixSocket(FdEntry f, int nonblock) throws Exception {
+            long[] p = f.params();
+            byte[] local = java.util.Arrays.copyOf(f.data(), (int) p[2]);
+            byte[] peer = java.util.Arrays.copyOfRange(f.data(), (int) p[2], f.data().length);
+            int fd = adopt(remote.call("socket", SYS_SOCKET, AF_UNIX, p[0] | nonblock | Sys.O_CLOEXEC, 0));
+            if (local.length > UNNAMED) {
+                bindUnix(fd, (int) p[0], local, f);
+            }
+            if (p[1] == 1) {
+                remote.call("listen", SYS_LISTEN, fd, 4096);
+            }
+            if (peer.length > UNNAMED) {
+                connectTo(fd, peer, f);
+            }
+            return fd;
+        }
+
+        /**
+         * Binds to the socket's name. A path still holding the dumped socket's file (a socket file outlives
+         * its socket) is unlinked first, but only if it is a socket file that nothing listens on any more.
+         */
+        private void bindUnix(int fd, int type, byte[] local, FdEntry f) throws Exception {
+            boolean path = local[2] != 0;
+            if (path && local[2] != '/') {
+                // A relative name was bound relative to the working directory, which step 4 sets only later.
+                String cwd = head.process().cwd();
+                if (remote.raw(Sys.SYS_CHDIR, putString(cwd)) < 0) {
+                    throw new EngineException(Reason.FILE_CHANGED, "the working directory " + cwd + " is gone");
+                }
+            }
+            long r = remote.raw(SYS_BIND, fd, putSockaddr(local), local.length);
+            if (r == -EADDRINUSE && path && staleSocketFile(type, local)) {
+                remote.call("unlink stale socket file", SYS_UNLINK, scratch + 2);
+                r = remote.raw(SYS_BIND, fd, putSockaddr(local), local.length);
+            }
+            if (r < 0) {
+                throw new EngineException(Reason.INCOMPATIBLE, "cannot bind the unix socket of fd " + f.fd() + " to "
+                        + SocketAddress.describe(local) + " again: " + Sys.errno(r)
+                        + (r == -EADDRINUSE ? " (a live socket or another file is there)" : ""));
+            }
+        }
+
+        /** The path is a socket file, and connecting to it is refused: no socket is bound to it any more. */
+        private boolean staleSocketFile(int type, byte[] local) throws Exception {
+            putSockaddr(local);
+            if (remote.raw(SYS_NEWFSTATAT, -100, scratch + 2, scratch + STAT_AT, AT_SYMLINK_NOFOLLOW) < 0) {
+                return false;
+            }
+            ByteBuffer st = scratchBuffer(4);
+            Kernel.readMemory(vessel, scratch + STAT_AT + ST_MODE, st, 4);
+            if ((st.getInt(0) & S_IFMT) != S_IFSOCK) {
+                return false;
+            }
+            long probe = remote.call("socket", SYS_SOCKET, AF_UNIX, type | Sys.O_CLOEXEC, 0);
+            try {
+                return remote.raw(SYS_CONNECT, probe, scratch, local.length) == -ECONNREFUSED;
+            } finally {
+                remote.call("close", Sys.SYS_CLOSE, probe);
+            }
+        }
+
+        private void connectTo(int fd, byte[] peer, FdEntry f) throws Exception {
+            long r = remote.raw(SYS_CONNECT, fd, putSockaddr(peer), peer.length);
+            if (r < 0) {
+                throw new EngineException(Reason.INCOMPATIBLE, "cannot connect the socket of fd " + f.fd() + " to "
+                        + SocketAddress.describe(peer) + " again: " + Sys.errno(r));
+            }
+        }
+
+        /** Writes a sockaddr, NUL-terminated (a unix path in it is then a C string at +2), at the scratch page. */
+        private long putSockaddr(byte[] sa) throws SysException {
+            ByteBuffer a = scratchBuffer(sa.length + 1);
+            a.put(sa).put((byte) 0).flip();
+            writeScratch(a, 0);
+            return scratch;
         }
 
         private int pipeEnd(FdEntry f) throws Exception {

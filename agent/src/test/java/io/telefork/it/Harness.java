@@ -460,6 +460,11 @@ final class Harness implements AutoCloseable {
          */
         void goAndExpectPass() {
             writeLine("go");
+            expectPass();
+        }
+
+        /** The verdict of a program that has been told to go. */
+        void expectPass() {
             int code = waitFor(VERDICT_TIMEOUT.plus(CLI_TIMEOUT));
             List<String> out = lines();
             assertThat(out).as("stdout of %s", describe()).noneMatch(l -> l.startsWith("FAIL"));

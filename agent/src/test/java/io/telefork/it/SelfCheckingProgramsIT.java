@@ -77,12 +77,14 @@ class SelfCheckingProgramsIT {
                 Case.of("pipe_inside"),
                 Case.of("fd_kinds"),
                 Case.of("sockets"),
+                Case.of("unix_sockets", "{tmp}"),
                 Case.of("threads"),
                 Case.of("multithread"));
     }
 
     static Stream<Case> plainCases() {
-        return Stream.concat(programs(), Stream.of(Case.of("stopped", "0"), Case.of("refused", "child"),
+        return Stream.concat(programs(), Stream.of(Case.of("stopped", "0"), Case.of("sockets", "kept"),
+                Case.of("refused", "child"),
                 Case.of("refused", "thread-child"), Case.of("refused", "socket")));
     }
 
@@ -90,7 +92,8 @@ class SelfCheckingProgramsIT {
         return Stream.concat(programs(), Stream.of(
                 Case.of("mem_pattern").dumpedWith("--compress", "zstd"),
                 Case.of("mem_pattern").dumpedWith("--compress", "lz4"),
-                Case.of("mem_pattern").dumpedWith("--compress", "none")));
+                Case.of("mem_pattern").dumpedWith("--compress", "none"),
+                Case.of("sockets", "kept").dumpedWith("--tcp-established")));
     }
 
     /** Programs that do not write to shared files, so that two copies can both pass. */

@@ -24,7 +24,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Servers with their listening sockets and their state. First a real one: redis-server (Debian's package, installed by .ci/run) with 200 000 keys, a listening TCP
  * socket on 127.0.0.1, background threads, an epoll and an internal pipe. Dumped, restored: every key is
  * there, it answers on the same port, and a client that was connected across the dump sees its
- * connection closed (telefork's default for established connections) and can reconnect.
+ * connection closed (telefork's default for established connections) and can reconnect; with
+ * --tcp-established it keeps its connection.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ServersIT {
@@ -73,6 +74,48 @@ class ServersIT {
         try (Socket again = connect(port)) {
             send(again, "PING");
             assertThat(readLine(again)).isEqualTo("+PONG");
+        }
+    }
+
+    /**
+     * With --tcp-established a client's connection to redis survives the dump and restore: the same
+     * connection (same CLIENT ID, its SELECTed database still selected) answers, and a command sent while
+     * redis was gone (after the dump, before the restore) is answered once it is back: the dump's lock
+     * dropped it, and the client's kernel sent it again.
+     */
+    @Test
+    void clientKeepsItsConnectionWithTcpEstablished() throws Exception {
+        int port = freePort();
+        Harness.Proc redis = h.start("redis-server", List.of("/usr/bin/redis-server", "--port", Integer.toString(port),
+                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--enable-debug-command", "yes",
+                "--dir", tmp.toString(), "--logfile", tmp.resolve("redis.log").toString()));
+        redis.closeStdin();
+        awaitPong(port);
+        assertThat(command(port, "DEBUG", "POPULATE", "20000", "key", "64")).isEqualTo("+OK");
+
+        try (Socket kept = connect(port)) {
+            BufferedReader in = new BufferedReader(new InputStreamReader(kept.getInputStream(), StandardCharsets.UTF_8));
+            send(kept, "CLIENT", "ID");
+            String id = in.readLine();
+            assertThat(id).startsWith(":");
+            send(kept, "SELECT", "3");
+            assertThat(in.readLine()).isEqualTo("+OK");
+            send(kept, "SET", "only-in-db-3", "kept");
+            assertThat(in.readLine()).isEqualTo("+OK");
+
+            Path image = tmp.resolve("redis.img");
+            h.dump(redis.pid(), image, "--tcp-established");
+            redis.awaitDeath(Duration.ofSeconds(10), "dump kills redis");
+            send(kept, "PING"); // to nobody, for now
+
+            h.restoreDetached(image, tmp, "");
+            assertThat(in.readLine()).as("the answer to the PING sent while redis was away").isEqualTo("+PONG");
+            send(kept, "CLIENT", "ID");
+            assertThat(in.readLine()).as("the same client connection").isEqualTo(id);
+            send(kept, "GET", "only-in-db-3");
+            assertThat(in.readLine()).isEqualTo("$4");
+            assertThat(in.readLine()).isEqualTo("kept");
+            assertThat(command(port, "DBSIZE")).isEqualTo(":20000");
         }
     }
 
