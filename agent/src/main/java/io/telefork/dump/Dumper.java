@@ -12,6 +12,7 @@ import io.telefork.image.Format;
 import io.telefork.image.ImageWriter;
 import io.telefork.image.MemoryArea;
 import io.telefork.image.ProcessInfo;
+import io.telefork.image.ProcessTree;
 import io.telefork.image.RecordType;
 import io.telefork.image.SignalState;
 import io.telefork.image.ThreadState;
@@ -40,10 +41,10 @@ import java.util.Map;
 import java.util.function.Predicate;
 
 /**
- * Dumps one process, all its threads. The steps in {@link Session#run()} are numbered;
- * {@link Session#finish(boolean)} is the one cleanup path: on failure it puts the process back exactly as
- * it was found (registers, signal masks, running or stopped), on success it kills it unless asked to
- * leave it running.
+ * Dumps a process and all its descendants, every thread of each. The steps in {@link Session#run()} are
+ * numbered; {@link Session#finish(boolean)} is the one cleanup path: on failure it puts every process back
+ * exactly as it was found (registers, signal masks, running or stopped), on success it kills them all
+ * unless asked to leave them running.
  */
 public final class Dumper {
     private static final long CLONE_FILES = 0x400;
@@ -52,6 +53,7 @@ public final class Dumper {
     private static final long WALL = 0x40000000L;
     private static final long WNOHANG = 1;
     private static final int ESRCH = 3;
+    private static final long REAP_WAIT_NANOS = 5_000_000_000L;
 
     private final DumpOptions options;
     private final ProcFs proc;
@@ -87,13 +89,10 @@ public final class Dumper {
         private final WritableByteChannel out;
         private final long started;
         private final Commit commit;
-        /** Seized threads, the leader first, with the signal mask each had (null until blocked). */
-        private final Map<Integer, Long> seized = new LinkedHashMap<>();
-        /** Threads whose registers injected calls change, restored on release. */
-        private final Map<Integer, Remote> remotes = new LinkedHashMap<>();
-        private boolean wasStopped;
-        private long gadget;
-        private long scratch;
+        /** The live processes of the tree, frozen, parents before children; the dumped process first. */
+        private final List<Target> targets = new ArrayList<>();
+        /** Every process of the tree, live or zombie, in the same order. */
+        private final List<ProcessTree.Member> members = new ArrayList<>();
         private long frozenAt;
         private long frozenNanos;
         private ImageWriter writer;
@@ -109,27 +108,114 @@ public final class Dumper {
             this.commit = commit;
         }
 
-        DumpResult run() throws Exception {
-            boolean success = false;
-            StepClock clock = new StepClock("dump " + pid);
-            try {
-                // 0. Everything that need not wait for the freeze: the writer (its threads, buffers, header).
-                writer = new ImageWriter(out, options.compression());
-                writer.writeHeader();
-                clock.lap("prepare");
+        /**
+         * One live process of the tree, frozen: its seized threads with the signal mask each had, the
+         * injectors whose register changes are undone on release, and whether it was job-control stopped.
+         */
+        private final class Target {
+            private final int pid;
+            /** Seized threads, the leader first, with the signal mask each had (null until blocked). */
+            private final Map<Integer, Long> seized = new LinkedHashMap<>();
+            /** Threads whose registers injected calls change, restored on release. */
+            private final Map<Integer, Remote> remotes = new LinkedHashMap<>();
+            private boolean wasStopped;
+            private long gadget;
+            private long scratch;
 
-                // 1. Freeze every thread: seize and interrupt; a job-control-stopped process is woken first.
-                freeze();
-                clock.lap("freeze " + seized.size() + " threads");
+            Target(int pid) {
+                this.pid = pid;
+            }
 
-                // 2. Block every signal so that injected calls are not turned into signal-delivery stops.
+            Remote remote(int tid) throws SysException {
+                Remote r = remotes.get(tid);
+                if (r == null) {
+                    r = new Remote(ptrace, tid, gadget);
+                    remotes.put(tid, r);
+                }
+                return r;
+            }
+
+            /**
+             * Seizes the leader, then every other thread, scanning /proc/PID/task again until a scan finds no
+             * thread not yet seized (a running thread may start another while the first ones are frozen).
+             */
+            void freeze() throws EngineException, SysException, IOException {
+                wasStopped = "T".equals(proc.stat(pid)[3]);
+                try {
+                    ptrace.seize(pid, 0);
+                } catch (SysException e) {
+                    if (e.errno() == ESRCH) {
+                        throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited");
+                    }
+                    throw new EngineException(Reason.NOT_DUMPABLE, "cannot trace process " + pid + ": " + e.getMessage());
+                }
+                seized.put(pid, null);
+                if (wasStopped) {
+                    // A group-stopped tracee falls back into its stop after every step: wake it, release re-stops it.
+                    Kernel.kill(pid, Sys.SIGCONT);
+                }
+                ptrace.interrupt(pid);
+                if (!awaitInterruptStop(pid)) {
+                    seized.remove(pid);
+                    throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited while being frozen");
+                }
+                if (frozenAt == 0) {
+                    frozenAt = System.nanoTime();
+                }
+                boolean found = true;
+                while (found) {
+                    found = false;
+                    for (int tid : proc.tasks(pid)) {
+                        if (seized.containsKey(tid)) {
+                            continue;
+                        }
+                        try {
+                            ptrace.seize(tid, 0);
+                        } catch (SysException e) {
+                            if (e.errno() == ESRCH) {
+                                continue; // it exited
+                            }
+                            throw e;
+                        }
+                        found = true;
+                        seized.put(tid, null);
+                        ptrace.interrupt(tid);
+                        if (!awaitInterruptStop(tid)) {
+                            seized.remove(tid);
+                        }
+                    }
+                }
+            }
+
+            /** Waits for the stop PTRACE_INTERRUPT asked for, passing signals on; false if the thread died. */
+            private boolean awaitInterruptStop(int tid) throws SysException {
+                while (true) {
+                    Ptrace.Status st = ptrace.waitFor(tid);
+                    if (!st.stopped()) {
+                        return false;
+                    }
+                    if (st.eventStop()) {
+                        if (st.stopSignal() == Sys.SIGTRAP) {
+                            return true; // our interrupt
+                        }
+                        ptrace.cont(tid, 0); // a group-stop racing with us: let it go, the interrupt follows
+                    } else if (st.stopSignal() == Sys.SIGCONT && wasStopped) {
+                        ptrace.cont(tid, 0); // our own SIGCONT: it only served to wake the process
+                    } else {
+                        ptrace.cont(tid, st.stopSignal()); // deliver it as it would have been; the interrupt follows
+                    }
+                }
+            }
+
+            void blockSignals() throws SysException {
                 for (int tid : seized.keySet()) {
                     seized.put(tid, ptrace.getSigmask(tid));
                     ptrace.setSigmask(tid, ~0L);
                 }
-                clock.lap("block signals");
+            }
 
-                // 3. CPU state and what the kernel tells through ptrace, per thread.
+            /** Registers, what /proc tells and what only injected calls can tell: all but fds and pages. */
+            Captured capture(TreeFiles files) throws Exception {
                 List<long[]> regs = new ArrayList<>();
                 List<byte[]> xstates = new ArrayList<>();
                 List<long[]> rseqs = new ArrayList<>();
@@ -141,16 +227,11 @@ public final class Dumper {
                     pendings.add(ptrace.peekSiginfo(tid, false));
                 }
                 List<byte[]> sharedPending = withoutOwnSigcont(ptrace.peekSiginfo(pid, true));
-                clock.lap("registers");
 
-                // 4. What /proc tells: memory areas, descriptors, process attributes.
-                ProcessReader reader = new ProcessReader(proc, pid);
+                ProcessReader reader = new ProcessReader(proc, pid, files);
                 List<MemoryArea> areas = reader.areas();
-                List<FdEntry> fds = reader.fds();
-                clock.lap("/proc");
+                reader.readDescriptors();
 
-                // 5. What only the process itself can tell: brk(0), sigaction, and per thread sigaltstack
-                //    and the tid address, injected through a syscall instruction of its vDSO.
                 MemoryArea vdso = areas.stream().filter(a -> a.kind() == MemoryArea.Kind.VDSO).findFirst()
                         .orElseThrow(() -> new EngineException(Reason.UNSUPPORTED, "process " + pid + " has no vDSO"));
                 gadget = Remote.findGadget(pid, vdso.start(), vdso.end());
@@ -185,42 +266,161 @@ public final class Dumper {
                 for (Remote r : remotes.values()) {
                     r.restoreRegisters();
                 }
-                clock.lap("injected calls");
+                return new Captured(this, reader, areas, threads, processInfo(this, brk, itimers),
+                        new SignalState(actions, sharedPending));
+            }
 
-                // 6. Metadata records.
-                writer.writeRecord(RecordType.PROCESS, processInfo(brk, itimers).encode());
-                for (ThreadState t : threads) {
-                    writer.writeRecord(RecordType.THREAD, t.encode());
+            private List<byte[]> withoutOwnSigcont(List<byte[]> pending) {
+                if (!wasStopped) {
+                    return pending;
                 }
-                writer.writeRecord(RecordType.SIGNALS, new SignalState(actions, sharedPending).encode());
-                writer.writeRecord(RecordType.FILES, FdEntry.encodeAll(fds));
-                writer.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(areas));
+                int self = Kernel.getpid();
+                List<byte[]> kept = new ArrayList<>();
+                for (byte[] info : pending) {
+                    ByteBuffer b = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN);
+                    // si_pid is 0 when telefork is outside the target's PID namespace (a container).
+                    boolean ours = b.getInt(0) == Sys.SIGCONT && b.getInt(8) == 0 && (b.getInt(16) == self || b.getInt(16) == 0);
+                    if (!ours) {
+                        kept.add(info);
+                    }
+                }
+                return kept;
+            }
+
+            private long[] sigactions(Remote leader, Map<String, String> status) throws SysException {
+                long caught = Long.parseUnsignedLong(status.getOrDefault("SigCgt", "0"), 16);
+                long ignored = Long.parseUnsignedLong(status.getOrDefault("SigIgn", "0"), 16);
+                long[] actions = new long[SignalState.SIGNALS * 4];
+                for (int sig = 1; sig <= SignalState.SIGNALS; sig++) {
+                    long bit = 1L << (sig - 1);
+                    if (sig == Sys.SIGKILL || sig == Sys.SIGSTOP || ((caught | ignored) & bit) == 0) {
+                        continue;
+                    }
+                    leader.call("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, 0, scratch, 8);
+                    ByteBuffer sa = readScratch(32);
+                    for (int k = 0; k < 4; k++) {
+                        actions[(sig - 1) * 4 + k] = sa.getLong(k * 8);
+                    }
+                }
+                return actions;
+            }
+
+            private ByteBuffer readScratch(int length) throws SysException {
+                ByteBuffer b = ByteBuffer.allocateDirect(length).order(ByteOrder.LITTLE_ENDIAN);
+                Kernel.readMemory(pid, scratch, b, length);
+                return b;
+            }
+
+            /** Lets the process run again: registers, signal masks, running or stopped as found. */
+            void release() throws SysException {
+                if (scratch != 0) {
+                    remote(pid).raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+                    scratch = 0;
+                }
+                for (Remote r : remotes.values()) {
+                    r.restoreRegisters();
+                }
+                remotes.clear();
+                for (Map.Entry<Integer, Long> t : seized.entrySet()) {
+                    if (t.getValue() != null) {
+                        ptrace.setSigmask(t.getKey(), t.getValue());
+                    }
+                }
+                if (wasStopped && !seized.isEmpty()) {
+                    // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
+                    Kernel.kill(pid, Sys.SIGSTOP);
+                }
+                List<Integer> tids = new ArrayList<>(seized.keySet());
+                seized.clear();
+                for (int tid : tids) {
+                    ptrace.detach(tid, 0);
+                }
+            }
+
+            /** Kills the process and collects every thread's end (the leader's is reported after the others'). */
+            void kill() throws SysException {
+                if (seized.isEmpty()) {
+                    return;
+                }
+                Kernel.kill(pid, Sys.SIGKILL);
+                List<Integer> tids = new ArrayList<>(seized.keySet());
+                for (int i = tids.size() - 1; i >= 0; i--) {
+                    awaitDeath(tids.get(i));
+                }
+                seized.clear();
+            }
+        }
+
+        /** What was read of one process, all but its descriptors (which need the whole tree) and pages. */
+        private record Captured(Target target, ProcessReader reader, List<MemoryArea> areas, List<ThreadState> threads,
+                                ProcessInfo info, SignalState signals) {
+        }
+
+
+        DumpResult run() throws Exception {
+            boolean success = false;
+            StepClock clock = new StepClock("dump " + pid);
+            try {
+                // 0. Everything that need not wait for the freeze: the writer (its threads, buffers, header).
+                writer = new ImageWriter(out, options.compression());
+                writer.writeHeader();
+                clock.lap("prepare");
+
+                // 1. Freeze the process and every descendant, each before any is read: seize and interrupt
+                //    every thread; a job-control-stopped process is woken first. Zombies are only recorded.
+                freezeTree();
+                clock.lap("freeze " + targets.size() + " processes");
+
+                // 2. Block every signal so that injected calls are not turned into signal-delivery stops.
+                for (Target t : targets) {
+                    t.blockSignals();
+                }
+                clock.lap("block signals");
+
+                // 3. Per process: CPU state, what /proc tells, and what only the process itself can tell
+                //    (brk(0), sigaction, sigaltstack, the tid address), injected through its vDSO.
+                TreeFiles files = new TreeFiles();
+                List<Captured> captured = new ArrayList<>();
+                for (Target t : targets) {
+                    captured.add(t.capture(files));
+                }
+                clock.lap("registers, /proc, injected calls");
+
+                // 4. Descriptors, once every process's are known: pipes and socket pairs between processes of
+                //    the tree, and open file descriptions that several of them share (fork's inheritance).
+                List<List<FdEntry>> fds = new ArrayList<>();
+                for (Captured c : captured) {
+                    fds.add(c.reader().fds());
+                }
+                List<ProcessTree.Share> shares = shares(fds);
+                clock.lap("descriptors");
+
+                // 5. Metadata records: the tree, then each live process's.
+                writer.writeRecord(RecordType.TREE, new ProcessTree(List.copyOf(members), shares).encode());
+                for (int i = 0; i < captured.size(); i++) {
+                    Captured c = captured.get(i);
+                    writer.writeRecord(RecordType.PROCESS, c.info().encode());
+                    for (ThreadState t : c.threads()) {
+                        writer.writeRecord(RecordType.THREAD, t.encode());
+                    }
+                    writer.writeRecord(RecordType.SIGNALS, c.signals().encode());
+                    writer.writeRecord(RecordType.FILES, FdEntry.encodeAll(fds.get(i)));
+                    writer.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(c.areas()));
+                }
                 clock.lap("metadata");
 
-                // 7. Pages. Leaving it running, the process runs on as soon as a copy-on-write twin of it
-                //    exists, and the pages are read from the twin; otherwise from the frozen process.
-                PageDumper pages = new PageDumper(proc, pid, writer, options.progress());
-                long memoryBytes;
-                try (ProcessMemory memory = new ProcessMemory(pid, proc.dir(pid))) {
-                    boolean withTwin = options.leaveRunning() && !options.fullFreeze() && !wasStopped;
-                    Predicate<MemoryArea> fromOriginal = a -> !reader.empty(a) && (!withTwin || PageDumper.notInTwin(a));
-                    pages.plan(areas, fromOriginal, pid);
-                    memoryBytes = pages.dump(memory, fromOriginal);
-                    if (withTwin) {
-                        forkTwin(remote(pid));
-                        release();
-                        clock.lap("pages outside the twin, twin");
-                        Predicate<MemoryArea> fromTwin = a -> !reader.empty(a) && !PageDumper.notInTwin(a);
-                        pages.plan(areas, fromTwin, twin);
-                        try (ProcessMemory twinMemory = new ProcessMemory(twin, proc.dir(twin))) {
-                            memoryBytes += pages.dump(twinMemory, fromTwin);
-                        }
-                        disposeTwin();
-                    }
+                // 6. Pages, process by process. A single process left running runs on as soon as a
+                //    copy-on-write twin of it exists, and its pages are read from the twin; a tree stays
+                //    frozen until all its pages are read.
+                long memoryBytes = 0;
+                boolean withTwin = options.leaveRunning() && !options.fullFreeze() && targets.size() == 1
+                        && !targets.get(0).wasStopped;
+                for (Captured c : captured) {
+                    memoryBytes += dumpPages(c, withTwin, clock);
                 }
                 clock.lap("pages");
 
-                // 8. Index and END, flushed and read back before the process may be killed.
+                // 7. Index and END, flushed and read back before any process may be killed.
                 ImageWriter.Summary summary = writer.finish();
                 verifyWritten(summary);
                 commit.confirm();
@@ -238,127 +438,160 @@ public final class Dumper {
             }
         }
 
-        private Remote remote(int tid) throws SysException {
-            Remote r = remotes.get(tid);
-            if (r == null) {
-                r = new Remote(ptrace, tid, gadget);
-                remotes.put(tid, r);
+        /**
+         * Freezes the process, then its children, their children and so on: a process's children are
+         * listed only once it is frozen (a frozen process forks no more, and cannot reap), so one scan of
+         * each frozen process finds all its children for good.
+         */
+        private void freezeTree() throws Exception {
+            Target root = new Target(pid);
+            targets.add(root); // before it is frozen, so that the cleanup path releases whatever was seized
+            root.freeze();
+            members.add(member(pid, false));
+            for (int i = 0; i < targets.size(); i++) {
+                Target parent = targets.get(i);
+                for (int child : proc.children(parent.pid)) {
+                    if (members.stream().anyMatch(m -> m.pid() == child)) {
+                        continue;
+                    }
+                    members.add(member(child, !freezeChild(child)));
+                }
             }
-            return r;
+            if (targets.size() > 1 || members.size() > 1) {
+                checkTree();
+            }
+        }
+
+        /** Freezes a child and adds it to the targets; false if it is a zombie, which cannot be frozen. */
+        private boolean freezeChild(int child) throws Exception {
+            if (isZombie(child)) {
+                return false;
+            }
+            Map<String, String> status = proc.status(child);
+            if (!"0".equals(status.getOrDefault("TracerPid", "0"))) {
+                throw new EngineException(Reason.NOT_DUMPABLE, "process " + child + " (a descendant of " + pid
+                        + ") is already traced by PID " + status.get("TracerPid"));
+            }
+            Target t = new Target(child);
+            targets.add(t);
+            try {
+                t.freeze();
+            } catch (EngineException e) {
+                if (isZombie(child)) {
+                    targets.remove(t);
+                    return false; // it exited meanwhile; its frozen parent keeps it a zombie
+                }
+                throw e;
+            }
+            if (!Files.readString(proc.dir(child).resolve("timers")).trim().isEmpty()) {
+                throw new EngineException(Reason.UNSUPPORTED, "process " + child + " (a descendant of " + pid
+                        + ") has POSIX timers (timer_create); they are not supported yet");
+            }
+            return true;
+        }
+
+        private boolean isZombie(int p) {
+            try {
+                String state = proc.stat(p)[3];
+                return state.equals("Z") || state.equals("X");
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
+        }
+
+        private ProcessTree.Member member(int p, boolean zombie) throws IOException {
+            String[] stat = proc.stat(p);
+            int exitStatus = zombie ? Integer.parseInt(stat[52]) : 0;
+            return new ProcessTree.Member(p, Integer.parseInt(stat[4]), Integer.parseInt(stat[5]),
+                    Integer.parseInt(stat[6]), zombie, exitStatus, Integer.parseInt(stat[38]), stat[2]);
         }
 
         /**
-         * Seizes the leader, then every other thread, scanning /proc/PID/task again until a scan finds no
-         * thread not yet seized (a running thread may start another while the first ones are frozen).
+         * A restore re-creates sessions and groups top-down: a process can lead a session it started, or
+         * be in its parent's; a group must be led by a process of the tree or be the dumped process's own.
          */
-        private void freeze() throws EngineException, SysException, IOException {
-            wasStopped = "T".equals(proc.stat(pid)[3]);
-            try {
-                ptrace.seize(pid, 0);
-            } catch (SysException e) {
-                if (e.errno() == ESRCH) {
-                    throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited");
+        private void checkTree() throws EngineException {
+            ProcessTree.Member root = members.get(0);
+            Map<Integer, ProcessTree.Member> byPid = new java.util.HashMap<>();
+            members.forEach(m -> byPid.put(m.pid(), m));
+            for (ProcessTree.Member m : members.subList(1, members.size())) {
+                ProcessTree.Member parent = byPid.get(m.ppid());
+                if (m.sid() != m.pid() && m.sid() != parent.sid()) {
+                    throw new EngineException(Reason.UNSUPPORTED, "process " + m.pid() + " is in session " + m.sid()
+                            + ", which is neither its own nor its parent's; such a tree cannot be re-created");
                 }
-                throw new EngineException(Reason.NOT_DUMPABLE, "cannot trace process " + pid + ": " + e.getMessage());
+                ProcessTree.Member leader = byPid.get(m.pgid());
+                boolean groupHere = m.pgid() == root.pgid() || (leader != null && leader.sid() == m.sid());
+                if (!groupHere) {
+                    throw new EngineException(Reason.UNSUPPORTED, "process " + m.pid() + " is in process group "
+                            + m.pgid() + ", whose leader is outside the tree; such a group cannot be re-created");
+                }
+                if (m.pgid() == root.pgid() && m.sid() != root.sid()) {
+                    throw new EngineException(Reason.UNSUPPORTED, "process " + m.pid() + " is in process group "
+                            + m.pgid() + " but not in its session " + root.sid());
+                }
             }
-            seized.put(pid, null);
-            if (wasStopped) {
-                // A group-stopped tracee falls back into its stop after every step: wake it, release re-stops it.
-                Kernel.kill(pid, Sys.SIGCONT);
-            }
-            ptrace.interrupt(pid);
-            if (!awaitInterruptStop(pid)) {
-                seized.remove(pid);
-                throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited while being frozen");
-            }
-            frozenAt = System.nanoTime();
-            boolean found = true;
-            while (found) {
-                found = false;
-                for (int tid : proc.tasks(pid)) {
-                    if (seized.containsKey(tid)) {
-                        continue;
+        }
+
+        /**
+         * Descriptors that are the same open file description as one of an earlier process (kcmp): they
+         * are restored as that one, so that offsets and status flags stay shared across processes.
+         */
+        private List<ProcessTree.Share> shares(List<List<FdEntry>> fds) {
+            List<ProcessTree.Share> shares = new ArrayList<>();
+            Map<String, List<int[]>> firsts = new java.util.HashMap<>();
+            for (int i = 0; i < targets.size(); i++) {
+                int p = targets.get(i).pid;
+                for (FdEntry f : fds.get(i)) {
+                    if (f.kind() == FdEntry.Kind.INHERITED || f.sameAs() >= 0) {
+                        continue; // from the restorer, or a dup of a lower descriptor of the same process
                     }
-                    try {
-                        ptrace.seize(tid, 0);
-                    } catch (SysException e) {
-                        if (e.errno() == ESRCH) {
-                            continue; // it exited
+                    List<int[]> candidates = firsts.computeIfAbsent(f.path(), k -> new ArrayList<>());
+                    int[] owner = null;
+                    for (int[] c : candidates) {
+                        if (c[0] != p && Kernel.sameFile(c[0], c[1], p, f.fd())) {
+                            owner = c;
+                            break;
                         }
-                        throw e;
                     }
-                    found = true;
-                    seized.put(tid, null);
-                    ptrace.interrupt(tid);
-                    if (!awaitInterruptStop(tid)) {
-                        seized.remove(tid);
+                    if (owner == null) {
+                        candidates.add(new int[] {p, f.fd()});
+                    } else {
+                        shares.add(new ProcessTree.Share(p, f.fd(), owner[0], owner[1]));
                     }
                 }
             }
+            return shares;
         }
 
-        /** Waits for the stop PTRACE_INTERRUPT asked for, passing signals on; false if the thread died. */
-        private boolean awaitInterruptStop(int tid) throws SysException {
-            while (true) {
-                Ptrace.Status st = ptrace.waitFor(tid);
-                if (!st.stopped()) {
-                    return false;
-                }
-                if (st.eventStop()) {
-                    if (st.stopSignal() == Sys.SIGTRAP) {
-                        return true; // our interrupt
+        private long dumpPages(Captured c, boolean withTwin, StepClock clock) throws Exception {
+            Target t = c.target();
+            ProcessReader reader = c.reader();
+            List<MemoryArea> areas = c.areas();
+            writer.beginPagesOf(t.pid);
+            PageDumper pages = new PageDumper(proc, t.pid, writer, options.progress());
+            long memoryBytes;
+            try (ProcessMemory memory = new ProcessMemory(t.pid, proc.dir(t.pid))) {
+                Predicate<MemoryArea> fromOriginal = a -> !reader.empty(a) && (!withTwin || PageDumper.notInTwin(a));
+                pages.plan(areas, fromOriginal, t.pid);
+                memoryBytes = pages.dump(memory, fromOriginal);
+                if (withTwin) {
+                    forkTwin(t);
+                    releaseAll();
+                    clock.lap("pages outside the twin, twin");
+                    Predicate<MemoryArea> fromTwin = a -> !reader.empty(a) && !PageDumper.notInTwin(a);
+                    pages.plan(areas, fromTwin, twin);
+                    try (ProcessMemory twinMemory = new ProcessMemory(twin, proc.dir(twin))) {
+                        memoryBytes += pages.dump(twinMemory, fromTwin);
                     }
-                    ptrace.cont(tid, 0); // a group-stop racing with us: let it go, the interrupt follows
-                } else if (st.stopSignal() == Sys.SIGCONT && wasStopped) {
-                    ptrace.cont(tid, 0); // our own SIGCONT: it only served to wake the process
-                } else {
-                    ptrace.cont(tid, st.stopSignal()); // deliver it as it would have been; the interrupt follows
+                    disposeTwin();
                 }
             }
+            return memoryBytes;
         }
 
-        private List<byte[]> withoutOwnSigcont(List<byte[]> pending) {
-            if (!wasStopped) {
-                return pending;
-            }
-            int self = Kernel.getpid();
-            List<byte[]> kept = new ArrayList<>();
-            for (byte[] info : pending) {
-                ByteBuffer b = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN);
-                // si_pid is 0 when telefork is outside the target's PID namespace (a container).
-                boolean ours = b.getInt(0) == Sys.SIGCONT && b.getInt(8) == 0 && (b.getInt(16) == self || b.getInt(16) == 0);
-                if (!ours) {
-                    kept.add(info);
-                }
-            }
-            return kept;
-        }
-
-        private long[] sigactions(Remote leader, Map<String, String> status) throws SysException {
-            long caught = Long.parseUnsignedLong(status.getOrDefault("SigCgt", "0"), 16);
-            long ignored = Long.parseUnsignedLong(status.getOrDefault("SigIgn", "0"), 16);
-            long[] actions = new long[SignalState.SIGNALS * 4];
-            for (int sig = 1; sig <= SignalState.SIGNALS; sig++) {
-                long bit = 1L << (sig - 1);
-                if (sig == Sys.SIGKILL || sig == Sys.SIGSTOP || ((caught | ignored) & bit) == 0) {
-                    continue;
-                }
-                leader.call("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, 0, scratch, 8);
-                ByteBuffer sa = readScratch(32);
-                for (int k = 0; k < 4; k++) {
-                    actions[(sig - 1) * 4 + k] = sa.getLong(k * 8);
-                }
-            }
-            return actions;
-        }
-
-        private ByteBuffer readScratch(int length) throws SysException {
-            ByteBuffer b = ByteBuffer.allocateDirect(length).order(ByteOrder.LITTLE_ENDIAN);
-            Kernel.readMemory(pid, scratch, b, length);
-            return b;
-        }
-
-        private ProcessInfo processInfo(long brk, long[] itimers) throws IOException, SysException {
+        private ProcessInfo processInfo(Target t, long brk, long[] itimers) throws IOException, SysException {
+            int pid = t.pid;
             String[] stat = proc.stat(pid);
             long[] mm = new long[ProcessInfo.MM_FIELDS];
             mm[0] = Long.parseUnsignedLong(stat[26]);
@@ -394,7 +627,7 @@ public final class Dumper {
             String comm = new String(proc.read(pid, "comm"), StandardCharsets.UTF_8).strip();
             String exe = proc.readLink(pid, "exe");
             return new ProcessInfo(pid, comm, args, exe, FileIds.stat(proc.dir(pid).resolve("exe")),
-                    proc.readLink(pid, "cwd"), umask, wasStopped, mm, auxv, rlimits,
+                    proc.readLink(pid, "cwd"), umask, t.wasStopped, mm, auxv, rlimits,
                     Files.readString(java.nio.file.Path.of("/proc/sys/kernel/osrelease")).strip(),
                     hostname(), System.currentTimeMillis(), Credentials.fromStatus(proc.status(pid)), itimers);
         }
@@ -423,46 +656,36 @@ public final class Dumper {
         }
 
         /** Injects a fork-like clone (no exit signal, so the application never hears of it), stopped at birth. */
-        private void forkTwin(Remote leader) throws SysException {
-            ptrace.setOptions(pid, Ptrace.O_TRACECLONE);
+        private void forkTwin(Target t) throws SysException {
+            Remote leader = t.remote(t.pid);
+            ptrace.setOptions(t.pid, Ptrace.O_TRACECLONE);
             long[] child = leader.cloneTraced(CLONE_FILES);
             twin = (int) child[0];
             twinInTarget = child[1];
             Ptrace.Status st = ptrace.waitFor(twin);
             if (!st.stopped()) {
-                throw new SysException("the twin of " + pid + " " + st);
+                throw new SysException("the twin of " + t.pid + " " + st);
             }
-            ptrace.setOptions(pid, 0);
+            ptrace.setOptions(t.pid, 0);
             leader.restoreRegisters();
         }
 
-        /** Lets the process run again: registers, signal masks, running or stopped as found. */
-        private void release() throws SysException {
+        /** Lets every process run again, children first, as each was found. */
+        private void releaseAll() throws SysException {
             if (frozenAt != 0) {
                 frozenNanos = System.nanoTime() - frozenAt;
                 frozenAt = 0;
             }
-            if (scratch != 0) {
-                remote(pid).raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
-                scratch = 0;
-            }
-            for (Remote r : remotes.values()) {
-                r.restoreRegisters();
-            }
-            remotes.clear();
-            for (Map.Entry<Integer, Long> t : seized.entrySet()) {
-                if (t.getValue() != null) {
-                    ptrace.setSigmask(t.getKey(), t.getValue());
+            SysException failed = null;
+            for (int i = targets.size() - 1; i >= 0; i--) {
+                try {
+                    targets.get(i).release();
+                } catch (SysException e) {
+                    failed = failed == null ? e : failed; // the others must be released all the same
                 }
             }
-            if (wasStopped) {
-                // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
-                Kernel.kill(pid, Sys.SIGSTOP);
-            }
-            List<Integer> tids = new ArrayList<>(seized.keySet());
-            seized.clear();
-            for (int tid : tids) {
-                ptrace.detach(tid, 0);
+            if (failed != null) {
+                throw failed;
             }
         }
 
@@ -470,25 +693,26 @@ public final class Dumper {
          * Kills the twin and has the original reap it (it is the original's child) in a second, short
          * freeze of the leader; if the original is gone meanwhile, init reaps it.
          */
-        private void disposeTwin() throws SysException {
+        private void disposeTwin() throws Exception {
             killTwin();
+            Target t = targets.get(0);
             try {
-                ptrace.seize(pid, 0);
+                ptrace.seize(t.pid, 0);
             } catch (SysException e) {
                 return; // the original exited
             }
-            seized.put(pid, null);
-            ptrace.interrupt(pid);
-            if (!awaitInterruptStop(pid)) {
-                seized.clear();
+            t.seized.put(t.pid, null);
+            ptrace.interrupt(t.pid);
+            if (!t.awaitInterruptStop(t.pid)) {
+                t.seized.clear();
                 return;
             }
-            seized.put(pid, ptrace.getSigmask(pid));
-            ptrace.setSigmask(pid, ~0L);
+            t.seized.put(t.pid, ptrace.getSigmask(t.pid));
+            ptrace.setSigmask(t.pid, ~0L);
             try {
-                waitTwinInTarget(remote(pid));
+                waitTwinInTarget(t.remote(t.pid));
             } finally {
-                release();
+                releaseAll();
             }
         }
 
@@ -508,7 +732,7 @@ public final class Dumper {
             }
         }
 
-        /** The one cleanup path. */
+        /** The one cleanup path: kills the tree after a dump that was asked to, else lets it run as found. */
         private void finish(boolean success) {
             if (frozenAt != 0) {
                 frozenNanos = System.nanoTime() - frozenAt;
@@ -517,32 +741,45 @@ public final class Dumper {
                 writer.close();
             }
             try {
+                boolean frozen = targets.stream().anyMatch(t -> !t.seized.isEmpty());
                 if (twin != 0) {
-                    if (seized.isEmpty()) {
+                    if (!frozen) {
                         disposeTwin();
                     } else {
                         killTwin();
-                        waitTwinInTarget(remote(pid));
+                        waitTwinInTarget(targets.get(0).remote(targets.get(0).pid));
                     }
-                }
-                if (seized.isEmpty()) {
-                    return;
                 }
                 if (success && !options.leaveRunning()) {
-                    Kernel.kill(pid, Sys.SIGKILL);
-                    // The leader's end is reported only after every other thread's has been collected.
-                    List<Integer> tids = new ArrayList<>(seized.keySet());
-                    for (int i = tids.size() - 1; i >= 0; i--) {
-                        awaitDeath(tids.get(i));
+                    for (Target t : targets) {
+                        t.kill();
                     }
-                    seized.clear();
+                    awaitReaped();
                     return;
                 }
-                release();
-            } catch (SysException e) {
+                releaseAll();
+            } catch (Exception e) {
                 // Nothing more can be done for it; the caller's error already says the dump failed.
                 System.getLogger("telefork").log(System.Logger.Level.WARNING,
-                        "could not fully release process " + pid + ": " + e.getMessage());
+                        "could not fully release process " + pid + " and its descendants: " + e.getMessage());
+            }
+        }
+
+        /**
+         * Descendants (and zombies) of a killed tree are reaped by the init or subreaper they are handed
+         * to, a moment later: waited for, so that their PIDs are free for a restore once the dump returns.
+         */
+        private void awaitReaped() {
+            long deadline = System.nanoTime() + REAP_WAIT_NANOS;
+            for (ProcessTree.Member m : members.subList(1, members.size())) {
+                while (proc.exists(m.pid()) && System.nanoTime() < deadline) {
+                    try {
+                        Thread.sleep(1);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
             }
         }
 

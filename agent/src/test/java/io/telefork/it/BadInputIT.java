@@ -133,7 +133,7 @@ class BadInputIT {
      * as it was: alive, not traced, not stopped (every thread), and it still passes its own checks.
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"child", "thread-child", "socket"})
+    @ValueSource(strings = {"socket"})
     void refusedAndLeftRunning(String kind) {
         Harness.Proc p = h.startProgram("refused", kind);
         Path image = tmp.resolve("refused.img");
