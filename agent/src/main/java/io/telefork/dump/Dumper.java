@@ -53,7 +53,6 @@ public final class Dumper {
     private static final long WALL = 0x40000000L;
     private static final long WNOHANG = 1;
     private static final int ESRCH = 3;
-    private static final long REAP_WAIT_NANOS = 5_000_000_000L;
 
     private final DumpOptions options;
     private final ProcFs proc;
@@ -751,10 +750,7 @@ public final class Dumper {
                     }
                 }
                 if (success && !options.leaveRunning()) {
-                    for (Target t : targets) {
-                        t.kill();
-                    }
-                    awaitReaped();
+                    killTree();
                     return;
                 }
                 releaseAll();
@@ -766,20 +762,32 @@ public final class Dumper {
         }
 
         /**
-         * Descendants (and zombies) of a killed tree are reaped by the init or subreaper they are handed
-         * to, a moment later: waited for, so that their PIDs are free for a restore once the dump returns.
+         * Kills the processes children first, each reaped at once by its still frozen parent (an injected
+         * wait4), zombies too: none is left to an init that may reap orphans only now and then (about once
+         * a second on some machines), so their PIDs are free for a restore as soon as the dump returns.
          */
-        private void awaitReaped() {
-            long deadline = System.nanoTime() + REAP_WAIT_NANOS;
-            for (ProcessTree.Member m : members.subList(1, members.size())) {
-                while (proc.exists(m.pid()) && System.nanoTime() < deadline) {
-                    try {
-                        Thread.sleep(1);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                        return;
-                    }
+        private void killTree() throws Exception {
+            Map<Integer, Target> byPid = new java.util.HashMap<>();
+            targets.forEach(t -> byPid.put(t.pid, t));
+            for (int i = members.size() - 1; i > 0; i--) {
+                ProcessTree.Member m = members.get(i);
+                Target t = byPid.get(m.pid());
+                if (t != null) {
+                    t.kill();
                 }
+                Target parent = byPid.get(m.ppid());
+                parent.remote(parent.pid).raw(SYS_WAIT4, pidInNamespace(m.pid()), 0, WALL, 0);
+            }
+            targets.get(0).kill();
+        }
+
+        /** A PID as the process's own PID namespace (and so its parent's) numbers it. */
+        private long pidInNamespace(int p) {
+            try {
+                String[] ids = proc.status(p).getOrDefault("NSpid", Integer.toString(p)).trim().split("\\s+");
+                return Long.parseLong(ids[ids.length - 1]);
+            } catch (IOException | RuntimeException e) {
+                return p;
             }
         }
 

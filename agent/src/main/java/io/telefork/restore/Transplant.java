@@ -496,12 +496,15 @@ final class Transplant {
             return adopt(remote.call("dup", SYS_DUP, held.fd()));
         }
         long pidfd = remote.call("pidfd_open(" + held.vessel() + ")", SYS_PIDFD_OPEN, held.vessel(), 0);
+        long fd;
         try {
-            return adopt(remote.call("pidfd_getfd(" + held.vessel() + ", " + held.fd() + ") for " + what,
-                    SYS_PIDFD_GETFD, pidfd, held.fd(), 0));
+            fd = remote.call("pidfd_getfd(" + held.vessel() + ", " + held.fd() + ") for " + what, SYS_PIDFD_GETFD,
+                    pidfd, held.fd(), 0);
         } finally {
+            // Closed before the copy moves to a temporary number, which the pidfd may be sitting on.
             remote.raw(Sys.SYS_CLOSE, pidfd);
         }
+        return adopt(fd);
     }
 
     /** Builds pipes, eventfds, timerfds, signalfds and epolls inside the vessel, at temporary numbers. */
