@@ -447,6 +447,12 @@ public final class Dumper {
             targets.add(root); // before it is frozen, so that the cleanup path releases whatever was seized
             root.freeze();
             members.add(member(pid, false));
+            List<Integer> children = proc.children(pid);
+            if (options.singleProcess() && !children.isEmpty()) {
+                throw new EngineException(Reason.UNSUPPORTED, "process " + pid + " has child processes " + children
+                        + "; a process tree cannot be restored into an existing process (a container's), only by "
+                        + "telefork restore");
+            }
             for (int i = 0; i < targets.size(); i++) {
                 Target parent = targets.get(i);
                 for (int child : proc.children(parent.pid)) {

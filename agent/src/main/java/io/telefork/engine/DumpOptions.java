@@ -10,9 +10,14 @@ import io.telefork.image.Compression;
  * @param compression  how page data is compressed in the image
  * @param progress     receives bytes written
  * @param fullFreeze   with leaveRunning: keep the process stopped for the whole dump instead of reading
- *                     its memory from a copy-on-write twin while it runs on
+ *                     its memory from a copy-on-write twin while it runs on (a process with children is
+ *                     always kept stopped for the whole dump)
+ * @param singleProcess refuse a process with children instead of dumping its tree: for images that are
+ *                     to be restored into an existing process (a container's placeholder), which can
+ *                     only take one process
  */
-public record DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze) {
+public record DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze,
+                          boolean singleProcess) {
 
     public DumpOptions {
         if (compression == null) {
@@ -23,11 +28,15 @@ public record DumpOptions(boolean leaveRunning, Compression compression, Progres
         }
     }
 
+    public DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze) {
+        this(leaveRunning, compression, progress, fullFreeze, false);
+    }
+
     public DumpOptions(boolean leaveRunning, Compression compression, Progress progress) {
-        this(leaveRunning, compression, progress, false);
+        this(leaveRunning, compression, progress, false, false);
     }
 
     public static DumpOptions defaults() {
-        return new DumpOptions(false, Compression.NONE, Progress.NONE, false);
+        return new DumpOptions(false, Compression.NONE, Progress.NONE, false, false);
     }
 }

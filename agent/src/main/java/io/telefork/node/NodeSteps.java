@@ -88,7 +88,9 @@ final class NodeSteps {
         out.setPid(main.pid());
         out.setProcess(main.identity());
 
-        DumpOptions options = new DumpOptions(Boolean.TRUE.equals(spec.getLeaveRunning()), compression(spec.getCompression()), null);
+        // A restore into a pod transplants one process into the pod's placeholder: a tree is refused at once.
+        DumpOptions options = new DumpOptions(Boolean.TRUE.equals(spec.getLeaveRunning()), compression(spec.getCompression()),
+                null, false, true);
         DumpResult result;
         ImageStore.FileDigest written;
         try (ImageStore.Writing w = images.create(ImageStorage.NodeLocal, fileName)) {

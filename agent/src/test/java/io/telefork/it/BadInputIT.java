@@ -154,6 +154,52 @@ class BadInputIT {
     }
 
     /**
+     * A tree one of whose descendants holds something refused (a listening unix socket): exit 5, and
+     * every process of the tree is left running, untraced and unstopped, and still passes its checks.
+     */
+    @Test
+    void refusedDescendantLeavesTheWholeTreeRunning() {
+        String program = Harness.program("refused").toString();
+        Harness.Proc p = h.start("bash running refused socket", List.of("bash", "-c", "'" + program + "' socket; exit $?"));
+        p.awaitLine("READY", Duration.ofSeconds(30));
+        List<Long> children = p.process.children().map(ProcessHandle::pid).toList();
+        assertThat(children).as("bash runs the program as its child").hasSize(1);
+        Path image = tmp.resolve("tree.img");
+
+        Harness.Result r = h.run("dump", Long.toString(p.pid()), image.toString());
+        r.assertFailedWith(5);
+        assertThat(r.stderr()).contains("process " + children.get(0) + " has fd 3 open on socket:");
+
+        for (long pid : List.of(p.pid(), children.get(0))) {
+            assertThat(Harness.alive(pid)).as("process %d alive after the refused dump", pid).isTrue();
+            for (String task : taskIds(pid)) {
+                long tid = Long.parseLong(task);
+                assertThat(Harness.status(tid, "TracerPid")).as("TracerPid of %s after the refused dump", task)
+                        .contains("0");
+                assertThat(Harness.state(tid).orElse('?')).as("state of %s after the refused dump", task)
+                        .isNotIn('t', 'T');
+            }
+        }
+        p.goAndExpectPass();
+        assertThat(image).as("no image file after a failed dump").doesNotExist();
+    }
+
+    /**
+     * A tree whose shared file changed after the dump: the restore fails (exit 7) after the child's vessel
+     * was already forked, and kills it too: nothing is left behind.
+     */
+    @Test
+    void failedTreeRestoreLeavesNoProcess() throws IOException {
+        Harness.Proc p = h.startProgram("tree", List.of("file", tmp.toString()), Map.of());
+        Path image = tmp.resolve("tree.img");
+        h.dump(p.pid(), image);
+        p.awaitDeath(Duration.ofSeconds(10), "dump kills the tree");
+        Files.writeString(tmp.resolve("tree-file.txt"), "written after the dump\n", StandardOpenOption.APPEND);
+
+        assertRestoreFails(image, 7);
+    }
+
+    /**
      * A dump that cannot write its image (a full filesystem: a 1 MiB tmpfs the test mounts, since /dev/full
      * is not always a device on these machines; a directory that does not exist) exits 10 and must not
      * kill the process: without --leave-running the process dies only once the image is written and
@@ -300,7 +346,7 @@ class BadInputIT {
         Path good = goodImage();
         byte[] bytes = Files.readAllBytes(good);
         assertThat(new String(bytes, 0, 8, StandardCharsets.US_ASCII)).as("image magic").isEqualTo("TELEFORK");
-        assertThat(ByteBuffer.wrap(bytes, 8, 2).getShort()).as("format version").isEqualTo((short) 1);
+        assertThat(ByteBuffer.wrap(bytes, 8, 2).getShort()).as("format version").isEqualTo((short) 2);
         ByteBuffer.wrap(bytes).putShort(8, (short) 999);
         Path bad = tmp.resolve("future.img");
         Files.write(bad, bytes);
