@@ -439,8 +439,8 @@ public final class Dumper {
 
         /**
          * Freezes the process, then its children, their children and so on: a process's children are
-         * listed only once it is frozen (a frozen process forks no more, and cannot reap), so one scan of
-         * each frozen process finds all its children for good.
+         * listed only once it is frozen (a frozen process forks no more, and cannot reap), and the scan is
+         * repeated over all of them until one finds nobody new.
          */
         private void freezeTree() throws Exception {
             Target root = new Target(pid);
@@ -453,13 +453,20 @@ public final class Dumper {
                         + "; a process tree cannot be restored into an existing process (a container's), only by "
                         + "telefork restore");
             }
-            for (int i = 0; i < targets.size(); i++) {
-                Target parent = targets.get(i);
-                for (int child : proc.children(parent.pid)) {
-                    if (members.stream().anyMatch(m -> m.pid() == child)) {
-                        continue;
+            boolean found = true;
+            while (found) {
+                // Once more over all of them when one was found: a subreaper of the tree may have
+                // been handed the orphans of a process that exited while the others were frozen.
+                found = false;
+                for (int i = 0; i < targets.size(); i++) {
+                    Target parent = targets.get(i);
+                    for (int child : proc.children(parent.pid)) {
+                        if (members.stream().anyMatch(m -> m.pid() == child)) {
+                            continue;
+                        }
+                        members.add(member(child, !freezeChild(child)));
+                        found = true;
                     }
-                    members.add(member(child, !freezeChild(child)));
                 }
             }
             if (targets.size() > 1 || members.size() > 1) {

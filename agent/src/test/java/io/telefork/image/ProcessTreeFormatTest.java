@@ -50,7 +50,8 @@ class ProcessTreeFormatTest {
             }
         }
         assertThat(seen).containsExactly("100@10000=1", "101@10000=2");
-        assertThat(index.find(101, 0x10000 + PAGE).pid()).isEqualTo(101);
+        assertThat(index.find(101, 0x10000).pid()).isEqualTo(101);
+        assertThat(index.find(101, 0x10000 + PAGE)).isNull();
         assertThat(index.find(100, 0x10000).offset()).isLessThan(index.find(101, 0x10000).offset());
         assertThat(index.find(102, 0x10000)).isNull();
     }
