@@ -230,6 +230,13 @@ static int run_zombie(void)
 		 proc_state(exited));
 	tf_check(proc_state(killed) == 'Z', "child %d is not a zombie after the restore (state %c)", (int)killed,
 		 proc_state(killed));
+	char comm[64] = {0}, path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)exited);
+	int cfd = open(path, O_RDONLY);
+	tf_check(cfd >= 0 && read(cfd, comm, sizeof(comm) - 1) > 0 && strcmp(comm, "tree\n") == 0,
+		 "zombie %d is named \"%s\", not tree", (int)exited, comm);
+	if (cfd >= 0)
+		close(cfd);
 	usleep(20000);
 	tf_check(sigchld_count == before, "%d SIGCHLD arrived after the restore", sigchld_count - before);
 	int status = 0;

@@ -256,14 +256,24 @@ final class TreeRestore {
     }
 
     /**
-     * The stand-in of a zombie ends as the original did: exit_group(code), or its signal's default action
-     * (without a core dump); it is let go first so that it becomes its parent's zombie, not its tracer's.
+     * The stand-in of a zombie takes its name and ends as the original did: exit_group(code), or its
+     * signal's default action (without a core dump); it is let go first so that it becomes its parent's
+     * zombie, not its tracer's.
      */
     private void endAsZombie(ProcessTree.Member m) throws Exception {
         int vessel = vessels.get(m.pid());
         Remote r = blank(vessel);
         int status = m.exitStatus();
         int signal = status & 0x7f;
+        // Its name, as ps and /proc/PID/comm show a zombie.
+        byte[] comm = m.comm().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int length = Math.min(comm.length, 15);
+        long page = r.call("mmap", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
+                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        ByteBuffer name = ByteBuffer.allocateDirect(16);
+        name.put(comm, 0, length).put((byte) 0).flip();
+        Kernel.writeMemory(vessel, page, name, length + 1);
+        r.call("prctl(PR_SET_NAME)", Sys.SYS_PRCTL, Sys.PR_SET_NAME, page);
         long[] regs = r.savedRegisters();
         regs[Regs.RIP] = r.gadget();
         regs[Regs.ORIG_RAX] = -1;
