@@ -94,6 +94,8 @@ public final class Dumper {
         private final List<ProcessTree.Member> members = new ArrayList<>();
         private long frozenAt;
         private long frozenNanos;
+        /** Pages of shared memory stored so far, so that no other mapping of the same object stores them again. */
+        private final PageDumper.SharedPages sharedPages = new PageDumper.SharedPages();
         private ImageWriter writer;
         /** The copy-on-write twin: its PID here and in the process's own namespace, 0 when none. */
         private int twin;
@@ -581,7 +583,7 @@ public final class Dumper {
             ProcessReader reader = c.reader();
             List<MemoryArea> areas = c.areas();
             writer.beginPagesOf(t.pid);
-            PageDumper pages = new PageDumper(proc, t.pid, writer, options.progress());
+            PageDumper pages = new PageDumper(proc, t.pid, writer, options.progress(), sharedPages);
             long memoryBytes;
             try (ProcessMemory memory = new ProcessMemory(t.pid, proc.dir(t.pid))) {
                 Predicate<MemoryArea> fromOriginal = a -> !reader.empty(a) && (!withTwin || PageDumper.notInTwin(a));
