@@ -14,6 +14,8 @@
  *               parent, half read by it too) and read by the parent; after go each side sees what the
  *               other writes
  *   file        a file in DIR opened before fork: parent and child share its offset
+ *   listen      a listening TCP socket (127.0.0.1, an ephemeral port) made before fork: the child
+ *               accepts on it after go, the parent connects and gets an answer
  *
  * A child waits for its turn on a control pipe, never on the shared object itself, so that nothing is
  * consumed before the dump; it reports by its exit status (0 = its checks passed).
@@ -24,6 +26,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 
 #define P2C_BYTES 5000
 #define C2P_BYTES 3000
@@ -430,6 +434,42 @@ static int run_file(const char *dir)
 	return tf_finish();
 }
 
+static int run_listen(void)
+{
+	int ctl[2];
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in addr;
+	socklen_t alen = sizeof(addr);
+	memset(&addr, 0, sizeof(addr));
+	addr.sin_family = AF_INET;
+	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || bind(l, (struct sockaddr *)&addr, sizeof(addr)) || listen(l, 8) ||
+	    getsockname(l, (struct sockaddr *)&addr, &alen) || pipe(ctl))
+		tf_die("listen on 127.0.0.1");
+	pid_t child = must_fork();
+	if (child == 0) {
+		close(ctl[1]);
+		await_turn(ctl[0]);
+		int a = accept(l, NULL, NULL);
+		char c = 0;
+		int bad = a < 0 || read(a, &c, 1) != 1 || c != 'q' || write(a, "a", 1) != 1;
+		_exit(bad);
+	}
+	close(ctl[0]);
+
+	tf_ready();
+	tf_wait_go();
+
+	tf_write_all(ctl[1], "g", 1);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	char c = 0;
+	tf_check(s >= 0 && connect(s, (struct sockaddr *)&addr, sizeof(addr)) == 0, "cannot connect to port %d again",
+		 ntohs(addr.sin_port));
+	tf_check(write(s, "q", 1) == 1 && read(s, &c, 1) == 1 && c == 'a', "no answer from the child's accept");
+	expect_child_passes(child, "the accepting child");
+	return tf_finish();
+}
+
 int main(int argc, char **argv)
 {
 	const char *kind = argc > 1 ? argv[1] : "";
@@ -447,5 +487,7 @@ int main(int argc, char **argv)
 		return run_shm();
 	if (strcmp(kind, "file") == 0 && argc > 2)
 		return run_file(argv[2]);
-	tf_die("usage: tree pipes|socketpair|zombie|session|shm|file DIR");
+	if (strcmp(kind, "listen") == 0)
+		return run_listen();
+	tf_die("usage: tree pipes|socketpair|zombie|session|shm|listen|file DIR");
 }

@@ -53,6 +53,8 @@ public final class Dumper {
     private static final long WALL = 0x40000000L;
     private static final long WNOHANG = 1;
     private static final int ESRCH = 3;
+    /** Namespaces a restored child gets from its parent's vessel: a descendant must share the dumped process's. */
+    private static final List<String> NAMESPACES = List.of("pid", "mnt", "net", "ipc", "uts", "user", "cgroup");
 
     private final DumpOptions options;
     private final ProcFs proc;
@@ -496,6 +498,14 @@ public final class Dumper {
                     return false; // it exited meanwhile; its frozen parent keeps it a zombie
                 }
                 throw e;
+            }
+            for (String ns : NAMESPACES) {
+                String own = proc.readLink(child, "ns/" + ns);
+                if (!own.equals(proc.readLink(pid, "ns/" + ns))) {
+                    throw new EngineException(Reason.UNSUPPORTED, "process " + child + " (a descendant of " + pid
+                            + ") is in another " + ns + " namespace (" + own + "); namespaces inside a tree are not "
+                            + "supported yet");
+                }
             }
             if (!Files.readString(proc.dir(child).resolve("timers")).trim().isEmpty()) {
                 throw new EngineException(Reason.UNSUPPORTED, "process " + child + " (a descendant of " + pid

@@ -86,7 +86,8 @@ class SelfCheckingProgramsIT {
                 Case.of("tree", "zombie"),
                 Case.of("tree", "session"),
                 Case.of("tree", "shm"),
-                Case.of("tree", "file", "{tmp}"));
+                Case.of("tree", "file", "{tmp}"),
+                Case.of("tree", "listen"));
     }
 
     static Stream<Case> plainCases() {
