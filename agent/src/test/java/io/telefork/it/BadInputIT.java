@@ -184,6 +184,29 @@ class BadInputIT {
         assertThat(image).as("no image file after a failed dump").doesNotExist();
     }
 
+    /** A descendant in a network namespace of its own: refused (exit 5), the tree left running untraced. */
+    @Test
+    void descendantInAnotherNamespaceIsRefused() {
+        Harness.Proc p = h.start("bash running unshare -n sleep",
+                List.of("bash", "-c", "unshare -n /usr/bin/sleep 60; exit $?"));
+        await("bash's child in its own network namespace").atMost(Duration.ofSeconds(10))
+                .until(() -> p.process.children().anyMatch(c -> c.info().command().orElse("").endsWith("sleep")));
+        long child = p.process.children().findFirst().orElseThrow().pid();
+        try {
+            Harness.Result r = h.run("dump", Long.toString(p.pid()), tmp.resolve("ns.img").toString());
+            r.assertFailedWith(5);
+            assertThat(r.stderr()).contains("process " + child).contains("another net namespace");
+            for (long pid : List.of(p.pid(), child)) {
+                assertThat(Harness.status(pid, "TracerPid")).as("TracerPid of %d after the refused dump", pid)
+                        .contains("0");
+                assertThat(Harness.state(pid).orElse('?')).as("state of %d", pid).isNotIn('t', 'T');
+            }
+        } finally {
+            p.process.children().forEach(ProcessHandle::destroyForcibly);
+            p.waitFor(Duration.ofSeconds(10));
+        }
+    }
+
     /**
      * A tree whose shared file changed after the dump: the restore fails (exit 7) after the child's vessel
      * was already forked, and kills it too: nothing is left behind.
