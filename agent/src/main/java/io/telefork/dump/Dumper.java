@@ -6,17 +6,13 @@ import io.telefork.engine.DumpResult;
 import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.StepClock;
-import io.telefork.image.Credentials;
 import io.telefork.image.FdEntry;
 import io.telefork.image.Format;
 import io.telefork.image.ImageWriter;
 import io.telefork.image.MemoryArea;
-import io.telefork.image.ProcessInfo;
 import io.telefork.image.ProcessTree;
 import io.telefork.image.RecordType;
-import io.telefork.image.SignalState;
 import io.telefork.image.ThreadState;
-import io.telefork.proc.FileIds;
 import io.telefork.proc.ProcFs;
 import io.telefork.sys.Kernel;
 import io.telefork.sys.Ptrace;
@@ -27,15 +23,11 @@ import io.telefork.sys.Tracer;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
@@ -49,10 +41,8 @@ import java.util.function.Predicate;
 public final class Dumper {
     private static final long CLONE_FILES = 0x400;
     private static final int SYS_WAIT4 = 61;
-    private static final int SYS_GETITIMER = 36;
     private static final long WALL = 0x40000000L;
     private static final long WNOHANG = 1;
-    private static final int ESRCH = 3;
     /** Namespaces a restored child gets from its parent's vessel: a descendant must share the dumped process's. */
     private static final List<String> NAMESPACES = List.of("pid", "mnt", "net", "ipc", "uts", "user", "cgroup");
 
@@ -91,7 +81,7 @@ public final class Dumper {
         private final long started;
         private final Commit commit;
         /** The live processes of the tree, frozen, parents before children; the dumped process first. */
-        private final List<Target> targets = new ArrayList<>();
+        private final List<FrozenProcess> targets = new ArrayList<>();
         /** Every process of the tree, live or zombie, in the same order. */
         private final List<ProcessTree.Member> members = new ArrayList<>();
         private long frozenAt;
@@ -111,255 +101,6 @@ public final class Dumper {
             this.commit = commit;
         }
 
-        /**
-         * One live process of the tree, frozen: its seized threads with the signal mask each had, the
-         * injectors whose register changes are undone on release, and whether it was job-control stopped.
-         */
-        private final class Target {
-            private final int pid;
-            /** Seized threads, the leader first, with the signal mask each had (null until blocked). */
-            private final Map<Integer, Long> seized = new LinkedHashMap<>();
-            /** Threads whose registers injected calls change, restored on release. */
-            private final Map<Integer, Remote> remotes = new LinkedHashMap<>();
-            private boolean wasStopped;
-            private long gadget;
-            private long scratch;
-
-            Target(int pid) {
-                this.pid = pid;
-            }
-
-            Remote remote(int tid) throws SysException {
-                Remote r = remotes.get(tid);
-                if (r == null) {
-                    r = new Remote(ptrace, tid, gadget);
-                    remotes.put(tid, r);
-                }
-                return r;
-            }
-
-            /**
-             * Seizes the leader, then every other thread, scanning /proc/PID/task again until a scan finds no
-             * thread not yet seized (a running thread may start another while the first ones are frozen).
-             */
-            void freeze() throws EngineException, SysException, IOException {
-                wasStopped = "T".equals(proc.stat(pid)[3]);
-                try {
-                    ptrace.seize(pid, 0);
-                } catch (SysException e) {
-                    if (e.errno() == ESRCH) {
-                        throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited");
-                    }
-                    throw new EngineException(Reason.NOT_DUMPABLE, "cannot trace process " + pid + ": " + e.getMessage());
-                }
-                seized.put(pid, null);
-                if (wasStopped) {
-                    // A group-stopped tracee falls back into its stop after every step: wake it, release re-stops it.
-                    Kernel.kill(pid, Sys.SIGCONT);
-                }
-                ptrace.interrupt(pid);
-                if (!awaitInterruptStop(pid)) {
-                    seized.remove(pid);
-                    throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited while being frozen");
-                }
-                if (frozenAt == 0) {
-                    frozenAt = System.nanoTime();
-                }
-                boolean found = true;
-                while (found) {
-                    found = false;
-                    for (int tid : proc.tasks(pid)) {
-                        if (seized.containsKey(tid)) {
-                            continue;
-                        }
-                        try {
-                            ptrace.seize(tid, 0);
-                        } catch (SysException e) {
-                            if (e.errno() == ESRCH) {
-                                continue; // it exited
-                            }
-                            throw e;
-                        }
-                        found = true;
-                        seized.put(tid, null);
-                        ptrace.interrupt(tid);
-                        if (!awaitInterruptStop(tid)) {
-                            seized.remove(tid);
-                        }
-                    }
-                }
-            }
-
-            /** Waits for the stop PTRACE_INTERRUPT asked for, passing signals on; false if the thread died. */
-            private boolean awaitInterruptStop(int tid) throws SysException {
-                while (true) {
-                    Ptrace.Status st = ptrace.waitFor(tid);
-                    if (!st.stopped()) {
-                        return false;
-                    }
-                    if (st.eventStop()) {
-                        if (st.stopSignal() == Sys.SIGTRAP) {
-                            return true; // our interrupt
-                        }
-                        ptrace.cont(tid, 0); // a group-stop racing with us: let it go, the interrupt follows
-                    } else if (st.stopSignal() == Sys.SIGCONT && wasStopped) {
-                        ptrace.cont(tid, 0); // our own SIGCONT: it only served to wake the process
-                    } else {
-                        ptrace.cont(tid, st.stopSignal()); // deliver it as it would have been; the interrupt follows
-                    }
-                }
-            }
-
-            void blockSignals() throws SysException {
-                for (int tid : seized.keySet()) {
-                    seized.put(tid, ptrace.getSigmask(tid));
-                    ptrace.setSigmask(tid, ~0L);
-                }
-            }
-
-            /** Registers, what /proc tells and what only injected calls can tell: all but fds and pages. */
-            Captured capture(TreeFiles files) throws Exception {
-                List<long[]> regs = new ArrayList<>();
-                List<byte[]> xstates = new ArrayList<>();
-                List<long[]> rseqs = new ArrayList<>();
-                List<List<byte[]>> pendings = new ArrayList<>();
-                for (int tid : seized.keySet()) {
-                    regs.add(ptrace.getRegs(tid));
-                    xstates.add(ptrace.getXState(tid));
-                    rseqs.add(ptrace.getRseq(tid));
-                    pendings.add(ptrace.peekSiginfo(tid, false));
-                }
-                List<byte[]> sharedPending = withoutOwnSigcont(ptrace.peekSiginfo(pid, true));
-
-                ProcessReader reader = new ProcessReader(proc, pid, files);
-                List<MemoryArea> areas = reader.areas();
-                reader.readDescriptors();
-
-                MemoryArea vdso = areas.stream().filter(a -> a.kind() == MemoryArea.Kind.VDSO).findFirst()
-                        .orElseThrow(() -> new EngineException(Reason.UNSUPPORTED, "process " + pid + " has no vDSO"));
-                gadget = Remote.findGadget(pid, vdso.start(), vdso.end());
-                Remote leader = remote(pid);
-                scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
-                        Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-                long brk = leader.call("brk(0)", Sys.SYS_BRK, 0);
-                long[] actions = sigactions(leader, Map.copyOf(proc.status(pid)));
-                long[] itimers = new long[12];
-                for (int which = 0; which < 3; which++) {
-                    leader.call("getitimer(" + which + ")", SYS_GETITIMER, which, scratch);
-                    ByteBuffer it = readScratch(32);
-                    for (int k = 0; k < 4; k++) {
-                        itimers[which * 4 + k] = it.getLong(k * 8);
-                    }
-                }
-                List<ThreadState> threads = new ArrayList<>();
-                int i = 0;
-                for (int tid : seized.keySet()) {
-                    Remote r = remote(tid);
-                    r.call("sigaltstack", Sys.SYS_SIGALTSTACK, 0, scratch);
-                    ByteBuffer ss = readScratch(24);
-                    long[] altstack = {ss.getLong(0), ss.getInt(8), ss.getLong(16)};
-                    r.call("prctl(PR_GET_TID_ADDRESS)", Sys.SYS_PRCTL, Sys.PR_GET_TID_ADDRESS, scratch);
-                    long clearTid = readScratch(8).getLong(0);
-                    threads.add(new ThreadState(tid, regs.get(i), xstates.get(i), seized.get(tid), rseqs.get(i),
-                            altstack, clearTid, Kernel.getRobustList(tid), pendings.get(i)));
-                    i++;
-                }
-                leader.call("munmap scratch page", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
-                scratch = 0;
-                for (Remote r : remotes.values()) {
-                    r.restoreRegisters();
-                }
-                return new Captured(this, reader, areas, threads, processInfo(this, brk, itimers),
-                        new SignalState(actions, sharedPending));
-            }
-
-            private List<byte[]> withoutOwnSigcont(List<byte[]> pending) {
-                if (!wasStopped) {
-                    return pending;
-                }
-                int self = Kernel.getpid();
-                List<byte[]> kept = new ArrayList<>();
-                for (byte[] info : pending) {
-                    ByteBuffer b = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN);
-                    // si_pid is 0 when telefork is outside the target's PID namespace (a container).
-                    boolean ours = b.getInt(0) == Sys.SIGCONT && b.getInt(8) == 0 && (b.getInt(16) == self || b.getInt(16) == 0);
-                    if (!ours) {
-                        kept.add(info);
-                    }
-                }
-                return kept;
-            }
-
-            private long[] sigactions(Remote leader, Map<String, String> status) throws SysException {
-                long caught = Long.parseUnsignedLong(status.getOrDefault("SigCgt", "0"), 16);
-                long ignored = Long.parseUnsignedLong(status.getOrDefault("SigIgn", "0"), 16);
-                long[] actions = new long[SignalState.SIGNALS * 4];
-                for (int sig = 1; sig <= SignalState.SIGNALS; sig++) {
-                    long bit = 1L << (sig - 1);
-                    if (sig == Sys.SIGKILL || sig == Sys.SIGSTOP || ((caught | ignored) & bit) == 0) {
-                        continue;
-                    }
-                    leader.call("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, 0, scratch, 8);
-                    ByteBuffer sa = readScratch(32);
-                    for (int k = 0; k < 4; k++) {
-                        actions[(sig - 1) * 4 + k] = sa.getLong(k * 8);
-                    }
-                }
-                return actions;
-            }
-
-            private ByteBuffer readScratch(int length) throws SysException {
-                ByteBuffer b = ByteBuffer.allocateDirect(length).order(ByteOrder.LITTLE_ENDIAN);
-                Kernel.readMemory(pid, scratch, b, length);
-                return b;
-            }
-
-            /** Lets the process run again: registers, signal masks, running or stopped as found. */
-            void release() throws SysException {
-                if (scratch != 0) {
-                    remote(pid).raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
-                    scratch = 0;
-                }
-                for (Remote r : remotes.values()) {
-                    r.restoreRegisters();
-                }
-                remotes.clear();
-                for (Map.Entry<Integer, Long> t : seized.entrySet()) {
-                    if (t.getValue() != null) {
-                        ptrace.setSigmask(t.getKey(), t.getValue());
-                    }
-                }
-                if (wasStopped && !seized.isEmpty()) {
-                    // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
-                    Kernel.kill(pid, Sys.SIGSTOP);
-                }
-                List<Integer> tids = new ArrayList<>(seized.keySet());
-                seized.clear();
-                for (int tid : tids) {
-                    ptrace.detach(tid, 0);
-                }
-            }
-
-            /** Kills the process and collects every thread's end (the leader's is reported after the others'). */
-            void kill() throws SysException {
-                if (seized.isEmpty()) {
-                    return;
-                }
-                Kernel.kill(pid, Sys.SIGKILL);
-                List<Integer> tids = new ArrayList<>(seized.keySet());
-                for (int i = tids.size() - 1; i >= 0; i--) {
-                    awaitDeath(tids.get(i));
-                }
-                seized.clear();
-            }
-        }
-
-        /** What was read of one process, all but its descriptors (which need the whole tree) and pages. */
-        private record Captured(Target target, ProcessReader reader, List<MemoryArea> areas, List<ThreadState> threads,
-                                ProcessInfo info, SignalState signals) {
-        }
-
-
         DumpResult run() throws Exception {
             boolean success = false;
             StepClock clock = new StepClock("dump " + pid);
@@ -375,7 +116,7 @@ public final class Dumper {
                 clock.lap("freeze " + targets.size() + " processes");
 
                 // 2. Block every signal so that injected calls are not turned into signal-delivery stops.
-                for (Target t : targets) {
+                for (FrozenProcess t : targets) {
                     t.blockSignals();
                 }
                 clock.lap("block signals");
@@ -383,8 +124,8 @@ public final class Dumper {
                 // 3. Per process: CPU state, what /proc tells, and what only the process itself can tell
                 //    (brk(0), sigaction, sigaltstack, the tid address), injected through its vDSO.
                 TreeFiles files = new TreeFiles();
-                List<Captured> captured = new ArrayList<>();
-                for (Target t : targets) {
+                List<FrozenProcess.Captured> captured = new ArrayList<>();
+                for (FrozenProcess t : targets) {
                     captured.add(t.capture(files));
                 }
                 clock.lap("registers, /proc, injected calls");
@@ -392,7 +133,7 @@ public final class Dumper {
                 // 4. Descriptors, once every process's are known: pipes and socket pairs between processes of
                 //    the tree, and open file descriptions that several of them share (fork's inheritance).
                 List<List<FdEntry>> fds = new ArrayList<>();
-                for (Captured c : captured) {
+                for (FrozenProcess.Captured c : captured) {
                     fds.add(c.reader().fds());
                 }
                 List<ProcessTree.Share> shares = shares(fds);
@@ -401,7 +142,7 @@ public final class Dumper {
                 // 5. Metadata records: the tree, then each live process's.
                 writer.writeRecord(RecordType.TREE, new ProcessTree(List.copyOf(members), shares).encode());
                 for (int i = 0; i < captured.size(); i++) {
-                    Captured c = captured.get(i);
+                    FrozenProcess.Captured c = captured.get(i);
                     writer.writeRecord(RecordType.PROCESS, c.info().encode());
                     for (ThreadState t : c.threads()) {
                         writer.writeRecord(RecordType.THREAD, t.encode());
@@ -417,8 +158,8 @@ public final class Dumper {
                 //    frozen until all its pages are read.
                 long memoryBytes = 0;
                 boolean withTwin = options.leaveRunning() && !options.fullFreeze() && targets.size() == 1
-                        && !targets.get(0).wasStopped;
-                for (Captured c : captured) {
+                        && !targets.get(0).wasStopped();
+                for (FrozenProcess.Captured c : captured) {
                     memoryBytes += dumpPages(c, withTwin, clock);
                 }
                 clock.lap("pages");
@@ -447,9 +188,10 @@ public final class Dumper {
          * repeated over all of them until one finds nobody new.
          */
         private void freezeTree() throws Exception {
-            Target root = new Target(pid);
+            FrozenProcess root = new FrozenProcess(ptrace, proc, pid);
             targets.add(root); // before it is frozen, so that the cleanup path releases whatever was seized
             root.freeze();
+            frozenAt = System.nanoTime();
             members.add(member(pid, false));
             List<Integer> children = proc.children(pid);
             if (options.singleProcess() && !children.isEmpty()) {
@@ -463,8 +205,8 @@ public final class Dumper {
                 // been handed the orphans of a process that exited while the others were frozen.
                 found = false;
                 for (int i = 0; i < targets.size(); i++) {
-                    Target parent = targets.get(i);
-                    for (int child : proc.children(parent.pid)) {
+                    FrozenProcess parent = targets.get(i);
+                    for (int child : proc.children(parent.pid())) {
                         if (members.stream().anyMatch(m -> m.pid() == child)) {
                             continue;
                         }
@@ -488,7 +230,7 @@ public final class Dumper {
                 throw new EngineException(Reason.NOT_DUMPABLE, "process " + child + " (a descendant of " + pid
                         + ") is already traced by PID " + status.get("TracerPid"));
             }
-            Target t = new Target(child);
+            FrozenProcess t = new FrozenProcess(ptrace, proc, child);
             targets.add(t);
             try {
                 t.freeze();
@@ -565,7 +307,7 @@ public final class Dumper {
             List<ProcessTree.Share> shares = new ArrayList<>();
             Map<String, List<int[]>> firsts = new java.util.HashMap<>();
             for (int i = 0; i < targets.size(); i++) {
-                int p = targets.get(i).pid;
+                int p = targets.get(i).pid();
                 for (FdEntry f : fds.get(i)) {
                     if (f.kind() == FdEntry.Kind.INHERITED || f.sameAs() >= 0) {
                         continue; // from the restorer, or a dup of a lower descriptor of the same process
@@ -588,16 +330,16 @@ public final class Dumper {
             return shares;
         }
 
-        private long dumpPages(Captured c, boolean withTwin, StepClock clock) throws Exception {
-            Target t = c.target();
+        private long dumpPages(FrozenProcess.Captured c, boolean withTwin, StepClock clock) throws Exception {
+            FrozenProcess t = c.process();
             ProcessReader reader = c.reader();
             List<MemoryArea> areas = c.areas();
-            writer.beginPagesOf(t.pid);
-            PageDumper pages = new PageDumper(proc, t.pid, writer, options.progress(), sharedPages);
+            writer.beginPagesOf(t.pid());
+            PageDumper pages = new PageDumper(proc, t.pid(), writer, options.progress(), sharedPages);
             long memoryBytes;
-            try (ProcessMemory memory = new ProcessMemory(t.pid, proc.dir(t.pid))) {
+            try (ProcessMemory memory = new ProcessMemory(t.pid(), proc.dir(t.pid()))) {
                 Predicate<MemoryArea> fromOriginal = a -> !reader.empty(a) && (!withTwin || PageDumper.notInTwin(a));
-                pages.plan(areas, fromOriginal, t.pid);
+                pages.plan(areas, fromOriginal, t.pid());
                 memoryBytes = pages.dump(memory, fromOriginal);
                 if (withTwin) {
                     forkTwin(t);
@@ -612,48 +354,6 @@ public final class Dumper {
                 }
             }
             return memoryBytes;
-        }
-
-        private ProcessInfo processInfo(Target t, long brk, long[] itimers) throws IOException, SysException {
-            int pid = t.pid;
-            String[] stat = proc.stat(pid);
-            long[] mm = new long[ProcessInfo.MM_FIELDS];
-            mm[0] = Long.parseUnsignedLong(stat[26]);
-            mm[1] = Long.parseUnsignedLong(stat[27]);
-            mm[2] = Long.parseUnsignedLong(stat[45]);
-            mm[3] = Long.parseUnsignedLong(stat[46]);
-            mm[ProcessInfo.MM_START_BRK] = Long.parseUnsignedLong(stat[47]);
-            mm[ProcessInfo.MM_BRK] = brk;
-            mm[6] = Long.parseUnsignedLong(stat[28]);
-            mm[7] = Long.parseUnsignedLong(stat[48]);
-            mm[8] = Long.parseUnsignedLong(stat[49]);
-            mm[9] = Long.parseUnsignedLong(stat[50]);
-            mm[10] = Long.parseUnsignedLong(stat[51]);
-            ByteBuffer auxvBytes = ByteBuffer.wrap(proc.read(pid, "auxv")).order(ByteOrder.LITTLE_ENDIAN);
-            long[] auxv = new long[auxvBytes.remaining() / 8];
-            for (int i = 0; i < auxv.length; i++) {
-                auxv[i] = auxvBytes.getLong();
-            }
-            long[][] limits = proc.limits(pid);
-            long[] rlimits = new long[limits.length * 3];
-            for (int r = 0; r < limits.length; r++) {
-                long[] lim = limits[r];
-                rlimits[r * 3] = r;
-                rlimits[r * 3 + 1] = lim[0];
-                rlimits[r * 3 + 2] = lim[1];
-            }
-            String cmdline = new String(proc.read(pid, "cmdline"), StandardCharsets.UTF_8);
-            List<String> args = new ArrayList<>(Arrays.asList(cmdline.split("\0", -1)));
-            if (!args.isEmpty() && args.get(args.size() - 1).isEmpty()) {
-                args.remove(args.size() - 1);
-            }
-            int umask = Integer.parseInt(proc.status(pid).getOrDefault("Umask", "0022"), 8);
-            String comm = new String(proc.read(pid, "comm"), StandardCharsets.UTF_8).strip();
-            String exe = proc.readLink(pid, "exe");
-            return new ProcessInfo(pid, comm, args, exe, FileIds.stat(proc.dir(pid).resolve("exe")),
-                    proc.readLink(pid, "cwd"), umask, t.wasStopped, mm, auxv, rlimits,
-                    Files.readString(java.nio.file.Path.of("/proc/sys/kernel/osrelease")).strip(),
-                    hostname(), System.currentTimeMillis(), Credentials.fromStatus(proc.status(pid)), itimers);
         }
 
         private void verifyWritten(ImageWriter.Summary summary) throws IOException {
@@ -680,17 +380,17 @@ public final class Dumper {
         }
 
         /** Injects a fork-like clone (no exit signal, so the application never hears of it), stopped at birth. */
-        private void forkTwin(Target t) throws SysException {
-            Remote leader = t.remote(t.pid);
-            ptrace.setOptions(t.pid, Ptrace.O_TRACECLONE);
+        private void forkTwin(FrozenProcess t) throws SysException {
+            Remote leader = t.remote(t.pid());
+            ptrace.setOptions(t.pid(), Ptrace.O_TRACECLONE);
             long[] child = leader.cloneTraced(CLONE_FILES);
             twin = (int) child[0];
             twinInTarget = child[1];
             Ptrace.Status st = ptrace.waitFor(twin);
             if (!st.stopped()) {
-                throw new SysException("the twin of " + t.pid + " " + st);
+                throw new SysException("the twin of " + t.pid() + " " + st);
             }
-            ptrace.setOptions(t.pid, 0);
+            ptrace.setOptions(t.pid(), 0);
             leader.restoreRegisters();
         }
 
@@ -719,22 +419,12 @@ public final class Dumper {
          */
         private void disposeTwin() throws Exception {
             killTwin();
-            Target t = targets.get(0);
-            try {
-                ptrace.seize(t.pid, 0);
-            } catch (SysException e) {
+            FrozenProcess t = targets.get(0);
+            if (!t.refreezeLeader()) {
                 return; // the original exited
             }
-            t.seized.put(t.pid, null);
-            ptrace.interrupt(t.pid);
-            if (!t.awaitInterruptStop(t.pid)) {
-                t.seized.clear();
-                return;
-            }
-            t.seized.put(t.pid, ptrace.getSigmask(t.pid));
-            ptrace.setSigmask(t.pid, ~0L);
             try {
-                waitTwinInTarget(t.remote(t.pid));
+                waitTwinInTarget(t.remote(t.pid()));
             } finally {
                 releaseAll();
             }
@@ -765,13 +455,13 @@ public final class Dumper {
                 writer.close();
             }
             try {
-                boolean frozen = targets.stream().anyMatch(t -> !t.seized.isEmpty());
+                boolean frozen = targets.stream().anyMatch(FrozenProcess::frozen);
                 if (twin != 0) {
                     if (!frozen) {
                         disposeTwin();
                     } else {
                         killTwin();
-                        waitTwinInTarget(targets.get(0).remote(targets.get(0).pid));
+                        waitTwinInTarget(targets.get(0).remote(targets.get(0).pid()));
                     }
                 }
                 if (success && !options.leaveRunning()) {
@@ -792,16 +482,16 @@ public final class Dumper {
          * a second on some machines), so their PIDs are free for a restore as soon as the dump returns.
          */
         private void killTree() throws Exception {
-            Map<Integer, Target> byPid = new java.util.HashMap<>();
-            targets.forEach(t -> byPid.put(t.pid, t));
+            Map<Integer, FrozenProcess> byPid = new java.util.HashMap<>();
+            targets.forEach(t -> byPid.put(t.pid(), t));
             for (int i = members.size() - 1; i > 0; i--) {
                 ProcessTree.Member m = members.get(i);
-                Target t = byPid.get(m.pid());
+                FrozenProcess t = byPid.get(m.pid());
                 if (t != null) {
                     t.kill();
                 }
-                Target parent = byPid.get(m.ppid());
-                parent.remote(parent.pid).raw(SYS_WAIT4, pidInNamespace(m.pid()), 0, WALL, 0);
+                FrozenProcess parent = byPid.get(m.ppid());
+                parent.remote(parent.pid()).raw(SYS_WAIT4, pidInNamespace(m.pid()), 0, WALL, 0);
             }
             targets.get(0).kill();
         }
@@ -816,23 +506,5 @@ public final class Dumper {
             }
         }
 
-        private void awaitDeath(int tid) {
-            try {
-                Ptrace.Status st;
-                do {
-                    st = ptrace.waitFor(tid);
-                } while (st.stopped());
-            } catch (SysException e) {
-                // already reaped (a thread's end is reported once)
-            }
-        }
-    }
-
-    private static String hostname() {
-        try {
-            return Files.readString(java.nio.file.Path.of("/proc/sys/kernel/hostname")).strip();
-        } catch (IOException e) {
-            return "";
-        }
     }
 }
