@@ -89,9 +89,8 @@ public final class Dumper {
         /** Pages of shared memory stored so far, so that no other mapping of the same object stores them again. */
         private final PageDumper.SharedPages sharedPages = new PageDumper.SharedPages();
         private ImageWriter writer;
-        /** The copy-on-write twin: its PID here and in the process's own namespace, 0 when none. */
-        private int twin;
-        private long twinInTarget;
+        /** Per process, its copy-on-write twin: the twin's PID here and in the process's own namespace. */
+        private final Map<FrozenProcess, long[]> twins = new java.util.LinkedHashMap<>();
 
         Session(Ptrace ptrace, int pid, WritableByteChannel out, long started, Commit commit) {
             this.ptrace = ptrace;
@@ -153,14 +152,33 @@ public final class Dumper {
                 }
                 clock.lap("metadata");
 
-                // 6. Pages, process by process. A single process left running runs on as soon as a
-                //    copy-on-write twin of it exists, and its pages are read from the twin; a tree stays
-                //    frozen until all its pages are read.
+                // 6. Pages. Left running, every process runs on as soon as a copy-on-write twin of it
+                //    exists, and most of its pages are read from the twin; only what a twin would not hold
+                //    as it was (shared memory, MADV_DONTFORK, MADV_WIPEONFORK) is read while all are frozen.
+                boolean withTwins = options.leaveRunning() && !options.fullFreeze()
+                        && targets.stream().noneMatch(FrozenProcess::wasStopped);
                 long memoryBytes = 0;
-                boolean withTwin = options.leaveRunning() && !options.fullFreeze() && targets.size() == 1
-                        && !targets.get(0).wasStopped();
+                List<PageDumper> dumpers = new ArrayList<>();
                 for (FrozenProcess.Captured c : captured) {
-                    memoryBytes += dumpPages(c, withTwin, clock);
+                    PageDumper pages = new PageDumper(proc, c.process().pid(), writer, options.progress(), sharedPages);
+                    dumpers.add(pages);
+                    Predicate<MemoryArea> fromOriginal = a -> !c.reader().empty(a)
+                            && (!withTwins || PageDumper.notInTwin(a));
+                    memoryBytes += dumpPages(c.process().pid(), c, pages, fromOriginal, c.process().pid());
+                }
+                if (withTwins) {
+                    for (FrozenProcess t : targets) {
+                        forkTwin(t);
+                    }
+                    releaseAll();
+                    clock.lap("pages outside the twins, twins");
+                    for (int i = 0; i < captured.size(); i++) {
+                        FrozenProcess.Captured c = captured.get(i);
+                        Predicate<MemoryArea> fromTwin = a -> !c.reader().empty(a) && !PageDumper.notInTwin(a);
+                        int twin = (int) twins.get(c.process())[0];
+                        memoryBytes += dumpPages(c.process().pid(), c, dumpers.get(i), fromTwin, twin);
+                    }
+                    disposeTwins();
                 }
                 clock.lap("pages");
 
@@ -330,30 +348,14 @@ public final class Dumper {
             return shares;
         }
 
-        private long dumpPages(FrozenProcess.Captured c, boolean withTwin, StepClock clock) throws Exception {
-            FrozenProcess t = c.process();
-            ProcessReader reader = c.reader();
-            List<MemoryArea> areas = c.areas();
-            writer.beginPagesOf(t.pid());
-            PageDumper pages = new PageDumper(proc, t.pid(), writer, options.progress(), sharedPages);
-            long memoryBytes;
-            try (ProcessMemory memory = new ProcessMemory(t.pid(), proc.dir(t.pid()))) {
-                Predicate<MemoryArea> fromOriginal = a -> !reader.empty(a) && (!withTwin || PageDumper.notInTwin(a));
-                pages.plan(areas, fromOriginal, t.pid());
-                memoryBytes = pages.dump(memory, fromOriginal);
-                if (withTwin) {
-                    forkTwin(t);
-                    releaseAll();
-                    clock.lap("pages outside the twin, twin");
-                    Predicate<MemoryArea> fromTwin = a -> !reader.empty(a) && !PageDumper.notInTwin(a);
-                    pages.plan(areas, fromTwin, twin);
-                    try (ProcessMemory twinMemory = new ProcessMemory(twin, proc.dir(twin))) {
-                        memoryBytes += pages.dump(twinMemory, fromTwin);
-                    }
-                    disposeTwin();
-                }
+        /** The pages of process {@code pid} that {@code which} selects, read from {@code from} (it or its twin). */
+        private long dumpPages(int pid, FrozenProcess.Captured c, PageDumper pages, Predicate<MemoryArea> which,
+                               int from) throws Exception {
+            writer.beginPagesOf(pid);
+            pages.plan(c.areas(), which, from);
+            try (ProcessMemory memory = new ProcessMemory(from, proc.dir(from))) {
+                return pages.dump(memory, which);
             }
-            return memoryBytes;
         }
 
         private void verifyWritten(ImageWriter.Summary summary) throws IOException {
@@ -384,9 +386,8 @@ public final class Dumper {
             Remote leader = t.remote(t.pid());
             ptrace.setOptions(t.pid(), Ptrace.O_TRACECLONE);
             long[] child = leader.cloneTraced(CLONE_FILES);
-            twin = (int) child[0];
-            twinInTarget = child[1];
-            Ptrace.Status st = ptrace.waitFor(twin);
+            twins.put(t, child);
+            Ptrace.Status st = ptrace.waitFor((int) child[0]);
             if (!st.stopped()) {
                 throw new SysException("the twin of " + t.pid() + " " + st);
             }
@@ -414,33 +415,42 @@ public final class Dumper {
         }
 
         /**
-         * Kills the twin and has the original reap it (it is the original's child) in a second, short
-         * freeze of the leader; if the original is gone meanwhile, init reaps it.
+         * Kills the twins and has each original reap its own (it is the original's child) in a second, short
+         * freeze of its leader; if an original is gone meanwhile, init reaps its twin.
          */
-        private void disposeTwin() throws Exception {
-            killTwin();
-            FrozenProcess t = targets.get(0);
-            if (!t.refreezeLeader()) {
-                return; // the original exited
+        private void disposeTwins() throws Exception {
+            Exception failed = null;
+            for (FrozenProcess t : new ArrayList<>(twins.keySet())) {
+                try {
+                    long inTarget = killTwin(t);
+                    if (t.refreezeLeader()) {
+                        try {
+                            waitTwinInTarget(t.remote(t.pid()), inTarget);
+                        } finally {
+                            t.release();
+                        }
+                    }
+                } catch (Exception e) {
+                    failed = failed == null ? e : failed; // the others must be disposed of all the same
+                }
             }
-            try {
-                waitTwinInTarget(t.remote(t.pid()));
-            } finally {
-                releaseAll();
+            if (failed != null) {
+                throw failed;
             }
         }
 
-        private void killTwin() throws SysException {
-            int t = twin;
-            twin = 0;
-            Kernel.kill(t, Sys.SIGKILL);
+        /** Kills a process's twin and collects its end here; returns its PID in the process's namespace. */
+        private long killTwin(FrozenProcess t) throws SysException {
+            long[] twin = twins.remove(t);
+            Kernel.kill((int) twin[0], Sys.SIGKILL);
             Ptrace.Status st;
             do {
-                st = ptrace.waitFor(t);
+                st = ptrace.waitFor((int) twin[0]);
             } while (st.stopped());
+            return twin[1];
         }
 
-        private void waitTwinInTarget(Remote r) throws SysException {
+        private void waitTwinInTarget(Remote r, long twinInTarget) throws SysException {
             for (int i = 0; i < 1000 && r.raw(SYS_WAIT4, twinInTarget, 0, WALL | WNOHANG, 0) == 0; i++) {
                 Thread.onSpinWait();
             }
@@ -456,12 +466,13 @@ public final class Dumper {
             }
             try {
                 boolean frozen = targets.stream().anyMatch(FrozenProcess::frozen);
-                if (twin != 0) {
+                if (!twins.isEmpty()) {
                     if (!frozen) {
-                        disposeTwin();
+                        disposeTwins();
                     } else {
-                        killTwin();
-                        waitTwinInTarget(targets.get(0).remote(targets.get(0).pid()));
+                        for (FrozenProcess t : new ArrayList<>(twins.keySet())) {
+                            waitTwinInTarget(t.remote(t.pid()), killTwin(t));
+                        }
                     }
                 }
                 if (success && !options.leaveRunning()) {

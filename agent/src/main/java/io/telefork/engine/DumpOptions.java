@@ -10,8 +10,7 @@ import io.telefork.image.Compression;
  * @param compression  how page data is compressed in the image
  * @param progress     receives bytes written
  * @param fullFreeze   with leaveRunning: keep the process stopped for the whole dump instead of reading
- *                     its memory from a copy-on-write twin while it runs on (a process with children is
- *                     always kept stopped for the whole dump)
+ *                     its memory from a copy-on-write twin while it runs on (a twin per process of a tree)
  * @param singleProcess refuse a process with children instead of dumping its tree: for images that are
  *                     to be restored into an existing process (a container's placeholder), which can
  *                     only take one process
