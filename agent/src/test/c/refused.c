@@ -1,6 +1,7 @@
 /*
- * refused KIND: a process in a state the engine does not checkpoint yet, so dump must refuse it
- * (exit 5) and leave it exactly as it was: running, untraced, intact.
+ * refused KIND: a process in a state the engine once refused or still refuses. "socket" must be
+ * refused (exit 5) and left exactly as it was: running, untraced, intact; the two child kinds were
+ * refused before process trees were supported and are now dumped and restored with their child.
  *
  *   child         a child process forked by the main thread
  *   thread-child  a child process forked by a second thread (listed in that thread's
@@ -8,8 +9,8 @@
  *   socket        a netlink socket (NETLINK_ROUTE) at fd 3 (TCP, UDP and unix sockets are supported;
  *                 other families not yet)
  *
- * After go the program checks that its state is intact (the child is alive and can be reaped, the
- * socket still answers) and prints PASS.
+ * After go the program checks that its state is intact (the child is alive, is its child and can be
+ * reaped; the socket still answers) and prints PASS.
  */
 #include "tftest.h"
 #include <arpa/inet.h>

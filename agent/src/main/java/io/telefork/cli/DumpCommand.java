@@ -77,7 +77,8 @@ final class DumpCommand implements Callable<Integer> {
             throw new ParameterException(spec.commandLine(), "--freeze only applies with --leave-running");
         }
         ProgressLine progress = new ProgressLine(System.err, "dump");
-        DumpOptions options = new DumpOptions(leaveRunning, compression, progress, fullFreeze, leaveStopped, tcp.established);
+        DumpOptions options = new DumpOptions(leaveRunning, compression, progress, fullFreeze, leaveStopped,
+                tcp.established, false);
         DumpResult r;
         if (file.equals("-")) {
             try (FileChannel stdout = new FileOutputStream(FileDescriptor.out).getChannel()) {

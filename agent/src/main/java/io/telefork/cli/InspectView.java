@@ -7,6 +7,7 @@ import io.telefork.image.TcpConnection;
 import io.telefork.image.ImageSummary;
 import io.telefork.image.MemoryArea;
 import io.telefork.image.ProcessInfo;
+import io.telefork.image.ProcessTree;
 import io.telefork.image.Regs;
 import io.telefork.image.SignalState;
 import io.telefork.image.ThreadState;
@@ -105,6 +106,24 @@ final class InspectView {
         totals.put("fds", s.head().fds().size());
         totals.put("threads", s.head().threads().size());
         m.put("totals", totals);
+        List<Object> processes = new ArrayList<>();
+        for (ProcessTree.Member pm : s.tree().tree().members()) {
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("pid", pm.pid());
+            row.put("ppid", pm.ppid());
+            row.put("pgid", pm.pgid());
+            row.put("sid", pm.sid());
+            row.put("comm", pm.comm());
+            row.put("zombie", pm.zombie());
+            if (pm.zombie()) {
+                row.put("exitStatus", pm.exitStatus());
+            } else {
+                row.put("threads", s.tree().head(pm.pid()).threads().size());
+                row.put("storedBytes", s.storedPerProcess().getOrDefault(pm.pid(), 0L));
+            }
+            processes.add(row);
+        }
+        m.put("processes", processes);
         return m;
     }
 
@@ -114,6 +133,7 @@ final class InspectView {
         StringBuilder b = new StringBuilder();
         b.append(String.format("telefork image, format version %d: %s%n", s.version(),
                 s.verified() ? "all checksums verify, sha256 " + s.sha256() : "DOES NOT VERIFY: " + s.problem()));
+        appendTree(b);
         b.append(String.format("process   %d (%s)%s%n", p.pid(), p.comm(), p.stopped() ? ", stopped" : ""));
         b.append(String.format("command   %s%n", String.join(" ", p.cmdline())));
         b.append(String.format("exe       %s%ncwd       %s   umask %04o%n", p.exePath(), p.cwd(), p.umask()));
@@ -227,6 +247,24 @@ final class InspectView {
 
     private static String unixType(long type) {
         return type == 1 ? "stream" : type == 2 ? "datagram" : type == 5 ? "seqpacket" : "type " + type;
+    }
+
+    /** The processes of the image, each indented under its parent. */
+    private void appendTree(StringBuilder b) {
+        List<ProcessTree.Member> members = s.tree().tree().members();
+        b.append(String.format("processes %d%n  %-24s %7s %7s %7s %7s  %s%n", members.size(), "PID", "PPID", "PGID",
+                "SID", "THREADS", "COMM"));
+        Map<Integer, Integer> depth = new LinkedHashMap<>();
+        for (ProcessTree.Member pm : members) {
+            int d = depth.getOrDefault(pm.ppid(), -1) + 1;
+            depth.put(pm.pid(), d);
+            String pid = "  ".repeat(d) + pm.pid();
+            String threads = pm.zombie() ? "-" : Integer.toString(s.tree().head(pm.pid()).threads().size());
+            String note = pm.zombie() ? String.format("  (zombie, exit status 0x%x)", pm.exitStatus()) : "";
+            b.append(String.format("  %-24s %7d %7d %7d %7s  %s%s%n", pid, pm.ppid(), pm.pgid(), pm.sid(), threads,
+                    pm.comm(), note));
+        }
+        b.append(String.format("%n"));
     }
 
     private List<String> handlers() {

@@ -6,16 +6,13 @@ import io.telefork.engine.DumpResult;
 import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.StepClock;
-import io.telefork.image.Credentials;
 import io.telefork.image.FdEntry;
 import io.telefork.image.Format;
 import io.telefork.image.ImageWriter;
 import io.telefork.image.MemoryArea;
-import io.telefork.image.ProcessInfo;
+import io.telefork.image.ProcessTree;
 import io.telefork.image.RecordType;
-import io.telefork.image.SignalState;
 import io.telefork.image.ThreadState;
-import io.telefork.proc.FileIds;
 import io.telefork.proc.ProcFs;
 import io.telefork.sys.Kernel;
 import io.telefork.sys.Ptrace;
@@ -26,32 +23,28 @@ import io.telefork.sys.Tracer;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
 
 /**
- * Dumps one process, all its threads. The steps in {@link Session#run()} are numbered;
- * {@link Session#finish(boolean)} is the one cleanup path: on failure it puts the process back exactly as
- * it was found (registers, signal masks, running or stopped), on success it kills it unless asked to
- * leave it running.
+ * Dumps a process and all its descendants, every thread of each. The steps in {@link Session#run()} are
+ * numbered; {@link Session#finish(boolean)} is the one cleanup path: on failure it puts every process back
+ * exactly as it was found (registers, signal masks, running or stopped), on success it kills them all
+ * unless asked to leave them running.
  */
 public final class Dumper {
     private static final long CLONE_FILES = 0x400;
     private static final int SYS_WAIT4 = 61;
-    private static final int SYS_GETITIMER = 36;
     private static final long WALL = 0x40000000L;
     private static final long WNOHANG = 1;
-    private static final int ESRCH = 3;
+    /** Namespaces a restored child gets from its parent's vessel: a descendant must share the dumped process's. */
+    private static final List<String> NAMESPACES = List.of("pid", "mnt", "net", "ipc", "uts", "user", "cgroup");
 
     private final DumpOptions options;
     private final ProcFs proc;
@@ -87,23 +80,20 @@ public final class Dumper {
         private final WritableByteChannel out;
         private final long started;
         private final Commit commit;
-        /** Seized threads, the leader first, with the signal mask each had (null until blocked). */
-        private final Map<Integer, Long> seized = new LinkedHashMap<>();
-        /** Threads whose registers injected calls change, restored on release. */
-        private final Map<Integer, Remote> remotes = new LinkedHashMap<>();
-        private boolean wasStopped;
-        /** Release leaves the process job-control stopped: found so, or asked for after a successful dump. */
-        private boolean stopOnRelease;
-        private long gadget;
-        private long scratch;
+        /** The live processes of the tree, frozen, parents before children; the dumped process first. */
+        private final List<FrozenProcess> targets = new ArrayList<>();
+        /** Every process of the tree, live or zombie, in the same order. */
+        private final List<ProcessTree.Member> members = new ArrayList<>();
         private long frozenAt;
         private java.time.Instant frozenSince;
         private long frozenNanos;
-        private ImageWriter writer;
-        /** The copy-on-write twin: its PID here and in the process's own namespace, 0 when none. */
-        private int twin;
-        private long twinInTarget;
+        /** Established TCP connections kept in repair mode while the tree is dumped (--tcp-established). */
         private final FrozenConnections connections = new FrozenConnections(options.tcpEstablished());
+        /** Pages of shared memory stored so far, so that no other mapping of the same object stores them again. */
+        private final PageDumper.SharedPages sharedPages = new PageDumper.SharedPages();
+        private ImageWriter writer;
+        /** Per process, its copy-on-write twin: the twin's PID here and in the process's own namespace. */
+        private final Map<FrozenProcess, long[]> twins = new java.util.LinkedHashMap<>();
 
         Session(Ptrace ptrace, int pid, WritableByteChannel out, long started, Commit commit) {
             this.ptrace = ptrace;
@@ -122,112 +112,83 @@ public final class Dumper {
                 writer.writeHeader();
                 clock.lap("prepare");
 
-                // 1. Freeze every thread: seize and interrupt; a job-control-stopped process is woken first.
-                freeze();
-                clock.lap("freeze " + seized.size() + " threads");
+                // 1. Freeze the process and every descendant, each before any is read: seize and interrupt
+                //    every thread; a job-control-stopped process is woken first. Zombies are only recorded.
+                freezeTree();
+                clock.lap("freeze " + targets.size() + " processes");
 
                 // 2. Block every signal so that injected calls are not turned into signal-delivery stops.
-                for (int tid : seized.keySet()) {
-                    seized.put(tid, ptrace.getSigmask(tid));
-                    ptrace.setSigmask(tid, ~0L);
+                for (FrozenProcess t : targets) {
+                    t.blockSignals();
                 }
                 clock.lap("block signals");
 
-                // 3. CPU state and what the kernel tells through ptrace, per thread.
-                List<long[]> regs = new ArrayList<>();
-                List<byte[]> xstates = new ArrayList<>();
-                List<long[]> rseqs = new ArrayList<>();
-                List<List<byte[]>> pendings = new ArrayList<>();
-                for (int tid : seized.keySet()) {
-                    regs.add(ptrace.getRegs(tid));
-                    xstates.add(ptrace.getXState(tid));
-                    rseqs.add(ptrace.getRseq(tid));
-                    pendings.add(ptrace.peekSiginfo(tid, false));
+                // 3. Per process: CPU state, what /proc tells, and what only the process itself can tell
+                //    (brk(0), sigaction, sigaltstack, the tid address), injected through its vDSO.
+                TreeFiles files = new TreeFiles();
+                List<FrozenProcess.Captured> captured = new ArrayList<>();
+                for (FrozenProcess t : targets) {
+                    captured.add(t.capture(files, connections));
                 }
-                List<byte[]> sharedPending = withoutOwnSigcont(ptrace.peekSiginfo(pid, true));
-                clock.lap("registers");
+                clock.lap("registers, /proc, injected calls");
 
-                // 4. What /proc tells: memory areas, descriptors, process attributes.
-                ProcessReader reader = new ProcessReader(proc, pid, connections);
-                List<MemoryArea> areas = reader.areas();
-                List<FdEntry> fds = reader.fds();
-                clock.lap("/proc");
+                // 4. Descriptors, once every process's are known: pipes and socket pairs between processes of
+                //    the tree, and open file descriptions that several of them share (fork's inheritance).
+                List<List<FdEntry>> fds = new ArrayList<>();
+                for (FrozenProcess.Captured c : captured) {
+                    fds.add(c.reader().fds());
+                }
+                List<ProcessTree.Share> shares = shares(fds);
+                clock.lap("descriptors");
 
-                // 5. What only the process itself can tell: brk(0), sigaction, and per thread sigaltstack
-                //    and the tid address, injected through a syscall instruction of its vDSO.
-                MemoryArea vdso = areas.stream().filter(a -> a.kind() == MemoryArea.Kind.VDSO).findFirst()
-                        .orElseThrow(() -> new EngineException(Reason.UNSUPPORTED, "process " + pid + " has no vDSO"));
-                gadget = Remote.findGadget(pid, vdso.start(), vdso.end());
-                Remote leader = remote(pid);
-                scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
-                        Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-                long brk = leader.call("brk(0)", Sys.SYS_BRK, 0);
-                long[] actions = sigactions(leader, Map.copyOf(proc.status(pid)));
-                long[] itimers = new long[12];
-                for (int which = 0; which < 3; which++) {
-                    leader.call("getitimer(" + which + ")", SYS_GETITIMER, which, scratch);
-                    ByteBuffer it = readScratch(32);
-                    for (int k = 0; k < 4; k++) {
-                        itimers[which * 4 + k] = it.getLong(k * 8);
+                // 5. Metadata records: the tree, then each live process's.
+                writer.writeRecord(RecordType.TREE, new ProcessTree(List.copyOf(members), shares).encode());
+                for (int i = 0; i < captured.size(); i++) {
+                    FrozenProcess.Captured c = captured.get(i);
+                    writer.writeRecord(RecordType.PROCESS, c.info().encode());
+                    for (ThreadState t : c.threads()) {
+                        writer.writeRecord(RecordType.THREAD, t.encode());
                     }
+                    writer.writeRecord(RecordType.SIGNALS, c.signals().encode());
+                    writer.writeRecord(RecordType.FILES, FdEntry.encodeAll(fds.get(i)));
+                    writer.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(c.areas()));
                 }
-                List<ThreadState> threads = new ArrayList<>();
-                int i = 0;
-                for (int tid : seized.keySet()) {
-                    Remote r = remote(tid);
-                    r.call("sigaltstack", Sys.SYS_SIGALTSTACK, 0, scratch);
-                    ByteBuffer ss = readScratch(24);
-                    long[] altstack = {ss.getLong(0), ss.getInt(8), ss.getLong(16)};
-                    r.call("prctl(PR_GET_TID_ADDRESS)", Sys.SYS_PRCTL, Sys.PR_GET_TID_ADDRESS, scratch);
-                    long clearTid = readScratch(8).getLong(0);
-                    threads.add(new ThreadState(tid, regs.get(i), xstates.get(i), seized.get(tid), rseqs.get(i),
-                            altstack, clearTid, Kernel.getRobustList(tid), pendings.get(i)));
-                    i++;
-                }
-                leader.call("munmap scratch page", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
-                scratch = 0;
-                for (Remote r : remotes.values()) {
-                    r.restoreRegisters();
-                }
-                clock.lap("injected calls");
-
-                // 6. Metadata records.
-                writer.writeRecord(RecordType.PROCESS, processInfo(brk, itimers).encode());
-                for (ThreadState t : threads) {
-                    writer.writeRecord(RecordType.THREAD, t.encode());
-                }
-                writer.writeRecord(RecordType.SIGNALS, new SignalState(actions, sharedPending).encode());
-                writer.writeRecord(RecordType.FILES, FdEntry.encodeAll(fds));
-                writer.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(areas));
                 clock.lap("metadata");
 
-                // 7. Pages. Leaving it running, the process runs on as soon as a copy-on-write twin of it
-                //    exists, and the pages are read from the twin; otherwise from the frozen process.
-                PageDumper pages = new PageDumper(proc, pid, writer, options.progress());
-                long memoryBytes;
-                try (ProcessMemory memory = new ProcessMemory(pid, proc.dir(pid))) {
-                    boolean withTwin = options.leaveRunning() && !options.fullFreeze() && !wasStopped;
-                    Predicate<MemoryArea> fromOriginal = a -> !reader.empty(a) && (!withTwin || PageDumper.notInTwin(a));
-                    pages.plan(areas, fromOriginal, pid);
-                    memoryBytes = pages.dump(memory, fromOriginal);
-                    if (withTwin) {
-                        forkTwin(remote(pid));
-                        release();
-                        clock.lap("pages outside the twin, twin");
-                        Predicate<MemoryArea> fromTwin = a -> !reader.empty(a) && !PageDumper.notInTwin(a);
-                        pages.plan(areas, fromTwin, twin);
-                        try (ProcessMemory twinMemory = new ProcessMemory(twin, proc.dir(twin))) {
-                            memoryBytes += pages.dump(twinMemory, fromTwin);
-                        }
-                        disposeTwin();
+                // 6. Pages. Left running, every process runs on as soon as a copy-on-write twin of it
+                //    exists, and most of its pages are read from the twin; only what a twin would not hold
+                //    as it was (shared memory, MADV_DONTFORK, MADV_WIPEONFORK) is read while all are frozen.
+                boolean withTwins = options.leaveRunning() && !options.fullFreeze()
+                        && targets.stream().noneMatch(FrozenProcess::wasStopped);
+                long memoryBytes = 0;
+                List<PageDumper> dumpers = new ArrayList<>();
+                for (FrozenProcess.Captured c : captured) {
+                    PageDumper pages = new PageDumper(proc, c.process().pid(), writer, options.progress(), sharedPages);
+                    dumpers.add(pages);
+                    Predicate<MemoryArea> fromOriginal = a -> !c.reader().empty(a)
+                            && (!withTwins || PageDumper.notInTwin(a));
+                    memoryBytes += dumpPages(c.process().pid(), c, pages, fromOriginal, c.process().pid());
+                }
+                if (withTwins) {
+                    for (FrozenProcess t : targets) {
+                        forkTwin(t);
                     }
+                    releaseAll();
+                    clock.lap("pages outside the twins, twins");
+                    for (int i = 0; i < captured.size(); i++) {
+                        FrozenProcess.Captured c = captured.get(i);
+                        Predicate<MemoryArea> fromTwin = a -> !c.reader().empty(a) && !PageDumper.notInTwin(a);
+                        int twin = (int) twins.get(c.process())[0];
+                        memoryBytes += dumpPages(c.process().pid(), c, dumpers.get(i), fromTwin, twin);
+                    }
+                    disposeTwins();
                 }
                 clock.lap("pages");
 
-                // 8. Index and END, flushed and read back before the process may be killed.
+                // 7. Index and END, flushed and read back before any process may be killed.
                 ImageWriter.Summary summary = writer.finish();
                 verifyWritten(summary);
-                if (!options.leaveRunning()) {
+                if (!options.leaveRunning() && !options.leaveStopped()) {
                     connections.checkQuiet(pid);
                 }
                 commit.confirm();
@@ -245,167 +206,163 @@ public final class Dumper {
             }
         }
 
-        private Remote remote(int tid) throws SysException {
-            Remote r = remotes.get(tid);
-            if (r == null) {
-                r = new Remote(ptrace, tid, gadget);
-                remotes.put(tid, r);
+        /**
+         * Freezes the process, then its children, their children and so on: a process's children are
+         * listed only once it is frozen (a frozen process forks no more, and cannot reap), and the scan is
+         * repeated over all of them until one finds nobody new.
+         */
+        private void freezeTree() throws Exception {
+            FrozenProcess root = new FrozenProcess(ptrace, proc, pid);
+            targets.add(root); // before it is frozen, so that the cleanup path releases whatever was seized
+            root.freeze();
+            frozenAt = System.nanoTime();
+            frozenSince = java.time.Instant.now();
+            members.add(member(pid, false));
+            List<Integer> children = proc.children(pid);
+            if (options.singleProcess() && !children.isEmpty()) {
+                throw new EngineException(Reason.UNSUPPORTED, "process " + pid + " has child processes " + children
+                        + "; a process tree cannot be restored into an existing process (a container's), only by "
+                        + "telefork restore");
             }
-            return r;
+            boolean found = true;
+            while (found) {
+                // Once more over all of them when one was found: a subreaper of the tree may have
+                // been handed the orphans of a process that exited while the others were frozen.
+                found = false;
+                for (int i = 0; i < targets.size(); i++) {
+                    FrozenProcess parent = targets.get(i);
+                    for (int child : proc.children(parent.pid())) {
+                        if (members.stream().anyMatch(m -> m.pid() == child)) {
+                            continue;
+                        }
+                        members.add(member(child, !freezeChild(child)));
+                        found = true;
+                    }
+                }
+            }
+            if (targets.size() > 1 || members.size() > 1) {
+                checkTree();
+            }
+        }
+
+        /** Freezes a child and adds it to the targets; false if it is a zombie, which cannot be frozen. */
+        private boolean freezeChild(int child) throws Exception {
+            if (isZombie(child)) {
+                return false;
+            }
+            Map<String, String> status = proc.status(child);
+            if (!"0".equals(status.getOrDefault("TracerPid", "0"))) {
+                throw new EngineException(Reason.NOT_DUMPABLE, "process " + child + " (a descendant of " + pid
+                        + ") is already traced by PID " + status.get("TracerPid"));
+            }
+            FrozenProcess t = new FrozenProcess(ptrace, proc, child);
+            targets.add(t);
+            try {
+                t.freeze();
+            } catch (EngineException e) {
+                if (isZombie(child)) {
+                    targets.remove(t);
+                    return false; // it exited meanwhile; its frozen parent keeps it a zombie
+                }
+                throw e;
+            }
+            for (String ns : NAMESPACES) {
+                String own = proc.readLink(child, "ns/" + ns);
+                if (!own.equals(proc.readLink(pid, "ns/" + ns))) {
+                    throw new EngineException(Reason.UNSUPPORTED, "process " + child + " (a descendant of " + pid
+                            + ") is in another " + ns + " namespace (" + own + "); namespaces inside a tree are not "
+                            + "supported yet");
+                }
+            }
+            if (!Files.readString(proc.dir(child).resolve("timers")).trim().isEmpty()) {
+                throw new EngineException(Reason.UNSUPPORTED, "process " + child + " (a descendant of " + pid
+                        + ") has POSIX timers (timer_create); they are not supported yet");
+            }
+            return true;
+        }
+
+        private boolean isZombie(int p) {
+            try {
+                String state = proc.stat(p)[3];
+                return state.equals("Z") || state.equals("X");
+            } catch (IOException | RuntimeException e) {
+                return false;
+            }
+        }
+
+        private ProcessTree.Member member(int p, boolean zombie) throws IOException {
+            String[] stat = proc.stat(p);
+            int exitStatus = zombie ? Integer.parseInt(stat[52]) : 0;
+            return new ProcessTree.Member(p, Integer.parseInt(stat[4]), Integer.parseInt(stat[5]),
+                    Integer.parseInt(stat[6]), zombie, exitStatus, Integer.parseInt(stat[38]), stat[2]);
         }
 
         /**
-         * Seizes the leader, then every other thread, scanning /proc/PID/task again until a scan finds no
-         * thread not yet seized (a running thread may start another while the first ones are frozen).
+         * A restore re-creates sessions and groups top-down: a process can lead a session it started, or
+         * be in its parent's; a group must be led by a process of the tree or be the dumped process's own.
          */
-        private void freeze() throws EngineException, SysException, IOException {
-            wasStopped = "T".equals(proc.stat(pid)[3]);
-            stopOnRelease = wasStopped;
-            try {
-                ptrace.seize(pid, 0);
-            } catch (SysException e) {
-                if (e.errno() == ESRCH) {
-                    throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited");
+        private void checkTree() throws EngineException {
+            ProcessTree.Member root = members.get(0);
+            Map<Integer, ProcessTree.Member> byPid = new java.util.HashMap<>();
+            members.forEach(m -> byPid.put(m.pid(), m));
+            for (ProcessTree.Member m : members.subList(1, members.size())) {
+                ProcessTree.Member parent = byPid.get(m.ppid());
+                if (m.sid() != m.pid() && m.sid() != parent.sid()) {
+                    throw new EngineException(Reason.UNSUPPORTED, "process " + m.pid() + " is in session " + m.sid()
+                            + ", which is neither its own nor its parent's; such a tree cannot be re-created");
                 }
-                throw new EngineException(Reason.NOT_DUMPABLE, "cannot trace process " + pid + ": " + e.getMessage());
+                ProcessTree.Member leader = byPid.get(m.pgid());
+                boolean groupHere = m.pgid() == root.pgid() || (leader != null && leader.sid() == m.sid());
+                if (!groupHere) {
+                    throw new EngineException(Reason.UNSUPPORTED, "process " + m.pid() + " is in process group "
+                            + m.pgid() + ", whose leader is outside the tree; such a group cannot be re-created");
+                }
+                if (m.pgid() == root.pgid() && m.sid() != root.sid()) {
+                    throw new EngineException(Reason.UNSUPPORTED, "process " + m.pid() + " is in process group "
+                            + m.pgid() + " but not in its session " + root.sid());
+                }
             }
-            seized.put(pid, null);
-            if (wasStopped) {
-                // A group-stopped tracee falls back into its stop after every step: wake it, release re-stops it.
-                Kernel.kill(pid, Sys.SIGCONT);
-            }
-            ptrace.interrupt(pid);
-            if (!awaitInterruptStop(pid)) {
-                seized.remove(pid);
-                throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited while being frozen");
-            }
-            frozenAt = System.nanoTime();
-            frozenSince = java.time.Instant.now();
-            boolean found = true;
-            while (found) {
-                found = false;
-                for (int tid : proc.tasks(pid)) {
-                    if (seized.containsKey(tid)) {
-                        continue;
+        }
+
+        /**
+         * Descriptors that are the same open file description as one of an earlier process (kcmp): they
+         * are restored as that one, so that offsets and status flags stay shared across processes.
+         */
+        private List<ProcessTree.Share> shares(List<List<FdEntry>> fds) {
+            List<ProcessTree.Share> shares = new ArrayList<>();
+            Map<String, List<int[]>> firsts = new java.util.HashMap<>();
+            for (int i = 0; i < targets.size(); i++) {
+                int p = targets.get(i).pid();
+                for (FdEntry f : fds.get(i)) {
+                    if (f.kind() == FdEntry.Kind.INHERITED || f.sameAs() >= 0) {
+                        continue; // from the restorer, or a dup of a lower descriptor of the same process
                     }
-                    try {
-                        ptrace.seize(tid, 0);
-                    } catch (SysException e) {
-                        if (e.errno() == ESRCH) {
-                            continue; // it exited
+                    List<int[]> candidates = firsts.computeIfAbsent(f.path(), k -> new ArrayList<>());
+                    int[] owner = null;
+                    for (int[] c : candidates) {
+                        if (c[0] != p && Kernel.sameFile(c[0], c[1], p, f.fd())) {
+                            owner = c;
+                            break;
                         }
-                        throw e;
                     }
-                    found = true;
-                    seized.put(tid, null);
-                    ptrace.interrupt(tid);
-                    if (!awaitInterruptStop(tid)) {
-                        seized.remove(tid);
+                    if (owner == null) {
+                        candidates.add(new int[] {p, f.fd()});
+                    } else {
+                        shares.add(new ProcessTree.Share(p, f.fd(), owner[0], owner[1]));
                     }
                 }
             }
+            return shares;
         }
 
-        /** Waits for the stop PTRACE_INTERRUPT asked for, passing signals on; false if the thread died. */
-        private boolean awaitInterruptStop(int tid) throws SysException {
-            while (true) {
-                Ptrace.Status st = ptrace.waitFor(tid);
-                if (!st.stopped()) {
-                    return false;
-                }
-                if (st.eventStop()) {
-                    if (st.stopSignal() == Sys.SIGTRAP) {
-                        return true; // our interrupt
-                    }
-                    ptrace.cont(tid, 0); // a group-stop racing with us: let it go, the interrupt follows
-                } else if (st.stopSignal() == Sys.SIGCONT && wasStopped) {
-                    ptrace.cont(tid, 0); // our own SIGCONT: it only served to wake the process
-                } else {
-                    ptrace.cont(tid, st.stopSignal()); // deliver it as it would have been; the interrupt follows
-                }
+        /** The pages of process {@code pid} that {@code which} selects, read from {@code from} (it or its twin). */
+        private long dumpPages(int pid, FrozenProcess.Captured c, PageDumper pages, Predicate<MemoryArea> which,
+                               int from) throws Exception {
+            writer.beginPagesOf(pid);
+            pages.plan(c.areas(), which, from);
+            try (ProcessMemory memory = new ProcessMemory(from, proc.dir(from))) {
+                return pages.dump(memory, which);
             }
-        }
-
-        private List<byte[]> withoutOwnSigcont(List<byte[]> pending) {
-            if (!wasStopped) {
-                return pending;
-            }
-            int self = Kernel.getpid();
-            List<byte[]> kept = new ArrayList<>();
-            for (byte[] info : pending) {
-                ByteBuffer b = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN);
-                // si_pid is 0 when telefork is outside the target's PID namespace (a container).
-                boolean ours = b.getInt(0) == Sys.SIGCONT && b.getInt(8) == 0 && (b.getInt(16) == self || b.getInt(16) == 0);
-                if (!ours) {
-                    kept.add(info);
-                }
-            }
-            return kept;
-        }
-
-        private long[] sigactions(Remote leader, Map<String, String> status) throws SysException {
-            long caught = Long.parseUnsignedLong(status.getOrDefault("SigCgt", "0"), 16);
-            long ignored = Long.parseUnsignedLong(status.getOrDefault("SigIgn", "0"), 16);
-            long[] actions = new long[SignalState.SIGNALS * 4];
-            for (int sig = 1; sig <= SignalState.SIGNALS; sig++) {
-                long bit = 1L << (sig - 1);
-                if (sig == Sys.SIGKILL || sig == Sys.SIGSTOP || ((caught | ignored) & bit) == 0) {
-                    continue;
-                }
-                leader.call("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, 0, scratch, 8);
-                ByteBuffer sa = readScratch(32);
-                for (int k = 0; k < 4; k++) {
-                    actions[(sig - 1) * 4 + k] = sa.getLong(k * 8);
-                }
-            }
-            return actions;
-        }
-
-        private ByteBuffer readScratch(int length) throws SysException {
-            ByteBuffer b = ByteBuffer.allocateDirect(length).order(ByteOrder.LITTLE_ENDIAN);
-            Kernel.readMemory(pid, scratch, b, length);
-            return b;
-        }
-
-        private ProcessInfo processInfo(long brk, long[] itimers) throws IOException, SysException {
-            String[] stat = proc.stat(pid);
-            long[] mm = new long[ProcessInfo.MM_FIELDS];
-            mm[0] = Long.parseUnsignedLong(stat[26]);
-            mm[1] = Long.parseUnsignedLong(stat[27]);
-            mm[2] = Long.parseUnsignedLong(stat[45]);
-            mm[3] = Long.parseUnsignedLong(stat[46]);
-            mm[ProcessInfo.MM_START_BRK] = Long.parseUnsignedLong(stat[47]);
-            mm[ProcessInfo.MM_BRK] = brk;
-            mm[6] = Long.parseUnsignedLong(stat[28]);
-            mm[7] = Long.parseUnsignedLong(stat[48]);
-            mm[8] = Long.parseUnsignedLong(stat[49]);
-            mm[9] = Long.parseUnsignedLong(stat[50]);
-            mm[10] = Long.parseUnsignedLong(stat[51]);
-            ByteBuffer auxvBytes = ByteBuffer.wrap(proc.read(pid, "auxv")).order(ByteOrder.LITTLE_ENDIAN);
-            long[] auxv = new long[auxvBytes.remaining() / 8];
-            for (int i = 0; i < auxv.length; i++) {
-                auxv[i] = auxvBytes.getLong();
-            }
-            long[][] limits = proc.limits(pid);
-            long[] rlimits = new long[limits.length * 3];
-            for (int r = 0; r < limits.length; r++) {
-                long[] lim = limits[r];
-                rlimits[r * 3] = r;
-                rlimits[r * 3 + 1] = lim[0];
-                rlimits[r * 3 + 2] = lim[1];
-            }
-            String cmdline = new String(proc.read(pid, "cmdline"), StandardCharsets.UTF_8);
-            List<String> args = new ArrayList<>(Arrays.asList(cmdline.split("\0", -1)));
-            if (!args.isEmpty() && args.get(args.size() - 1).isEmpty()) {
-                args.remove(args.size() - 1);
-            }
-            int umask = Integer.parseInt(proc.status(pid).getOrDefault("Umask", "0022"), 8);
-            String comm = new String(proc.read(pid, "comm"), StandardCharsets.UTF_8).strip();
-            String exe = proc.readLink(pid, "exe");
-            return new ProcessInfo(pid, comm, args, exe, FileIds.stat(proc.dir(pid).resolve("exe")),
-                    proc.readLink(pid, "cwd"), umask, wasStopped, mm, auxv, rlimits,
-                    Files.readString(java.nio.file.Path.of("/proc/sys/kernel/osrelease")).strip(),
-                    hostname(), System.currentTimeMillis(), Credentials.fromStatus(proc.status(pid)), itimers);
         }
 
         private void verifyWritten(ImageWriter.Summary summary) throws IOException {
@@ -432,96 +389,85 @@ public final class Dumper {
         }
 
         /** Injects a fork-like clone (no exit signal, so the application never hears of it), stopped at birth. */
-        private void forkTwin(Remote leader) throws SysException {
-            ptrace.setOptions(pid, Ptrace.O_TRACECLONE);
+        private void forkTwin(FrozenProcess t) throws SysException {
+            Remote leader = t.remote(t.pid());
+            ptrace.setOptions(t.pid(), Ptrace.O_TRACECLONE);
             long[] child = leader.cloneTraced(CLONE_FILES);
-            twin = (int) child[0];
-            twinInTarget = child[1];
-            Ptrace.Status st = ptrace.waitFor(twin);
+            twins.put(t, child);
+            Ptrace.Status st = ptrace.waitFor((int) child[0]);
             if (!st.stopped()) {
-                throw new SysException("the twin of " + pid + " " + st);
+                throw new SysException("the twin of " + t.pid() + " " + st);
             }
             // Should telefork die now (an agent SIGKILLed), the twin dies with it instead of running on as
             // a second copy of the application; it is left a zombie of the original (exit signal 0).
-            ptrace.setOptions(twin, Ptrace.O_EXITKILL);
-            ptrace.setOptions(pid, 0);
+            ptrace.setOptions((int) child[0], Ptrace.O_EXITKILL);
+            ptrace.setOptions(t.pid(), 0);
             leader.restoreRegisters();
         }
 
-        /** Lets the process run again: registers, signal masks, running or stopped as found. */
-        private void release() throws SysException {
+        /** Lets every process run again, children first, as each was found. */
+        private void releaseAll() throws SysException {
             connections.thaw(); // before any thread runs again
             if (frozenAt != 0) {
                 frozenNanos = System.nanoTime() - frozenAt;
                 frozenAt = 0;
             }
-            if (scratch != 0) {
-                remote(pid).raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
-                scratch = 0;
-            }
-            for (Remote r : remotes.values()) {
-                r.restoreRegisters();
-            }
-            remotes.clear();
-            for (Map.Entry<Integer, Long> t : seized.entrySet()) {
-                if (t.getValue() != null) {
-                    ptrace.setSigmask(t.getKey(), t.getValue());
+            SysException failed = null;
+            for (int i = targets.size() - 1; i >= 0; i--) {
+                try {
+                    targets.get(i).release();
+                } catch (SysException e) {
+                    failed = failed == null ? e : failed; // the others must be released all the same
                 }
             }
-            if (stopOnRelease) {
-                // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
-                Kernel.kill(pid, Sys.SIGSTOP);
-            }
-            List<Integer> tids = new ArrayList<>(seized.keySet());
-            seized.clear();
-            for (int tid : tids) {
-                ptrace.detach(tid, 0);
+            if (failed != null) {
+                throw failed;
             }
         }
 
         /**
-         * Kills the twin and has the original reap it (it is the original's child) in a second, short
-         * freeze of the leader; if the original is gone meanwhile, init reaps it.
+         * Kills the twins and has each original reap its own (it is the original's child) in a second, short
+         * freeze of its leader; if an original is gone meanwhile, init reaps its twin.
          */
-        private void disposeTwin() throws SysException {
-            killTwin();
-            try {
-                ptrace.seize(pid, 0);
-            } catch (SysException e) {
-                return; // the original exited
+        private void disposeTwins() throws Exception {
+            Exception failed = null;
+            for (FrozenProcess t : new ArrayList<>(twins.keySet())) {
+                try {
+                    long inTarget = killTwin(t);
+                    if (t.refreezeLeader()) {
+                        try {
+                            waitTwinInTarget(t.remote(t.pid()), inTarget);
+                        } finally {
+                            t.release();
+                        }
+                    }
+                } catch (Exception e) {
+                    failed = failed == null ? e : failed; // the others must be disposed of all the same
+                }
             }
-            seized.put(pid, null);
-            ptrace.interrupt(pid);
-            if (!awaitInterruptStop(pid)) {
-                seized.clear();
-                return;
-            }
-            seized.put(pid, ptrace.getSigmask(pid));
-            ptrace.setSigmask(pid, ~0L);
-            try {
-                waitTwinInTarget(remote(pid));
-            } finally {
-                release();
+            if (failed != null) {
+                throw failed;
             }
         }
 
-        private void killTwin() throws SysException {
-            int t = twin;
-            twin = 0;
-            Kernel.kill(t, Sys.SIGKILL);
+        /** Kills a process's twin and collects its end here; returns its PID in the process's namespace. */
+        private long killTwin(FrozenProcess t) throws SysException {
+            long[] twin = twins.remove(t);
+            Kernel.kill((int) twin[0], Sys.SIGKILL);
             Ptrace.Status st;
             do {
-                st = ptrace.waitFor(t);
+                st = ptrace.waitFor((int) twin[0]);
             } while (st.stopped());
+            return twin[1];
         }
 
-        private void waitTwinInTarget(Remote r) throws SysException {
+        private void waitTwinInTarget(Remote r, long twinInTarget) throws SysException {
             for (int i = 0; i < 1000 && r.raw(SYS_WAIT4, twinInTarget, 0, WALL | WNOHANG, 0) == 0; i++) {
                 Thread.onSpinWait();
             }
         }
 
-        /** The one cleanup path. */
+        /** The one cleanup path: kills the tree after a dump that was asked to, else lets it run as found. */
         private void finish(boolean success) {
             if (frozenAt != 0) {
                 frozenNanos = System.nanoTime() - frozenAt;
@@ -530,57 +476,62 @@ public final class Dumper {
                 writer.close();
             }
             try {
-                if (twin != 0) {
-                    if (seized.isEmpty()) {
-                        disposeTwin();
+                boolean frozen = targets.stream().anyMatch(FrozenProcess::frozen);
+                if (!twins.isEmpty()) {
+                    if (!frozen) {
+                        disposeTwins();
                     } else {
-                        killTwin();
-                        waitTwinInTarget(remote(pid));
+                        for (FrozenProcess t : new ArrayList<>(twins.keySet())) {
+                            waitTwinInTarget(t.remote(t.pid()), killTwin(t));
+                        }
                     }
-                }
-                if (seized.isEmpty()) {
-                    return;
                 }
                 if (success && options.leaveStopped()) {
-                    stopOnRelease = true;
+                    targets.forEach(FrozenProcess::stopOnRelease);
                 } else if (success && !options.leaveRunning()) {
-                    Kernel.kill(pid, Sys.SIGKILL);
+                    killTree();
                     connections.closeInRepair(); // the connections vanish without a FIN or RST
-                    // The leader's end is reported only after every other thread's has been collected.
-                    List<Integer> tids = new ArrayList<>(seized.keySet());
-                    for (int i = tids.size() - 1; i >= 0; i--) {
-                        awaitDeath(tids.get(i));
-                    }
-                    seized.clear();
                     return;
                 }
-                release();
-            } catch (SysException e) {
+                releaseAll();
+            } catch (Exception e) {
                 // Nothing more can be done for it; the caller's error already says the dump failed.
                 System.getLogger("telefork").log(System.Logger.Level.WARNING,
-                        "could not fully release process " + pid + ": " + e.getMessage());
+                        "could not fully release process " + pid + " and its descendants: " + e.getMessage());
             } finally {
                 connections.thaw();
             }
         }
 
-        private void awaitDeath(int tid) {
+        /**
+         * Kills the processes children first, each reaped at once by its still frozen parent (an injected
+         * wait4), zombies too: none is left to an init that may reap orphans only now and then (about once
+         * a second on some machines), so their PIDs are free for a restore as soon as the dump returns.
+         */
+        private void killTree() throws Exception {
+            Map<Integer, FrozenProcess> byPid = new java.util.HashMap<>();
+            targets.forEach(t -> byPid.put(t.pid(), t));
+            for (int i = members.size() - 1; i > 0; i--) {
+                ProcessTree.Member m = members.get(i);
+                FrozenProcess t = byPid.get(m.pid());
+                if (t != null) {
+                    t.kill();
+                }
+                FrozenProcess parent = byPid.get(m.ppid());
+                parent.remote(parent.pid()).raw(SYS_WAIT4, pidInNamespace(m.pid()), 0, WALL, 0);
+            }
+            targets.get(0).kill();
+        }
+
+        /** A PID as the process's own PID namespace (and so its parent's) numbers it. */
+        private long pidInNamespace(int p) {
             try {
-                Ptrace.Status st;
-                do {
-                    st = ptrace.waitFor(tid);
-                } while (st.stopped());
-            } catch (SysException e) {
-                // already reaped (a thread's end is reported once)
+                String[] ids = proc.status(p).getOrDefault("NSpid", Integer.toString(p)).trim().split("\\s+");
+                return Long.parseLong(ids[ids.length - 1]);
+            } catch (IOException | RuntimeException e) {
+                return p;
             }
         }
-    }
 
-    private static String hostname() {
-        try {
-            return Files.readString(java.nio.file.Path.of("/proc/sys/kernel/hostname")).strip();
-        } catch (IOException e) {
-            return "";
-        }
     }
 }

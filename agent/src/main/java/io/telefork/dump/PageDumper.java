@@ -9,7 +9,10 @@ import io.telefork.proc.ProcFs;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.util.BitSet;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Predicate;
 
 /**
@@ -27,13 +30,35 @@ final class PageDumper {
     private final ImageWriter writer;
     private final Progress progress;
     private final ByteBuffer zero = ByteBuffer.allocateDirect(PAGE);
+    private final SharedPages sharedPages;
     private long estimate;
 
-    PageDumper(ProcFs proc, int pid, ImageWriter writer, Progress progress) {
+    PageDumper(ProcFs proc, int pid, ImageWriter writer, Progress progress, SharedPages sharedPages) {
         this.proc = proc;
         this.pid = pid;
         this.writer = writer;
         this.progress = progress;
+        this.sharedPages = sharedPages;
+    }
+
+    /**
+     * The pages of shared memory objects already stored, per object (its inode), by object page offset:
+     * a page that several mappings of one object have populated, in one process or several of a tree, is
+     * stored once (a restore makes the object once, see FORMAT.md).
+     */
+    static final class SharedPages {
+        private final Map<Long, BitSet> stored = new HashMap<>();
+
+        /** True the first time a page is claimed. */
+        boolean claim(MemoryArea a, int pageInArea) {
+            BitSet pages = stored.computeIfAbsent(a.file().ino(), k -> new BitSet());
+            int at = (int) (a.offset() / PAGE) + pageInArea;
+            if (pages.get(at)) {
+                return false;
+            }
+            pages.set(at);
+            return true;
+        }
     }
 
     /**
@@ -50,6 +75,13 @@ final class PageDumper {
             MemoryArea a = areas.get(i);
             if (stores(a) && which.test(a)) {
                 maps[i] = proc.pagemap(from, a.start(), a.end());
+                if (a.kind() == MemoryArea.Kind.SHARED_ANONYMOUS && a.file().ino() != 0) {
+                    for (int k = 0; k < maps[i].length; k++) {
+                        if (wanted(a, maps[i][k]) && !sharedPages.claim(a, k)) {
+                            maps[i][k] = 0; // stored with an earlier mapping of the same object
+                        }
+                    }
+                }
                 for (long e : maps[i]) {
                     if (wanted(a, e)) {
                         estimate += PAGE;

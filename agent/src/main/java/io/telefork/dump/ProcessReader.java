@@ -29,11 +29,13 @@ final class ProcessReader {
 
     private final ProcFs proc;
     private final int pid;
+    private final TreeFiles tree;
     private final FrozenConnections connections;
 
-    ProcessReader(ProcFs proc, int pid, FrozenConnections connections) {
+    ProcessReader(ProcFs proc, int pid, TreeFiles tree, FrozenConnections connections) {
         this.proc = proc;
         this.pid = pid;
+        this.tree = tree;
         this.connections = connections;
     }
 
@@ -66,10 +68,12 @@ final class ProcessReader {
             case "[heap]" -> kind = MemoryArea.Kind.HEAP;
             case "[stack]" -> kind = MemoryArea.Kind.STACK;
             default -> {
-                if (name.isEmpty() || name.startsWith("[anon:")) {
-                    kind = m.shared() ? MemoryArea.Kind.SHARED_ANONYMOUS : MemoryArea.Kind.ANONYMOUS;
-                } else if (m.shared() && name.equals("/dev/zero" + DELETED)) {
+                if (m.shared() && (name.isEmpty() || name.startsWith("[anon:") || name.equals("/dev/zero" + DELETED))) {
                     kind = MemoryArea.Kind.SHARED_ANONYMOUS;
+                    // The shmem object's inode: processes of a tree that map the same one share it again.
+                    file = new FileId(((long) m.devMajor() << 20) | m.devMinor(), m.inode(), 0, 0, 0);
+                } else if (name.isEmpty() || name.startsWith("[anon:")) {
+                    kind = MemoryArea.Kind.ANONYMOUS;
                 } else if (name.startsWith("[")) {
                     throw new EngineException(Reason.UNSUPPORTED, String.format(
                             "memory area %x-%x %s is of a kind not supported yet", m.start(), m.end(), name));
@@ -88,22 +92,28 @@ final class ProcessReader {
         return new MemoryArea(m.start(), m.end(), m.prot(), m.shared(), kind, m.offset(), name, file, m.vmFlags());
     }
 
-    List<FdEntry> fds() throws IOException, EngineException {
-        Map<Integer, String> links = new java.util.TreeMap<>();
-        Map<Integer, Map<String, String>> infos = new HashMap<>();
+    /** Descriptor targets and fdinfo, read by {@link #readDescriptors()}. */
+    private final Map<Integer, String> links = new java.util.TreeMap<>();
+    private final Map<Integer, Map<String, String>> infos = new HashMap<>();
+
+    /**
+     * Step one of reading descriptors: what each one is, made known to the tree (which pipe ends and
+     * sockets lie inside it) before any process's descriptors are turned into entries.
+     */
+    void readDescriptors() throws IOException, EngineException {
         for (int fd : proc.fds(pid)) {
             links.put(fd, proc.readLink(pid, "fd/" + fd));
             infos.put(fd, proc.fdinfo(pid, fd));
         }
-        Map<String, PipeEnds> pipes = pipes(links, infos);
-        for (String link : links.values()) {
-            if (link.startsWith("socket:[")) {
-                socketInodes.add(Long.parseLong(link.substring(8, link.length() - 1)));
-            }
-        }
+        tree.add(links, infos);
         if (connections.enabled()) {
             connections.lockAll(pid, establishedTcp(links));
         }
+    }
+
+    /** Step two: the entries, once every process of the tree has read its descriptors. */
+    List<FdEntry> fds() throws IOException, EngineException {
+        Map<String, TreeFiles.PipeEnds> pipes = tree.pipes();
         List<FdEntry> out = new ArrayList<>();
         for (Map.Entry<Integer, String> l : links.entrySet()) {
             int fd = l.getKey();
@@ -176,35 +186,7 @@ final class ProcessReader {
         return out;
     }
 
-    /** Which ends of each pipe the process holds. */
-    private static Map<String, PipeEnds> pipes(Map<Integer, String> links, Map<Integer, Map<String, String>> infos) {
-        Map<String, PipeEnds> pipes = new HashMap<>();
-        for (Map.Entry<Integer, String> l : links.entrySet()) {
-            if (l.getValue().startsWith("pipe:")) {
-                int flags = Integer.parseInt(infos.get(l.getKey()).getOrDefault("flags", "0"), 8);
-                PipeEnds ends = pipes.computeIfAbsent(l.getValue(), k -> new PipeEnds());
-                if ((flags & O_ACCMODE) == O_WRONLY) {
-                    ends.write = true;
-                } else {
-                    ends.read = true;
-                }
-            }
-        }
-        return pipes;
-    }
-
-    private static final class PipeEnds {
-        boolean read;
-        boolean write;
-        boolean contentTaken;
-
-        /** Both ends inside the process: it can be rebuilt, buffered bytes and all. */
-        boolean inside() {
-            return read && write;
-        }
-    }
-
-    private FdEntry pipeEnd(int fd, String target, int flags, boolean cloexec, PipeEnds ends)
+    private FdEntry pipeEnd(int fd, String target, int flags, boolean cloexec, TreeFiles.PipeEnds ends)
             throws EngineException {
         boolean writeEnd = (flags & O_ACCMODE) == O_WRONLY;
         try {
@@ -259,8 +241,6 @@ final class ProcessReader {
 
     private static final int SOL_SOCKET = 1;
     private static final int AF_UNIX = 1;
-    /** Inodes of every socket the process holds, to tell whether a unix socket's peer is inside it. */
-    private final java.util.Set<Long> socketInodes = new java.util.HashSet<>();
     private static final int AF_INET = 2;
     private static final int AF_INET6 = 10;
     private static final int SOCK_STREAM = 1;
@@ -369,9 +349,9 @@ final class ProcessReader {
         boolean listening = Kernel.sockopt(mine, SOL_SOCKET, 30) == 1;
         byte[] local = Kernel.sockaddr(mine, false);
         byte[] peer = Kernel.sockaddr(mine, true);
-        if (peerIno >= 0 && socketInodes.contains(peerIno)) {
-            throw unsupportedSocket(fd, target, "a unix socket of type " + type + " whose peer is in the process too "
-                    + "(only stream socket pairs are rebuilt)");
+        if (peerIno >= 0 && tree.socketInodes().contains(peerIno)) {
+            throw unsupportedSocket(fd, target, "a unix socket of type " + type + " whose peer is in the process tree "
+                    + "too (only stream socket pairs are rebuilt)");
         }
         if (peerIno >= 0 && type != SOCK_DGRAM) {
             // Connected to another process, or to one that is gone: all the copy can give is end of file.
@@ -409,7 +389,7 @@ final class ProcessReader {
                 // Connected, but its peer is gone: all it can do is read end of file. So does its restored self.
                 return new FdEntry(fd, FdEntry.Kind.SOCKET_CLOSED, target, flags, cloexec, 0, FileIds.NONE);
             }
-            if (peer < 0 || !socketInodes.contains(peer)) {
+            if (peer < 0 || !tree.socketInodes().contains(peer)) {
                 return null;
             }
             byte[] queued = Kernel.peekSocket(mine, Math.max(Kernel.sockopt(mine, SOL_SOCKET, 8), 65536) * 2);
@@ -444,7 +424,7 @@ final class ProcessReader {
     private EngineException unsupported(int fd, String target) {
         return new EngineException(Reason.UNSUPPORTED, "process " + pid + " has fd " + fd + " open on " + target
                 + ", a kind of file not supported yet (supported: regular files, directories, character devices, "
-                + "pipes with both ends in the process, eventfd, timerfd, signalfd, epoll, TCP, UDP and unix sockets, and "
+                + "pipes with both ends in the process tree, eventfd, timerfd, signalfd, epoll, TCP, UDP and unix sockets, and "
                 + "pipes, sockets or terminals on fds 0-2)");
     }
 }

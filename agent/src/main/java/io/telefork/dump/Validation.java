@@ -39,17 +39,6 @@ final class Validation {
                 throw new EngineException(Reason.NOT_DUMPABLE, "process " + pid + " is already traced by PID "
                         + status.get("TracerPid"));
             }
-            StringBuilder all = new StringBuilder();
-            for (int tid : proc.tasks(pid)) {
-                // A child belongs to the thread that forked it: every thread's list counts.
-                all.append(' ').append(Files.readString(proc.dir(pid).resolve("task").resolve(Integer.toString(tid))
-                        .resolve("children")).trim());
-            }
-            String children = all.toString().trim().replaceAll("\\s+", " ");
-            if (!children.isEmpty()) {
-                throw new EngineException(Reason.UNSUPPORTED, "process " + pid + " has child processes (" + children
-                        + "); process trees are not supported yet");
-            }
             String timers = Files.readString(proc.dir(pid).resolve("timers")).trim();
             if (!timers.isEmpty()) {
                 throw new EngineException(Reason.UNSUPPORTED, "process " + pid + " has POSIX timers (timer_create); "

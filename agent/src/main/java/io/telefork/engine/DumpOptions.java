@@ -10,15 +10,18 @@ import io.telefork.image.Compression;
  * @param compression  how page data is compressed in the image
  * @param progress     receives bytes written
  * @param fullFreeze   with leaveRunning: keep the process stopped for the whole dump instead of reading
- *                     its memory from a copy-on-write twin while it runs on
+ *                     its memory from a copy-on-write twin while it runs on (a twin per process of a tree)
  * @param leaveStopped keep the process after the dump, stopped by SIGSTOP, instead of killing it: a
  *                     migration's source waits so until its copy runs elsewhere (then it is killed) or
  *                     the restore failed (then SIGCONT lets it carry on, nothing lost)
  * @param tcpEstablished keep established TCP connections (TCP repair: sequence numbers, queues, options),
  *                     recorded per connection in the image; otherwise they are restored closed
+ * @param singleProcess refuse a process with children instead of dumping its tree: for images that are
+ *                     to be restored into an existing process (a container's placeholder), which can
+ *                     only take one process
  */
 public record DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze,
-                          boolean leaveStopped, boolean tcpEstablished) {
+                          boolean leaveStopped, boolean tcpEstablished, boolean singleProcess) {
 
     public DumpOptions {
         if (leaveRunning && leaveStopped) {
@@ -33,14 +36,14 @@ public record DumpOptions(boolean leaveRunning, Compression compression, Progres
     }
 
     public DumpOptions(boolean leaveRunning, Compression compression, Progress progress) {
-        this(leaveRunning, compression, progress, false, false, false);
+        this(leaveRunning, compression, progress, false, false, false, false);
     }
 
     public DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze) {
-        this(leaveRunning, compression, progress, fullFreeze, false, false);
+        this(leaveRunning, compression, progress, fullFreeze, false, false, false);
     }
 
     public static DumpOptions defaults() {
-        return new DumpOptions(false, Compression.NONE, Progress.NONE, false, false, false);
+        return new DumpOptions(false, Compression.NONE, Progress.NONE, false, false, false, false);
     }
 }

@@ -30,9 +30,12 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
         DIRECTORY,
         /** A character device such as /dev/null, reopened by path. */
         CHAR_DEVICE,
-        /** A pipe, socket or terminal leading outside the process: taken from the restorer at the same number. */
+        /** A pipe, socket or terminal on fds 0-2 leading outside the process tree: taken from the restorer at the same number. */
         INHERITED,
-        /** One end of a pipe whose both ends the process holds. params: pipe size, 1 for the write end. */
+        /**
+         * One end of a pipe whose both ends the process tree holds (one process or two); {@code path} names the
+         * pipe across processes. params: pipe size, 1 for the write end.
+         */
         PIPE,
         /** params: counter, 1 in semaphore mode. */
         EVENTFD,
@@ -60,8 +63,8 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
          */
         SOCKET_CLOSED,
         /**
-         * One end of a unix stream socket pair whose both ends the process holds (a selector's wake-up
-         * pair, for example). params: socket type, this end's inode, the other end's inode; data: the bytes
+         * One end of a unix stream socket pair whose both ends the process tree holds (a selector's wake-up
+         * pair, or a pair between a parent and its child). params: socket type, this end's inode, the other end's inode; data: the bytes
          * queued for reading at this end.
          */
         UNIX_PAIR,

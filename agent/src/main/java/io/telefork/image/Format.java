@@ -6,7 +6,9 @@ import java.nio.charset.StandardCharsets;
 public final class Format {
     public static final byte[] MAGIC = "TELEFORK".getBytes(StandardCharsets.US_ASCII);
     /** Bumped on any incompatible change; readers refuse newer versions. */
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
+    /** The first version that holds a TREE record (a process and its descendants). */
+    public static final int FIRST_TREE_VERSION = 2;
     /** ELF machine number of x86_64. */
     public static final int ARCH_X86_64 = 62;
     public static final int PAGE_SIZE = 4096;

@@ -18,7 +18,12 @@ public record ImageHead(ProcessInfo process, List<ThreadState> threads, SignalSt
 
     /** Reads PROCESS, one or more THREAD, SIGNALS, FILES and AREAS, in that order, from a fresh reader. */
     public static ImageHead read(ImageReader reader) throws IOException {
-        ProcessInfo process = ProcessInfo.decode(expect(reader.next(), reader, RecordType.PROCESS));
+        return read(reader, reader.next());
+    }
+
+    /** As {@link #read(ImageReader)}, the PROCESS record already read. */
+    static ImageHead read(ImageReader reader, ImageReader.Record first) throws IOException {
+        ProcessInfo process = ProcessInfo.decode(expect(first, reader, RecordType.PROCESS));
         List<ThreadState> threads = new ArrayList<>();
         ImageReader.Record r = reader.next();
         threads.add(ThreadState.decode(expect(r, reader, RecordType.THREAD)));
@@ -34,7 +39,7 @@ public record ImageHead(ProcessInfo process, List<ThreadState> threads, SignalSt
         return new ImageHead(process, List.copyOf(threads), signals, fds, areas);
     }
 
-    private static byte[] expect(ImageReader.Record r, ImageReader reader, RecordType type) throws IOException {
+    static byte[] expect(ImageReader.Record r, ImageReader reader, RecordType type) throws IOException {
         if (r == null || r.type() != type) {
             throw new ImageFormatException("expected a " + type + " record at byte " + (r == null ? reader.offset()
                     : r.offset()) + ", found " + (r == null ? "the end" : r.type()));

@@ -6,11 +6,17 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * An image read from end to end for inspection: its metadata, the bytes stored per memory area, and
- * whether every checksum verified (and if not, why).
+ * An image read from end to end for inspection: its metadata, the bytes stored per memory area of the
+ * first process and per process, and whether every checksum verified (and if not, why).
  */
-public record ImageSummary(int version, ImageHead head, Map<MemoryArea, Long> storedPerArea, long storedBytes,
-                           long imageBytes, String sha256, boolean verified, String problem) {
+public record ImageSummary(int version, ImageTree tree, Map<MemoryArea, Long> storedPerArea,
+                           Map<Integer, Long> storedPerProcess, long storedBytes, long imageBytes, String sha256,
+                           boolean verified, String problem) {
+
+    /** The first process: the one the dump was asked for. */
+    public ImageHead head() {
+        return tree.root();
+    }
 
     public static ImageSummary read(ReadableByteChannel in) throws IOException {
         try (ImageReader reader = new ImageReader(in)) {
@@ -19,26 +25,34 @@ public record ImageSummary(int version, ImageHead head, Map<MemoryArea, Long> st
     }
 
     private static ImageSummary read(ImageReader reader) throws IOException {
-        ImageHead head = ImageHead.read(reader);
+        ImageTree tree = ImageTree.read(reader);
+        ImageHead root = tree.root();
         Map<MemoryArea, Long> stored = new LinkedHashMap<>();
-        head.areas().forEach(a -> stored.put(a, 0L));
+        root.areas().forEach(a -> stored.put(a, 0L));
+        Map<Integer, Long> perProcess = new LinkedHashMap<>();
+        tree.heads().forEach(h -> perProcess.put(h.process().pid(), 0L));
+        int owner = root.process().pid();
         long total = 0;
         try {
             ImageReader.Record r;
             while ((r = reader.next()) != null) {
-                if (r.type() == RecordType.PAGES) {
+                if (r.type() == RecordType.PAGES_OF) {
+                    owner = new Decoder(r.payload()).i32();
+                } else if (r.type() == RecordType.PAGES) {
                     long bytes = (long) r.pageCount() * Format.PAGE_SIZE;
-                    MemoryArea a = head.areaAt(r.address());
+                    MemoryArea a = owner == root.process().pid() ? root.areaAt(r.address()) : null;
                     if (a != null) {
                         stored.merge(a, bytes, Long::sum);
                     }
+                    perProcess.merge(owner, bytes, Long::sum);
                     total += bytes;
                 }
             }
         } catch (ImageFormatException e) {
-            return new ImageSummary(reader.version(), head, stored, total, reader.offset(), null, false, e.getMessage());
+            return new ImageSummary(reader.version(), tree, stored, perProcess, total, reader.offset(), null, false,
+                    e.getMessage());
         }
-        return new ImageSummary(reader.version(), head, stored, total, reader.offset(), reader.end().sha256(), true,
-                null);
+        return new ImageSummary(reader.version(), tree, stored, perProcess, total, reader.offset(),
+                reader.end().sha256(), true, null);
     }
 }

@@ -33,6 +33,8 @@ public final class ImageWriter implements AutoCloseable {
     private ByteBuffer compressed;
     private long offset;
     private long pageBytes;
+    /** The process whose pages are being written (see {@link #beginPagesOf(int)}). */
+    private int pagesOf;
 
     public ImageWriter(WritableByteChannel out, Compression compression) {
         this.out = out;
@@ -91,7 +93,7 @@ public final class ImageWriter implements AutoCloseable {
             throw new IllegalArgumentException("bad page run length " + length);
         }
         int count = length / Format.PAGE_SIZE;
-        index.add(new PageIndex.Entry(address, count, offset));
+        index.add(new PageIndex.Entry(pagesOf, address, count, offset));
         pageBytes += length;
         int raw = Format.PAGES_PREFIX_BYTES + length;
         if (compression != Compression.NONE) {
@@ -115,10 +117,17 @@ public final class ImageWriter implements AutoCloseable {
         }
     }
 
+    /** A PAGES_OF record: the page runs written from here on are process {@code pid}'s. */
+    public void beginPagesOf(int pid) throws IOException {
+        pagesOf = pid;
+        writeRecord(RecordType.PAGES_OF, new Encoder().i32(pid).toByteArray());
+    }
+
     /** Writes the page index and the END record with the SHA-256 of everything before it. */
     public Summary finish() throws IOException {
         List<PageIndex.Entry> sorted = new ArrayList<>(index);
-        sorted.sort((a, b) -> Long.compareUnsigned(a.address(), b.address()));
+        sorted.sort((a, b) -> a.pid() != b.pid() ? Integer.compare(a.pid(), b.pid())
+                : Long.compareUnsigned(a.address(), b.address()));
         writeRecord(RecordType.INDEX, new PageIndex(sorted).encode());
         byte[] digest = sha.peek();
         byte[] payload = new Encoder().bytes(digest).i64(pageBytes).toByteArray();

@@ -1,6 +1,6 @@
 package io.telefork.image;
 
-/** The kinds of record an image is made of, in the order a writer emits them. */
+/** The kinds of record an image is made of (FORMAT.md gives the order a writer emits them in). */
 public enum RecordType {
     PROCESS(1),
     THREAD(2),
@@ -9,7 +9,11 @@ public enum RecordType {
     AREAS(5),
     PAGES(6),
     INDEX(7),
-    END(8);
+    END(8),
+    /** The processes of the image and how they relate (format 2). */
+    TREE(9),
+    /** The PAGES records that follow belong to this process (format 2). */
+    PAGES_OF(10);
 
     private final int id;
 

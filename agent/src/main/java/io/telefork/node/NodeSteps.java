@@ -103,7 +103,9 @@ final class NodeSteps {
         if (leaveRunning && leaveStopped) {
             throw new StepFailure(Reason.InvalidSpec, "leaveRunning and leaveStopped exclude each other");
         }
-        DumpOptions options = new DumpOptions(leaveRunning, compression(spec.getCompression()), null, false, leaveStopped, false);
+        // A restore into a pod transplants one process into the pod's placeholder: a tree is refused at once.
+        DumpOptions options = new DumpOptions(leaveRunning, compression(spec.getCompression()), null, false, leaveStopped,
+                false, true);
         DumpResult result;
         ImageStore.FileDigest written;
         try (ImageStore.Writing w = images.create(ImageStorage.NodeLocal, fileName)) {

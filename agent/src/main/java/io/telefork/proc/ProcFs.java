@@ -169,6 +169,25 @@ public final class ProcFs {
         return out;
     }
 
+    /** The children of every thread of the process (a child belongs to the thread that forked it). */
+    public List<Integer> children(int pid) throws IOException {
+        List<Integer> out = new ArrayList<>();
+        for (int tid : tasks(pid)) {
+            String list;
+            try {
+                list = Files.readString(dir(pid).resolve("task").resolve(Integer.toString(tid)).resolve("children"));
+            } catch (NoSuchFileException e) {
+                continue; // the thread exited
+            }
+            for (String c : list.trim().split("\\s+")) {
+                if (!c.isEmpty()) {
+                    out.add(Integer.parseInt(c));
+                }
+            }
+        }
+        return out;
+    }
+
     public List<Integer> fds(int pid) throws IOException {
         List<Integer> out = new ArrayList<>();
         try (var s = Files.list(dir(pid).resolve("fd"))) {

@@ -5,7 +5,7 @@ import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.RestoreOptions;
 import io.telefork.engine.RestoreResult;
 import io.telefork.image.ImageFormatException;
-import io.telefork.image.ImageHead;
+import io.telefork.image.ImageTree;
 import io.telefork.image.ImageReader;
 import io.telefork.proc.ProcFs;
 import io.telefork.sys.Kernel;
@@ -52,30 +52,32 @@ public final class Restorer {
     public RestoredProcess restoreSpawned(ReadableByteChannel in) throws EngineException {
         long started = System.nanoTime();
         ImageReader reader = openImage(in);
-        ImageHead head = readHead(reader);
+        ImageTree image = readTree(reader);
         try (reader; Tracer tracer = new Tracer("telefork-restore")) {
             RestoreResult result = tracer.call(ptrace -> {
+                TreeRestore.checkIdsFree(image, proc);
+                int rootPid = image.root().process().pid();
                 int spawned = Spawner.spawn(VESSEL, VESSEL_ENV);
                 int vessel;
                 try {
                     ptrace.seize(spawned, Ptrace.O_EXITKILL);
                     ptrace.interrupt(spawned);
                     awaitInterrupt(ptrace, spawned);
-                    vessel = withPid(ptrace, spawned, head.process().pid());
+                    vessel = withPid(ptrace, spawned, rootPid);
                 } catch (SysException e) {
                     killAndReap(ptrace, List.of(spawned));
                     throw e;
                 }
-                Transplant t = new Transplant(ptrace, vessel, head, reader, options, proc);
+                TreeRestore t = new TreeRestore(ptrace, image, reader, options, proc);
+                long bytes;
                 try {
-                    t.run();
-                    detach(ptrace, t.threadIds(), head.process().stopped());
+                    bytes = t.run(vessel);
+                    t.resume();
                 } catch (Exception e) {
-                    killAndReap(ptrace, t.threadIds());
+                    t.killAll();
                     throw e;
                 }
-                return new RestoreResult(vessel, head.process().pid(), t.memoryBytes(),
-                        Duration.ofNanos(System.nanoTime() - started));
+                return new RestoreResult(vessel, rootPid, bytes, Duration.ofNanos(System.nanoTime() - started));
             });
             return new RestoredProcess(result);
         } catch (Exception e) {
@@ -83,31 +85,42 @@ public final class Restorer {
         }
     }
 
+    /**
+     * Restores a single-process image into an existing vessel (a container's placeholder). A tree needs
+     * vessels of its own for its other processes, forked with their PIDs: only a spawned restore makes them.
+     */
     public RestoreResult restoreInto(int vesselPid, ReadableByteChannel in) throws EngineException {
         long started = System.nanoTime();
         if (!proc.exists(vesselPid)) {
             throw new EngineException(Reason.NO_SUCH_PROCESS, "no vessel process with PID " + vesselPid);
         }
         ImageReader reader = openImage(in);
-        ImageHead head = readHead(reader);
+        ImageTree image = readTree(reader);
+        if (!image.single()) {
+            reader.close();
+            throw new EngineException(Reason.INCOMPATIBLE, "the image holds a tree of "
+                    + image.tree().members().size() + " processes, which only a restore that spawns its own "
+                    + "processes (telefork restore) re-creates; not into an existing process");
+        }
         try (reader; Tracer tracer = new Tracer("telefork-restore-" + vesselPid)) {
             return tracer.call(ptrace -> {
                 ptrace.seize(vesselPid, Ptrace.O_EXITKILL);
                 ptrace.interrupt(vesselPid);
                 awaitInterrupt(ptrace, vesselPid);
-                Transplant t = new Transplant(ptrace, vesselPid, head, reader, options, proc);
+                TreeRestore t = new TreeRestore(ptrace, image, reader, options, proc);
+                long bytes;
                 try {
-                    t.run();
-                    detach(ptrace, t.threadIds(), head.process().stopped());
+                    bytes = t.run(vesselPid);
+                    t.resume();
                 } catch (Exception e) {
                     if (t.pastPointOfNoReturn()) {
                         Kernel.kill(vesselPid, Sys.SIGKILL);
                     } else {
-                        t.release();
+                        t.release(vesselPid);
                     }
                     throw e;
                 }
-                return new RestoreResult(vesselPid, head.process().pid(), t.memoryBytes(),
+                return new RestoreResult(vesselPid, image.root().process().pid(), bytes,
                         Duration.ofNanos(System.nanoTime() - started));
             });
         } catch (Exception e) {
@@ -162,9 +175,9 @@ public final class Restorer {
         }
     }
 
-    private static ImageHead readHead(ImageReader reader) throws EngineException {
+    private static ImageTree readTree(ImageReader reader) throws EngineException {
         try {
-            return ImageHead.read(reader);
+            return ImageTree.read(reader);
         } catch (IOException e) {
             reader.close();
             throw translate(e);
@@ -184,19 +197,8 @@ public final class Restorer {
         }
     }
 
-    /** Lets the process run, or leaves it job-control stopped as it was dumped. */
-    private static void detach(Ptrace ptrace, List<Integer> threads, boolean stopped) throws SysException {
-        if (stopped) {
-            // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
-            Kernel.kill(threads.get(0), Sys.SIGSTOP);
-        }
-        for (int i = threads.size() - 1; i >= 0; i--) {
-            ptrace.detach(threads.get(i), 0);
-        }
-    }
-
     /** Kills the vessel and collects every thread's end, the leader's last (it is reported last). */
-    private static void killAndReap(Ptrace ptrace, List<Integer> threads) {
+    static void killAndReap(Ptrace ptrace, List<Integer> threads) {
         try {
             Kernel.kill(threads.get(0), Sys.SIGKILL);
         } catch (SysException e) {

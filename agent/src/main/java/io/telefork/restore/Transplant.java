@@ -12,6 +12,7 @@ import io.telefork.image.ImageHead;
 import io.telefork.image.ImageReader;
 import io.telefork.image.MemoryArea;
 import io.telefork.image.ProcessInfo;
+import io.telefork.image.ProcessTree;
 import io.telefork.image.RecordType;
 import io.telefork.image.Regs;
 import io.telefork.image.SignalState;
@@ -37,9 +38,13 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Turns a seized, interrupted vessel into the process of an image. Steps 1-4 only look and prepare
- * (a failure there leaves the vessel as it was); from step 5 on the vessel's own memory is gone and a
- * failure can only kill it, which the caller does. Runs on the tracer thread.
+ * Turns a seized, interrupted vessel into one process of an image, in three parts that the restore of a
+ * tree runs for every process before the next part: {@link #prepare()} (steps 1-4) only looks and
+ * prepares (a failure there leaves the vessel as it was), {@link #build()} (steps 5-7) replaces the
+ * vessel's memory, after which a failure can only kill it, which the caller does; then the pages arrive
+ * ({@link #fill}) and {@link #complete()} (steps 9-15) sets everything else. Descriptors and shared memory
+ * that several processes of a tree hold are made once and taken by the others through
+ * {@link SharedObjects}. Runs on the tracer thread.
  */
 final class Transplant {
     private static final long TASK_SIZE = 0x7ffffffff000L;
@@ -47,6 +52,10 @@ final class Transplant {
     private static final long CLONE_THREAD_FLAGS = 0x100 | 0x200 | 0x400 | 0x800 | 0x10000 | 0x40000;
     private static final int CLONE_ARGS_SIZE = 88;
     private static final int SYS_EPOLL_CTL = 233;
+    private static final int SYS_DUP = 32;
+    private static final int SYS_PIDFD_OPEN = 434;
+    private static final int SYS_PIDFD_GETFD = 438;
+    private static final int SIGCHLD = 17;
     private static final int SYS_SETITIMER = 38;
     private static final int MADV_DONTFORK = 10;
     private static final int MADV_HUGEPAGE = 14;
@@ -64,9 +73,17 @@ final class Transplant {
     private final Ptrace ptrace;
     private final int vessel;
     private final ImageHead head;
-    private final ImageReader reader;
+    private final ProcessTree tree;
+    private final SharedObjects shared;
     private final RestoreOptions options;
     private final ProcFs proc;
+    private PageFiller filler;
+    /** The vessel's own mappings, its vDSO block among them, and the image's vDSO block (steps 2-6). */
+    private List<ProcFs.Mapping> own;
+    private List<ProcFs.Mapping> special;
+    private List<MemoryArea> imageSpecial;
+    private StepClock clock;
+    private Credentials vesselCreds;
     private Remote remote;
     private long savedMask;
     private boolean pointOfNoReturn;
@@ -83,11 +100,13 @@ final class Transplant {
     private final List<Remote> threadRemotes = new java.util.ArrayList<>();
     private boolean sameThreadIds;
 
-    Transplant(Ptrace ptrace, int vessel, ImageHead head, ImageReader reader, RestoreOptions options, ProcFs proc) {
+    Transplant(Ptrace ptrace, int vessel, ImageHead head, ProcessTree tree, SharedObjects shared,
+               RestoreOptions options, ProcFs proc) {
         this.ptrace = ptrace;
         this.vessel = vessel;
         this.head = head;
-        this.reader = reader;
+        this.tree = tree;
+        this.shared = shared;
         this.options = options;
         this.proc = proc;
     }
@@ -121,23 +140,32 @@ final class Transplant {
         ptrace.detach(vessel, 0);
     }
 
-    void run() throws Exception {
-        StepClock clock = new StepClock("restore into " + vessel);
+    int vessel() {
+        return vessel;
+    }
+
+    ImageHead head() {
+        return head;
+    }
+
+    /** Steps 1-4: look at the vessel, check, open files and build descriptors at temporary numbers. */
+    void prepare() throws Exception {
+        clock = new StepClock("restore into " + vessel);
         // 1. Block the vessel's signals while it is worked on.
         savedMask = ptrace.getSigmask(vessel);
         ptrace.setSigmask(vessel, ~0L);
 
         clock.lap("step 1");
         // 2. Look at the vessel: its vDSO block, which survives the transplant and holds our syscall gadget.
-        List<ProcFs.Mapping> own = proc.mappings(vessel);
-        List<ProcFs.Mapping> special = own.stream().filter(m -> isVdsoBlock(m.path())).toList();
+        own = proc.mappings(vessel);
+        special = own.stream().filter(m -> isVdsoBlock(m.path())).toList();
         ProcFs.Mapping vdso = special.stream().filter(m -> m.path().equals("[vdso]")).findFirst()
                 .orElseThrow(() -> new EngineException(Reason.INCOMPATIBLE, "the vessel has no vDSO"));
         remote = new Remote(ptrace, vessel, Remote.findGadget(vessel, vdso.start(), vdso.end()));
 
         clock.lap("step 2");
         // 3. Check that this machine and vessel can take the image.
-        List<MemoryArea> imageSpecial = head.areas().stream()
+        imageSpecial = head.areas().stream()
                 .filter(a -> a.kind() == MemoryArea.Kind.VDSO || a.kind() == MemoryArea.Kind.VVAR).toList();
         checkVdsoLayout(special, imageSpecial);
         byte[] ownXState = ptrace.getXState(vessel);
@@ -145,7 +173,7 @@ final class Transplant {
             xstates.add(fitXState(ownXState, t.xstate()));
         }
         checkThreadIds();
-        Credentials vesselCreds = Credentials.fromStatus(proc.status(vessel));
+        vesselCreds = Credentials.fromStatus(proc.status(vessel));
         CredentialSetter.check(head.process().credentials(), vesselCreds);
         for (MemoryArea a : head.areas()) {
             if (a.kind() != MemoryArea.Kind.VSYSCALL && Long.compareUnsigned(a.end(), TASK_SIZE) > 0) {
@@ -159,12 +187,17 @@ final class Transplant {
         scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
                 Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
         openFiles();
+        prepareSharedMemory();
         String cwd = head.process().cwd();
         if (remote.raw(Sys.SYS_CHDIR, putString(cwd)) < 0) {
             throw new EngineException(Reason.FILE_CHANGED, "the working directory " + cwd + " is gone");
         }
 
         clock.lap("step 4");
+    }
+
+    /** Steps 5-7: the vessel's memory replaced by the image's areas, ready for pages. */
+    void build() throws Exception {
         // 5. Point of no return: unregister the vessel's rseq and unmap all its memory but the vDSO block.
         pointOfNoReturn = true;
         long[] rseq = ptrace.getRseq(vessel);
@@ -191,14 +224,16 @@ final class Transplant {
         }
 
         clock.lap("step 7");
-        // 8. Pages, as they arrive; the image's SHA-256 is verified at its END record.
+        // 8. Pages, as they arrive (fill); the image's SHA-256 is verified at its END record.
         scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
                 Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-        try (PageFiller filler = new PageFiller(remote, vessel)) {
-            filler.setUp(head.areas(), scratch, options.userfaultfd());
-            receivePages(filler);
-        }
+        filler = new PageFiller(remote, vessel);
+        filler.setUp(head.areas(), scratch, options.userfaultfd());
+    }
 
+    /** Steps 9-15, once every page has arrived: everything but memory, up to the registers. */
+    void complete() throws Exception {
+        filler.close();
         clock.lap("step 8");
         // 9. Final protections.
         for (MemoryArea a : head.areas()) {
@@ -250,10 +285,11 @@ final class Transplant {
             ptrace.setRegs(tid, restartedRegisters(t.regs()));
             ptrace.setSigmask(tid, t.sigmask());
         }
-
         clock.lap("step 15");
-        // 16. Last word before it runs; then TCP connections leave repair mode (the original is gone by now).
-        options.beforeResume().confirm();
+    }
+
+    /** After the last word before it runs: its TCP connections leave repair mode (the original is gone by now). */
+    void leaveTcpRepair() throws EngineException {
         TcpRepair.release(vessel, head.fds());
     }
 
@@ -393,6 +429,12 @@ final class Transplant {
                 fdTemps.put(f.fd(), fdTemps.get(f.sameAs()));
                 continue;
             }
+            ProcessTree.Share share = tree.share(head.process().pid(), f.fd());
+            if (share != null) {
+                // Another process of the tree made this open file description: take it from there.
+                fdTemps.put(f.fd(), take(shared.descriptor(share.ownerPid(), share.ownerFd()), "fd " + f.fd()));
+                continue;
+            }
             switch (f.kind()) {
                 case INHERITED -> { }
                 case FILE, DIRECTORY, CHAR_DEVICE -> {
@@ -406,6 +448,69 @@ final class Transplant {
                 default -> fdTemps.put(f.fd(), factory.create(f));
             }
         }
+        for (Map.Entry<Integer, Integer> t : fdTemps.entrySet()) {
+            shared.putDescriptor(head.process().pid(), t.getKey(), new SharedObjects.Held(vessel, t.getValue()));
+        }
+    }
+
+    /** Per shared memory object (see {@link SharedObjects#sharedMemory}): a descriptor of it here. */
+    private final Map<String, Integer> sharedMemoryFds = new HashMap<>();
+
+    /**
+     * Memory several processes of the tree map together is made once, by the first, as a shared anonymous
+     * mapping it opens through /proc/self/map_files and unmaps again; the descriptor keeps the object, and
+     * every process maps it from there in step 7. Its name stays "/dev/zero (deleted)", as the original's.
+     */
+    private void prepareSharedMemory() throws Exception {
+        for (MemoryArea a : head.areas()) {
+            String key = shared.sharedMemory(a);
+            if (key == null || sharedMemoryFds.containsKey(key)) {
+                continue;
+            }
+            SharedObjects.Held made = shared.memory(key);
+            if (made != null) {
+                sharedMemoryFds.put(key, take(made, "shared memory at " + Long.toHexString(a.start())));
+                continue;
+            }
+            long[] extent = shared.extent(key);
+            long size = extent[1] - extent[0];
+            long at = remote.call("mmap shared memory", Sys.SYS_MMAP, 0, size, Sys.PROT_READ | Sys.PROT_WRITE,
+                    Sys.MAP_SHARED | Sys.MAP_ANONYMOUS, -1, 0);
+            long fd = remote.raw(Sys.SYS_OPENAT, -100, putString(String.format("/proc/self/map_files/%x-%x", at,
+                    at + size)), Sys.O_RDWR | Sys.O_CLOEXEC, 0);
+            remote.call("munmap shared memory", Sys.SYS_MUNMAP, at, size);
+            if (fd < 0) {
+                throw new EngineException(Reason.INCOMPATIBLE, "cannot share memory between the processes of the "
+                        + "tree: opening /proc/self/map_files in the vessel failed: " + Sys.errno(fd));
+            }
+            int here = adopt(fd);
+            sharedMemoryFds.put(key, here);
+            shared.putMemory(key, new SharedObjects.Held(vessel, here));
+        }
+    }
+
+    /**
+     * A copy here of a descriptor another vessel of the tree holds (pidfd_getfd): the same open file
+     * description, so offsets, status flags and pipe and socket ends are shared as they were.
+     */
+    private int take(SharedObjects.Held held, String what) throws Exception {
+        if (held == null) {
+            throw new EngineException(Reason.BAD_IMAGE, "process " + head.process().pid() + " shares " + what
+                    + " with a descriptor the image does not hold");
+        }
+        if (held.vessel() == vessel) {
+            return adopt(remote.call("dup", SYS_DUP, held.fd()));
+        }
+        long pidfd = remote.call("pidfd_open(" + held.vessel() + ")", SYS_PIDFD_OPEN, held.vessel(), 0);
+        long fd;
+        try {
+            fd = remote.call("pidfd_getfd(" + held.vessel() + ", " + held.fd() + ") for " + what, SYS_PIDFD_GETFD,
+                    pidfd, held.fd(), 0);
+        } finally {
+            // Closed before the copy moves to a temporary number, which the pidfd may be sitting on.
+            remote.raw(Sys.SYS_CLOSE, pidfd);
+        }
+        return adopt(fd);
     }
 
     /** Builds pipes, eventfds, timerfds, signalfds and epolls inside the vessel, at temporary numbers. */
@@ -508,12 +613,22 @@ final class Transplant {
 
         private int unixPairEnd(FdEntry f) throws Exception {
             long[] p = f.params();
-            if (!pairEnds.containsKey(p[1])) {
+            String key = "socket-pair:" + Math.min(p[1], p[2]);
+            SharedObjects.Held[] elsewhere = shared.ends(key);
+            if (!pairEnds.containsKey(p[1]) && elsewhere != null) {
+                // Made by another process of the tree: both ends from there, in the order they were made.
+                long first = Math.min(p[1], p[2]);
+                pairEnds.put(first, take(elsewhere[0], "unix socket " + f.path()));
+                pairEnds.put(p[1] + p[2] - first, take(elsewhere[1], "unix socket " + f.path()));
+            } else if (!pairEnds.containsKey(p[1])) {
                 remote.call("socketpair", SYS_SOCKETPAIR, 1, p[0] | Sys.O_CLOEXEC, 0, scratch);
                 ByteBuffer b = scratchBuffer(8);
                 Kernel.readMemory(vessel, scratch, b, 8);
-                pairEnds.put(p[1], adopt(b.getInt(0)));
-                pairEnds.put(p[2], adopt(b.getInt(4)));
+                long first = Math.min(p[1], p[2]);
+                pairEnds.put(first, adopt(b.getInt(0)));
+                pairEnds.put(p[1] + p[2] - first, adopt(b.getInt(4)));
+                shared.putEnds(key, new SharedObjects.Held(vessel, pairEnds.get(first)),
+                        new SharedObjects.Held(vessel, pairEnds.get(p[1] + p[2] - first)));
             }
             int end = pairEnds.get(p[1]);
             // What was queued for this end is written into the other, where it waits to be read here.
@@ -646,12 +761,18 @@ final class Transplant {
 
         private int pipeEnd(FdEntry f) throws Exception {
             int[] ends = pipes.get(f.path());
-            if (ends == null) {
+            SharedObjects.Held[] elsewhere = shared.ends(f.path());
+            if (ends == null && elsewhere != null) {
+                // Made by another process of the tree, which held an end first: both ends from there.
+                ends = new int[] {take(elsewhere[0], "pipe " + f.path()), take(elsewhere[1], "pipe " + f.path())};
+                pipes.put(f.path(), ends);
+            } else if (ends == null) {
                 remote.call("pipe2", SYS_PIPE2, scratch, Sys.O_CLOEXEC);
                 ByteBuffer b = scratchBuffer(8);
                 Kernel.readMemory(vessel, scratch, b, 8);
                 ends = new int[] {adopt(b.getInt(0)), adopt(b.getInt(4))};
                 pipes.put(f.path(), ends);
+                shared.putEnds(f.path(), new SharedObjects.Held(vessel, ends[0]), new SharedObjects.Held(vessel, ends[1]));
                 remote.raw(Sys.SYS_FCNTL, ends[1], F_SETPIPE_SZ, f.params()[0]);
             }
             writeAll(ends[1], f.data(), "pipe " + f.path());
@@ -674,8 +795,8 @@ final class Transplant {
     /** Registers every epoll's descriptors, once they all are at their numbers. */
     private void registerEpolls() throws Exception {
         for (FdEntry f : head.fds()) {
-            if (f.kind() != FdEntry.Kind.EPOLL) {
-                continue;
+            if (f.kind() != FdEntry.Kind.EPOLL || tree.share(head.process().pid(), f.fd()) != null) {
+                continue; // not an epoll, or one another process of the tree made and fills
             }
             long[] t = f.params();
             for (int i = 0; i + 2 < t.length; i += 3) {
@@ -776,12 +897,19 @@ final class Transplant {
             flags |= Sys.MAP_NORESERVE;
         }
         long fd = -1;
+        long offset = file ? a.offset() : 0;
         if (file) {
             int mode = a.shared() && a.hasVmFlag("mw") ? Sys.O_RDWR : Sys.O_RDONLY;
             fd = opened.get(mode + ":" + a.name());
         }
+        String sharedMemory = shared.sharedMemory(a);
+        if (sharedMemory != null) {
+            flags &= ~Sys.MAP_ANONYMOUS;
+            fd = sharedMemoryFds.get(sharedMemory);
+            offset = a.offset() - shared.extent(sharedMemory)[0];
+        }
         long r = remote.call(String.format("mmap %x-%x %s", a.start(), a.end(), a.name()), Sys.SYS_MMAP, a.start(),
-                a.length(), initialProt(a), flags, fd, file ? a.offset() : 0);
+                a.length(), initialProt(a), flags, fd, offset);
         if (r != a.start()) {
             throw new SysException(String.format("mmap placed %x-%x at %x", a.start(), a.end(), r));
         }
@@ -794,29 +922,18 @@ final class Transplant {
         }
     }
 
-    private void receivePages(PageFiller filler) throws Exception {
-        long total = 0;
-        while (true) {
-            ImageReader.Record r = reader.next();
-            if (r == null) {
-                return;
-            }
-            if (r.type() == RecordType.PAGES) {
-                int length = r.pageCount() * Format.PAGE_SIZE;
-                MemoryArea a = head.areaAt(r.address());
-                if (a == null || !isCreated(a) || a.kind() == MemoryArea.Kind.FILE_SHARED
-                        || Long.compareUnsigned(r.address() + length, a.end()) > 0) {
-                    throw new EngineException(Reason.BAD_IMAGE, String.format(
-                            "pages at 0x%x lie outside any area that holds pages", r.address()));
-                }
-                filler.fill(a, r.address(), r.pages(), length);
-                total += length;
-                options.progress().update(reader.offset(), -1);
-            } else if (r.type() != RecordType.INDEX && r.type() != RecordType.END) {
-                throw new EngineException(Reason.BAD_IMAGE, "unexpected " + r.type() + " record among pages");
-            }
-            memoryBytes = total;
+    /** Writes one PAGES record of this process into it. */
+    void fill(ImageReader.Record r) throws Exception {
+        int length = r.pageCount() * Format.PAGE_SIZE;
+        MemoryArea a = head.areaAt(r.address());
+        if (a == null || !isCreated(a) || a.kind() == MemoryArea.Kind.FILE_SHARED
+                || Long.compareUnsigned(r.address() + length, a.end()) > 0) {
+            throw new EngineException(Reason.BAD_IMAGE, String.format(
+                    "pages at 0x%x of process %d lie outside any area that holds pages", r.address(),
+                    head.process().pid()));
         }
+        filler.fill(a, r.address(), r.pages(), length);
+        memoryBytes += length;
     }
 
     private void setMm() throws Exception {
@@ -849,6 +966,16 @@ final class Transplant {
 
     private void setSignals() throws Exception {
         SignalState s = head.signals();
+        if (tree.members().stream().anyMatch(m -> m.ppid() == head.process().pid())) {
+            // Children re-created as zombies sent SIGCHLD while the tree was built: ignoring it discards them.
+            // (The image's own pending SIGCHLD, if any, is queued again below.)
+            ByteBuffer ign = scratchBuffer(32);
+            ign.putLong(0, 1);
+            writeScratch(ign, 0);
+            remote.call("rt_sigaction(SIGCHLD, SIG_IGN)", Sys.SYS_RT_SIGACTION, SIGCHLD, scratch, 0, 8);
+            writeScratch(scratchBuffer(32), 0);
+            remote.call("rt_sigaction(SIGCHLD, SIG_DFL)", Sys.SYS_RT_SIGACTION, SIGCHLD, scratch, 0, 8);
+        }
         for (int sig = 1; sig <= SignalState.SIGNALS; sig++) {
             if (sig == Sys.SIGKILL || sig == Sys.SIGSTOP) {
                 continue;

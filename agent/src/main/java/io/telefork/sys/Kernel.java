@@ -164,8 +164,13 @@ public final class Kernel {
 
     /** Whether descriptors a and b of process pid are the same open file description (kcmp). */
     public static boolean sameFile(int pid, int a, int b) {
+        return sameFile(pid, a, pid, b);
+    }
+
+    /** Whether descriptor a of process pidA and b of pidB are the same open file description (kcmp). */
+    public static boolean sameFile(int pidA, int a, int pidB, int b) {
         try {
-            return syscall(SYS_KCMP, pid, pid, KCMP_FILE, a, b, 0) == 0;
+            return syscall(SYS_KCMP, pidA, pidB, KCMP_FILE, a, b, 0) == 0;
         } catch (LastErrorException e) {
             return false;
         }

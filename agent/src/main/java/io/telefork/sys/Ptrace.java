@@ -35,7 +35,9 @@ public final class Ptrace {
 
     public static final int O_EXITKILL = 0x100000;
     public static final int O_TRACESYSGOOD = 1;
+    public static final int O_TRACEFORK = 2;
     public static final int O_TRACECLONE = 8;
+    public static final int EVENT_FORK = 1;
     public static final int EVENT_CLONE = 3;
     public static final int EVENT_STOP = 128;
     static final int WALL = 0x40000000;

@@ -78,7 +78,8 @@ public final class Remote {
     }
 
     /**
-     * Injects a fork-like clone(flags) into a tracee traced with {@link Ptrace#O_TRACECLONE}; the child is
+     * Injects a fork-like clone(flags) into a tracee traced with {@link Ptrace#O_TRACECLONE} (and
+     * {@link Ptrace#O_TRACEFORK} for a child that signals SIGCHLD when it ends); the child is
      * attached to this tracer at birth. Returns the child's PID in this tracer's namespace and in the
      * tracee's (what clone returned).
      */
@@ -105,7 +106,7 @@ public final class Remote {
         ptrace.singleStep(pid);
         Ptrace.Status st = ptrace.waitFor(pid);
         long child = -1;
-        if (st.stopped() && st.event() == Ptrace.EVENT_CLONE) {
+        if (st.stopped() && (st.event() == Ptrace.EVENT_CLONE || st.event() == Ptrace.EVENT_FORK)) {
             child = ptrace.getEventMsg(pid);
             ptrace.singleStep(pid);
             st = ptrace.waitFor(pid);

@@ -1,6 +1,7 @@
 package io.telefork.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -16,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * examples/dumpme.sh (prints 1..10, one a second, as ONE bash process using the loadable sleep builtin):
  * dumped after it printed 3, restored, and the output of the original and of the restored process
- * together is exactly 1..10, with exit status 0. Needs the bash-builtins package.
+ * together is exactly 1..10, with exit status 0. Needs the bash-builtins package. Also {@code dumpme.sh
+ * external}, which sleeps with /usr/bin/sleep: dumped while the sleep runs, the two as one tree.
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class DumpmeExampleIT {
@@ -65,6 +67,33 @@ class DumpmeExampleIT {
                 .isEqualTo(ONE_TO_TEN);
         assertThat(restored.lines()).as("the restored process printed the rest").isNotEmpty();
         assertThat(restored.stderr()).as("stderr of the restored script").doesNotContain("sleep:");
+        assertThat(code).as("exit status of restore (the script's)\n%s", restored.describe()).isZero();
+    }
+
+    @Test
+    void externalSleepDumpedWithItsChildAndRestoredGoesOnToTen() {
+        Harness.Proc original = h.start("dumpme.sh external", List.of("bash", SCRIPT.toString(), "external"));
+        original.awaitLine("3", Duration.ofSeconds(10));
+        // The sleep after 3 starts just after 3 is printed; the dump comes within its second.
+        await("dumpme.sh external runs /usr/bin/sleep").atMost(Duration.ofSeconds(5))
+                .until(() -> original.process.children().findAny().isPresent());
+        Path image = tmp.resolve("dumpme-external.img");
+        h.dump(original.pid(), image);
+        original.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        List<String> before = original.awaitEof(Duration.ofSeconds(5));
+
+        Harness.Result inspect = h.run("inspect", image.toString());
+        assertThat(inspect.code()).as("inspect\n%s", inspect.stderr()).isZero();
+        assertThat(inspect.stdout()).as("the image holds bash and its sleep").contains("processes 2").contains("sleep");
+
+        Harness.Proc restored = h.restore(image);
+        restored.closeStdin();
+        int code = restored.waitFor(Duration.ofSeconds(30));
+        List<String> all = new ArrayList<>(before);
+        all.addAll(restored.lines());
+        assertThat(all).as("output before the dump %s, then after the restore: %s", before, restored.describe())
+                .isEqualTo(ONE_TO_TEN);
+        assertThat(restored.lines()).as("the restored process printed the rest").isNotEmpty();
         assertThat(code).as("exit status of restore (the script's)\n%s", restored.describe()).isZero();
     }
 }

@@ -160,4 +160,37 @@ class InspectIT {
         assertThat(j.get("verified")).isEqualTo(Boolean.TRUE);
         assertThat(number(j.get("pid"))).isEqualTo(p.pid());
     }
+
+    /**
+     * A tree (tree session: a setsid child and a group leader, each with a grandchild, and a plain child):
+     * every process listed once, parents before children, with its parent, group, session and threads.
+     */
+    @Test
+    void showsTheProcessTree() {
+        Harness.Proc p = h.startProgram("tree", "session");
+        Path image = tmp.resolve("tree.img");
+        h.dump(p.pid(), image);
+        p.awaitDeath(Duration.ofSeconds(10), "dump kills the tree");
+
+        Map<String, Object> j = inspectJson(h, image);
+        List<Map<String, Object>> processes = list(j, "processes");
+        assertThat(processes).as("the parent, 3 children, 2 grandchildren").hasSize(6);
+        assertThat(number(processes.get(0).get("pid"))).isEqualTo(p.pid());
+        java.util.Set<Long> seen = new java.util.HashSet<>();
+        for (Map<String, Object> m : processes) {
+            if (!seen.isEmpty()) {
+                assertThat(seen).as("the parent of %s is listed before it", m).contains(number(m.get("ppid")));
+            }
+            assertThat(number(m.get("threads"))).as("threads of %s", m).isEqualTo(1);
+            assertThat(m.get("comm")).isEqualTo("tree");
+            seen.add(number(m.get("pid")));
+        }
+        assertThat(processes).as("a session leader").anyMatch(m -> m.get("sid").equals(m.get("pid")));
+        assertThat(processes).as("a group leader that leads no session")
+                .anyMatch(m -> m.get("pgid").equals(m.get("pid")) && !m.get("sid").equals(m.get("pid")));
+
+        Harness.Result text = h.run("inspect", image.toString());
+        assertThat(text.code()).isZero();
+        assertThat(text.stdout()).contains("processes 6").containsPattern("(?m)^ {4}\\d+ +" + p.pid() + " ");
+    }
 }

@@ -23,9 +23,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  *   <li>{@code dumpAndRestore}: READY, {@code telefork dump} (which must kill it), {@code telefork restore},
  *       go. The restored program, whose stdio is now restore's, checks its state and prints PASS; restore
  *       exits with its status.</li>
- *   <li>{@code leaveRunning}: {@code dump --leave-running} (memory read from a copy-on-write twin, or with
- *       {@code --freeze} from the stopped process); the original must go on undisturbed and pass, then the
- *       image is restored and must pass as well.</li>
+ *   <li>{@code leaveRunning}: {@code dump --leave-running} (memory read from a copy-on-write twin of each
+ *       process, or with {@code --freeze} from the stopped processes); the original must go on undisturbed
+ *       and pass, then the image is restored and must pass as well.</li>
  * </ol>
  * Pass/fail is decided by the program itself: a PASS line, no FAIL line, exit status 0.
  */
@@ -79,13 +79,21 @@ class SelfCheckingProgramsIT {
                 Case.of("sockets"),
                 Case.of("unix_sockets", "{tmp}"),
                 Case.of("threads"),
-                Case.of("multithread"));
+                Case.of("multithread"),
+                Case.of("refused", "child"),
+                Case.of("refused", "thread-child"),
+                Case.of("tree", "pipes"),
+                Case.of("tree", "socketpair"),
+                Case.of("tree", "zombie"),
+                Case.of("tree", "session"),
+                Case.of("tree", "shm"),
+                Case.of("tree", "file", "{tmp}"),
+                Case.of("tree", "listen"));
     }
 
     static Stream<Case> plainCases() {
         return Stream.concat(programs(), Stream.of(Case.of("stopped", "0"), Case.of("sockets", "kept"),
-                Case.of("refused", "child"),
-                Case.of("refused", "thread-child"), Case.of("refused", "socket")));
+                Case.of("refused", "socket")));
     }
 
     static Stream<Case> dumpCases() {
@@ -101,7 +109,9 @@ class SelfCheckingProgramsIT {
         return Stream.of(Case.of("fpu_avx"), Case.of("signal_handler"), Case.of("brk_growth"),
                 Case.of("mprotect_areas"), Case.of("nanosleep", "rel"), Case.of("mem_pattern", "64"),
                 Case.of("mem_pattern", "64").dumpedWith("--freeze"), Case.of("shared_anon"), Case.of("fd_kinds"),
-                Case.of("threads"), Case.of("multithread"));
+                Case.of("threads"), Case.of("multithread"), Case.of("tree", "pipes"), Case.of("tree", "shm"),
+                Case.of("tree", "zombie"), Case.of("tree", "session"), Case.of("tree", "socketpair"),
+                Case.of("tree", "pipes").dumpedWith("--freeze"));
     }
 
     @TempDir

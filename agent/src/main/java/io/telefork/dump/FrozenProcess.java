@@ -1,0 +1,382 @@
+package io.telefork.dump;
+
+import io.telefork.engine.EngineException;
+import io.telefork.engine.EngineException.Reason;
+import io.telefork.image.Credentials;
+import io.telefork.image.MemoryArea;
+import io.telefork.image.ProcessInfo;
+import io.telefork.image.SignalState;
+import io.telefork.image.ThreadState;
+import io.telefork.proc.FileIds;
+import io.telefork.proc.ProcFs;
+import io.telefork.sys.Kernel;
+import io.telefork.sys.Ptrace;
+import io.telefork.sys.Remote;
+import io.telefork.sys.Sys;
+import io.telefork.sys.SysException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One live process of a tree being dumped, frozen: its seized threads with the signal mask each had, the
+ * injectors whose register changes are undone on release, and whether it was job-control stopped. It
+ * freezes, reads (all but descriptors, which need the whole tree, and pages), releases or kills itself.
+ * Used on the tracer thread only.
+ */
+final class FrozenProcess {
+    private static final int SYS_GETITIMER = 36;
+    private static final int ESRCH = 3;
+
+    /** What was read of one process, all but its descriptors (which need the whole tree) and pages. */
+    record Captured(FrozenProcess process, ProcessReader reader, List<MemoryArea> areas, List<ThreadState> threads,
+                    ProcessInfo info, SignalState signals) {
+    }
+
+    private final Ptrace ptrace;
+    private final ProcFs proc;
+    private final int pid;
+    /** Seized threads, the leader first, with the signal mask each had (null until blocked). */
+    private final Map<Integer, Long> seized = new LinkedHashMap<>();
+    /** Threads whose registers injected calls change, restored on release. */
+    private final Map<Integer, Remote> remotes = new LinkedHashMap<>();
+    private boolean wasStopped;
+    /** Release leaves it job-control stopped although it was running: a dump asked to leave it stopped. */
+    private boolean stopOnRelease;
+    private long gadget;
+    private long scratch;
+
+    FrozenProcess(Ptrace ptrace, ProcFs proc, int pid) {
+        this.ptrace = ptrace;
+        this.proc = proc;
+        this.pid = pid;
+    }
+
+    int pid() {
+        return pid;
+    }
+
+    boolean wasStopped() {
+        return wasStopped;
+    }
+
+    /** Some thread of it is still seized. */
+    boolean frozen() {
+        return !seized.isEmpty();
+    }
+
+    Remote remote(int tid) throws SysException {
+        Remote r = remotes.get(tid);
+        if (r == null) {
+            r = new Remote(ptrace, tid, gadget);
+            remotes.put(tid, r);
+        }
+        return r;
+    }
+
+    /**
+     * Seizes the leader, then every other thread, scanning /proc/PID/task again until a scan finds no
+     * thread not yet seized (a running thread may start another while the first ones are frozen).
+     */
+    void freeze() throws EngineException, SysException, IOException {
+        wasStopped = "T".equals(proc.stat(pid)[3]);
+        try {
+            ptrace.seize(pid, 0);
+        } catch (SysException e) {
+            if (e.errno() == ESRCH) {
+                throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited");
+            }
+            throw new EngineException(Reason.NOT_DUMPABLE, "cannot trace process " + pid + ": " + e.getMessage());
+        }
+        seized.put(pid, null);
+        if (wasStopped) {
+            // A group-stopped tracee falls back into its stop after every step: wake it, release re-stops it.
+            Kernel.kill(pid, Sys.SIGCONT);
+        }
+        ptrace.interrupt(pid);
+        if (!awaitInterruptStop(pid)) {
+            seized.remove(pid);
+            throw new EngineException(Reason.NO_SUCH_PROCESS, "process " + pid + " exited while being frozen");
+        }
+        boolean found = true;
+        while (found) {
+            found = false;
+            for (int tid : proc.tasks(pid)) {
+                if (seized.containsKey(tid)) {
+                    continue;
+                }
+                try {
+                    ptrace.seize(tid, 0);
+                } catch (SysException e) {
+                    if (e.errno() == ESRCH) {
+                        continue; // it exited
+                    }
+                    throw e;
+                }
+                found = true;
+                seized.put(tid, null);
+                ptrace.interrupt(tid);
+                if (!awaitInterruptStop(tid)) {
+                    seized.remove(tid);
+                }
+            }
+        }
+    }
+
+    /** Waits for the stop PTRACE_INTERRUPT asked for, passing signals on; false if the thread died. */
+    private boolean awaitInterruptStop(int tid) throws SysException {
+        while (true) {
+            Ptrace.Status st = ptrace.waitFor(tid);
+            if (!st.stopped()) {
+                return false;
+            }
+            if (st.eventStop()) {
+                if (st.stopSignal() == Sys.SIGTRAP) {
+                    return true; // our interrupt
+                }
+                ptrace.cont(tid, 0); // a group-stop racing with us: let it go, the interrupt follows
+            } else if (st.stopSignal() == Sys.SIGCONT && wasStopped) {
+                ptrace.cont(tid, 0); // our own SIGCONT: it only served to wake the process
+            } else {
+                ptrace.cont(tid, st.stopSignal()); // deliver it as it would have been; the interrupt follows
+            }
+        }
+    }
+
+    void blockSignals() throws SysException {
+        for (int tid : seized.keySet()) {
+            seized.put(tid, ptrace.getSigmask(tid));
+            ptrace.setSigmask(tid, ~0L);
+        }
+    }
+
+    /** Registers, what /proc tells and what only injected calls can tell: all but fds and pages. */
+    Captured capture(TreeFiles files, FrozenConnections connections) throws Exception {
+        List<long[]> regs = new ArrayList<>();
+        List<byte[]> xstates = new ArrayList<>();
+        List<long[]> rseqs = new ArrayList<>();
+        List<List<byte[]>> pendings = new ArrayList<>();
+        for (int tid : seized.keySet()) {
+            regs.add(ptrace.getRegs(tid));
+            xstates.add(ptrace.getXState(tid));
+            rseqs.add(ptrace.getRseq(tid));
+            pendings.add(ptrace.peekSiginfo(tid, false));
+        }
+        List<byte[]> sharedPending = withoutOwnSigcont(ptrace.peekSiginfo(pid, true));
+
+        ProcessReader reader = new ProcessReader(proc, pid, files, connections);
+        List<MemoryArea> areas = reader.areas();
+        reader.readDescriptors();
+
+        MemoryArea vdso = areas.stream().filter(a -> a.kind() == MemoryArea.Kind.VDSO).findFirst()
+                .orElseThrow(() -> new EngineException(Reason.UNSUPPORTED, "process " + pid + " has no vDSO"));
+        gadget = Remote.findGadget(pid, vdso.start(), vdso.end());
+        Remote leader = remote(pid);
+        scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
+                Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        long brk = leader.call("brk(0)", Sys.SYS_BRK, 0);
+        long[] actions = sigactions(leader, Map.copyOf(proc.status(pid)));
+        long[] itimers = new long[12];
+        for (int which = 0; which < 3; which++) {
+            leader.call("getitimer(" + which + ")", SYS_GETITIMER, which, scratch);
+            ByteBuffer it = readScratch(32);
+            for (int k = 0; k < 4; k++) {
+                itimers[which * 4 + k] = it.getLong(k * 8);
+            }
+        }
+        List<ThreadState> threads = new ArrayList<>();
+        int i = 0;
+        for (int tid : seized.keySet()) {
+            Remote r = remote(tid);
+            r.call("sigaltstack", Sys.SYS_SIGALTSTACK, 0, scratch);
+            ByteBuffer ss = readScratch(24);
+            long[] altstack = {ss.getLong(0), ss.getInt(8), ss.getLong(16)};
+            r.call("prctl(PR_GET_TID_ADDRESS)", Sys.SYS_PRCTL, Sys.PR_GET_TID_ADDRESS, scratch);
+            long clearTid = readScratch(8).getLong(0);
+            threads.add(new ThreadState(tid, regs.get(i), xstates.get(i), seized.get(tid), rseqs.get(i),
+                    altstack, clearTid, Kernel.getRobustList(tid), pendings.get(i)));
+            i++;
+        }
+        leader.call("munmap scratch page", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+        scratch = 0;
+        for (Remote r : remotes.values()) {
+            r.restoreRegisters();
+        }
+        return new Captured(this, reader, areas, threads, processInfo(brk, itimers),
+                new SignalState(actions, sharedPending));
+    }
+
+    private List<byte[]> withoutOwnSigcont(List<byte[]> pending) {
+        if (!wasStopped) {
+            return pending;
+        }
+        int self = Kernel.getpid();
+        List<byte[]> kept = new ArrayList<>();
+        for (byte[] info : pending) {
+            ByteBuffer b = ByteBuffer.wrap(info).order(ByteOrder.LITTLE_ENDIAN);
+            // si_pid is 0 when telefork is outside the target's PID namespace (a container).
+            boolean ours = b.getInt(0) == Sys.SIGCONT && b.getInt(8) == 0 && (b.getInt(16) == self || b.getInt(16) == 0);
+            if (!ours) {
+                kept.add(info);
+            }
+        }
+        return kept;
+    }
+
+    private long[] sigactions(Remote leader, Map<String, String> status) throws SysException {
+        long caught = Long.parseUnsignedLong(status.getOrDefault("SigCgt", "0"), 16);
+        long ignored = Long.parseUnsignedLong(status.getOrDefault("SigIgn", "0"), 16);
+        long[] actions = new long[SignalState.SIGNALS * 4];
+        for (int sig = 1; sig <= SignalState.SIGNALS; sig++) {
+            long bit = 1L << (sig - 1);
+            if (sig == Sys.SIGKILL || sig == Sys.SIGSTOP || ((caught | ignored) & bit) == 0) {
+                continue;
+            }
+            leader.call("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, 0, scratch, 8);
+            ByteBuffer sa = readScratch(32);
+            for (int k = 0; k < 4; k++) {
+                actions[(sig - 1) * 4 + k] = sa.getLong(k * 8);
+            }
+        }
+        return actions;
+    }
+
+    private ByteBuffer readScratch(int length) throws SysException {
+        ByteBuffer b = ByteBuffer.allocateDirect(length).order(ByteOrder.LITTLE_ENDIAN);
+        Kernel.readMemory(pid, scratch, b, length);
+        return b;
+    }
+
+    /** Lets the process run again: registers, signal masks, running or stopped as found. */
+    /** Makes {@link #release()} leave the process stopped (SIGSTOP), to be killed or resumed later. */
+    void stopOnRelease() {
+        stopOnRelease = true;
+    }
+
+    void release() throws SysException {
+        if (scratch != 0) {
+            remote(pid).raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+            scratch = 0;
+        }
+        for (Remote r : remotes.values()) {
+            r.restoreRegisters();
+        }
+        remotes.clear();
+        for (Map.Entry<Integer, Long> t : seized.entrySet()) {
+            if (t.getValue() != null) {
+                ptrace.setSigmask(t.getKey(), t.getValue());
+            }
+        }
+        if ((wasStopped || stopOnRelease) && !seized.isEmpty()) {
+            // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
+            Kernel.kill(pid, Sys.SIGSTOP);
+        }
+        List<Integer> tids = new ArrayList<>(seized.keySet());
+        seized.clear();
+        for (int tid : tids) {
+            ptrace.detach(tid, 0);
+        }
+    }
+
+    /** Kills the process and collects every thread's end (the leader's is reported after the others'). */
+    void kill() throws SysException {
+        if (seized.isEmpty()) {
+            return;
+        }
+        Kernel.kill(pid, Sys.SIGKILL);
+        List<Integer> tids = new ArrayList<>(seized.keySet());
+        for (int i = tids.size() - 1; i >= 0; i--) {
+            awaitDeath(tids.get(i));
+        }
+        seized.clear();
+    }
+
+    /**
+     * Freezes the leader again for a moment (to reap a twin in it), its signals blocked; false if it has
+     * exited meanwhile.
+     */
+    boolean refreezeLeader() throws SysException {
+        try {
+            ptrace.seize(pid, 0);
+        } catch (SysException e) {
+            return false;
+        }
+        seized.put(pid, null);
+        ptrace.interrupt(pid);
+        if (!awaitInterruptStop(pid)) {
+            seized.clear();
+            return false;
+        }
+        seized.put(pid, ptrace.getSigmask(pid));
+        ptrace.setSigmask(pid, ~0L);
+        return true;
+    }
+
+    private void awaitDeath(int tid) {
+        try {
+            Ptrace.Status st;
+            do {
+                st = ptrace.waitFor(tid);
+            } while (st.stopped());
+        } catch (SysException e) {
+            // already reaped (a thread's end is reported once)
+        }
+    }
+
+    private ProcessInfo processInfo(long brk, long[] itimers) throws IOException, SysException {
+        String[] stat = proc.stat(pid);
+        long[] mm = new long[ProcessInfo.MM_FIELDS];
+        mm[0] = Long.parseUnsignedLong(stat[26]);
+        mm[1] = Long.parseUnsignedLong(stat[27]);
+        mm[2] = Long.parseUnsignedLong(stat[45]);
+        mm[3] = Long.parseUnsignedLong(stat[46]);
+        mm[ProcessInfo.MM_START_BRK] = Long.parseUnsignedLong(stat[47]);
+        mm[ProcessInfo.MM_BRK] = brk;
+        mm[6] = Long.parseUnsignedLong(stat[28]);
+        mm[7] = Long.parseUnsignedLong(stat[48]);
+        mm[8] = Long.parseUnsignedLong(stat[49]);
+        mm[9] = Long.parseUnsignedLong(stat[50]);
+        mm[10] = Long.parseUnsignedLong(stat[51]);
+        ByteBuffer auxvBytes = ByteBuffer.wrap(proc.read(pid, "auxv")).order(ByteOrder.LITTLE_ENDIAN);
+        long[] auxv = new long[auxvBytes.remaining() / 8];
+        for (int i = 0; i < auxv.length; i++) {
+            auxv[i] = auxvBytes.getLong();
+        }
+        long[][] limits = proc.limits(pid);
+        long[] rlimits = new long[limits.length * 3];
+        for (int r = 0; r < limits.length; r++) {
+            long[] lim = limits[r];
+            rlimits[r * 3] = r;
+            rlimits[r * 3 + 1] = lim[0];
+            rlimits[r * 3 + 2] = lim[1];
+        }
+        String cmdline = new String(proc.read(pid, "cmdline"), StandardCharsets.UTF_8);
+        List<String> args = new ArrayList<>(Arrays.asList(cmdline.split("\0", -1)));
+        if (!args.isEmpty() && args.get(args.size() - 1).isEmpty()) {
+            args.remove(args.size() - 1);
+        }
+        int umask = Integer.parseInt(proc.status(pid).getOrDefault("Umask", "0022"), 8);
+        String comm = new String(proc.read(pid, "comm"), StandardCharsets.UTF_8).strip();
+        String exe = proc.readLink(pid, "exe");
+        return new ProcessInfo(pid, comm, args, exe, FileIds.stat(proc.dir(pid).resolve("exe")),
+                proc.readLink(pid, "cwd"), umask, wasStopped, mm, auxv, rlimits,
+                Files.readString(java.nio.file.Path.of("/proc/sys/kernel/osrelease")).strip(),
+                hostname(), System.currentTimeMillis(), Credentials.fromStatus(proc.status(pid)), itimers);
+    }
+
+    private static String hostname() {
+        try {
+            return Files.readString(java.nio.file.Path.of("/proc/sys/kernel/hostname")).strip();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+}

@@ -1,0 +1,332 @@
+package io.telefork.restore;
+
+import io.telefork.engine.EngineException;
+import io.telefork.engine.EngineException.Reason;
+import io.telefork.engine.RestoreOptions;
+import io.telefork.image.Decoder;
+import io.telefork.image.ImageHead;
+import io.telefork.image.ImageReader;
+import io.telefork.image.ImageTree;
+import io.telefork.image.ProcessTree;
+import io.telefork.image.Regs;
+import io.telefork.image.RecordType;
+import io.telefork.image.ThreadState;
+import io.telefork.proc.ProcFs;
+import io.telefork.sys.Kernel;
+import io.telefork.sys.Ptrace;
+import io.telefork.sys.Remote;
+import io.telefork.sys.Sys;
+import io.telefork.sys.SysException;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Restores every process of an image (one, or a process and its descendants) into vessels, from one
+ * seized vessel that becomes the first process: the others are forked from their parents' vessels with
+ * their PIDs, sessions and groups are re-created top-down, zombies exit with their status, and then each
+ * live process is transplanted, part by part for all of them, so that what they share is made once. All
+ * run only at the end, together; {@link #killAll()} is the cleanup path of a failure. Runs on the tracer
+ * thread.
+ */
+final class TreeRestore {
+    private static final int CLONE_ARGS_SIZE = 88;
+    private static final int SYS_EXIT_GROUP = 231;
+    private static final int SYS_SETPGID = 109;
+    private static final int SYS_SETSID = 112;
+    private static final int SYS_CLONE3 = 435;
+    private static final int PR_SET_DUMPABLE = 4;
+    private static final long ZOMBIE_WAIT_MILLIS = 5000;
+
+    private final Ptrace ptrace;
+    private final ImageTree image;
+    private final ImageReader reader;
+    private final RestoreOptions options;
+    private final ProcFs proc;
+    private final SharedObjects shared;
+    /** Per PID of the tree: its vessel here, in the order they were made (parents first). */
+    private final Map<Integer, Integer> vessels = new LinkedHashMap<>();
+    /** Vessels of zombies that have exited: not traced any more, nothing to kill. */
+    private final List<Integer> exited = new ArrayList<>();
+    private final List<Transplant> transplants = new ArrayList<>();
+
+    TreeRestore(Ptrace ptrace, ImageTree image, ImageReader reader, RestoreOptions options, ProcFs proc) {
+        this.ptrace = ptrace;
+        this.image = image;
+        this.reader = reader;
+        this.options = options;
+        this.proc = proc;
+        this.shared = new SharedObjects(image.heads());
+    }
+
+    /**
+     * A tree is restored with its PIDs or not at all (parents wait for their children by PID, and
+     * processes signal each other by PID): checked before anything is made.
+     */
+    static void checkIdsFree(ImageTree image, ProcFs proc) throws EngineException {
+        if (image.single()) {
+            return;
+        }
+        for (ProcessTree.Member m : image.tree().members()) {
+            if (proc.exists(m.pid())) {
+                throw new EngineException(Reason.INCOMPATIBLE, "process " + m.pid() + " (" + m.comm() + ") of the "
+                        + "tree must keep its PID, but PID " + m.pid() + " is in use here (is the original still "
+                        + "running?)");
+            }
+        }
+        for (ImageHead h : image.heads()) {
+            for (ThreadState t : h.threads()) {
+                if (proc.exists(t.tid())) {
+                    throw new EngineException(Reason.INCOMPATIBLE, "thread " + t.tid() + " of process "
+                            + h.process().pid() + " must keep its ID, but it is in use here");
+                }
+            }
+        }
+    }
+
+    /** Builds every process, up to the moment before they run; returns the bytes of memory written. */
+    long run(int rootVessel) throws Exception {
+        ProcessTree tree = image.tree();
+        vessels.put(tree.root().pid(), rootVessel);
+        if (!image.single() && rootVessel != tree.root().pid()) {
+            throw new EngineException(Reason.INCOMPATIBLE, "the process tree must keep its PIDs, but this restorer "
+                    + "cannot choose PIDs here (clone3 set_tid needs CAP_CHECKPOINT_RESTORE in the PID namespace)");
+        }
+        if (!image.single()) {
+            ptrace.setSigmask(rootVessel, ~0L);
+        }
+
+        // 1. The other processes, parents first: each forked from its parent's still blank vessel with its
+        //    PID; a session leader calls setsid before its children are forked, so that they inherit it.
+        for (ProcessTree.Member m : tree.members().subList(1, tree.members().size())) {
+            int vessel = fork(vessels.get(m.ppid()), m);
+            if (m.sid() == m.pid()) {
+                Remote r = blank(vessel);
+                r.call("setsid in " + m.pid(), SYS_SETSID);
+                r.restoreRegisters();
+            }
+        }
+
+        // 2. Process groups: the leaders' first, then their members; the first process's own group stands
+        //    for the restorer's (the first process runs in the restorer's group and session).
+        setGroups(tree, rootVessel);
+
+        // 3. Zombies: each stand-in exits with the dumped status, unreaped: its parent is not running yet.
+        for (ProcessTree.Member m : tree.members()) {
+            if (m.zombie()) {
+                endAsZombie(m);
+            }
+        }
+
+        // 4. Each live process: look, check, open files, build descriptors; what several share is made once.
+        for (ImageHead h : image.heads()) {
+            Transplant t = new Transplant(ptrace, vessels.get(h.process().pid()), h, tree, shared, options, proc);
+            transplants.add(t);
+            t.prepare();
+        }
+
+        // 5. Memory: each vessel's own replaced by the image's areas.
+        for (Transplant t : transplants) {
+            t.build();
+        }
+
+        // 6. Pages as they arrive, each run into its process; the image's SHA-256 verified at its END.
+        receivePages();
+
+        // 7. Everything else, up to the registers.
+        long bytes = 0;
+        for (Transplant t : transplants) {
+            t.complete();
+            bytes += t.memoryBytes();
+        }
+
+        // 8. Last word before they run; then their TCP connections leave repair mode.
+        options.beforeResume().confirm();
+        for (Transplant t : transplants) {
+            t.leaveTcpRepair();
+        }
+        return bytes;
+    }
+
+    /** Lets every process run, or leaves it job-control stopped as it was dumped: children first. */
+    void resume() throws SysException {
+        for (int i = transplants.size() - 1; i >= 0; i--) {
+            Transplant t = transplants.get(i);
+            List<Integer> threads = t.threadIds();
+            if (t.head().process().stopped()) {
+                // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
+                Kernel.kill(threads.get(0), Sys.SIGSTOP);
+            }
+            for (int k = threads.size() - 1; k >= 0; k--) {
+                ptrace.detach(threads.get(k), 0);
+            }
+        }
+    }
+
+    /** The first process's transplant passed the point where its vessel's own memory is gone. */
+    boolean pastPointOfNoReturn() {
+        return !transplants.isEmpty() && transplants.get(0).pastPointOfNoReturn();
+    }
+
+    /** Gives an existing vessel back as it was (a single process, before the point of no return). */
+    void release(int vessel) throws SysException {
+        if (transplants.isEmpty()) {
+            ptrace.detach(vessel, 0);
+        } else {
+            transplants.get(0).release();
+        }
+    }
+
+    /** Kills every vessel made or taken, children first, and collects the ends of all their threads. */
+    void killAll() {
+        List<Integer> pids = new ArrayList<>(vessels.keySet());
+        for (int i = pids.size() - 1; i >= 0; i--) {
+            int vessel = vessels.get(pids.get(i));
+            if (exited.contains(vessel)) {
+                continue;
+            }
+            List<Integer> threads = List.of(vessel);
+            for (Transplant t : transplants) {
+                if (t.vessel() == vessel) {
+                    threads = t.threadIds();
+                }
+            }
+            Restorer.killAndReap(ptrace, threads);
+        }
+    }
+
+    private int fork(int parent, ProcessTree.Member m) throws Exception {
+        Remote r = blank(parent);
+        long scratch = r.call("mmap", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
+                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        try {
+            ByteBuffer args = ByteBuffer.allocateDirect(CLONE_ARGS_SIZE + 8).order(ByteOrder.LITTLE_ENDIAN);
+            args.putLong(32, m.exitSignal()).putLong(64, scratch + CLONE_ARGS_SIZE).putLong(72, 1)
+                    .putInt(CLONE_ARGS_SIZE, m.pid());
+            Kernel.writeMemory(parent, scratch, args, CLONE_ARGS_SIZE + 8);
+            ptrace.setOptions(parent, Ptrace.O_EXITKILL | Ptrace.O_TRACECLONE | Ptrace.O_TRACEFORK);
+            long[] child;
+            try {
+                child = r.clone3Traced(scratch, CLONE_ARGS_SIZE);
+            } finally {
+                ptrace.setOptions(parent, Ptrace.O_EXITKILL);
+            }
+            if (child[0] < 0) {
+                throw new EngineException(Reason.INCOMPATIBLE, "cannot re-create process " + m.pid() + " ("
+                        + m.comm() + ") with its PID: clone3: " + Sys.errno(child[1]));
+            }
+            int vessel = (int) child[0];
+            vessels.put(m.pid(), vessel);
+            Ptrace.Status st = ptrace.waitFor(vessel);
+            if (!st.stopped()) {
+                throw new SysException("the vessel of process " + m.pid() + " " + st);
+            }
+            return vessel;
+        } finally {
+            r.raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+            r.restoreRegisters();
+        }
+    }
+
+    private void setGroups(ProcessTree tree, int rootVessel) throws Exception {
+        int rootGroup = Integer.parseInt(proc.stat(rootVessel)[5]);
+        List<ProcessTree.Member> others = tree.members().subList(1, tree.members().size());
+        for (int pass = 0; pass < 2; pass++) {
+            for (ProcessTree.Member m : others) {
+                boolean leader = m.pgid() == m.pid();
+                if (leader != (pass == 0) || m.sid() == m.pid()) {
+                    continue; // the other pass's, or a session leader, which leads its group already
+                }
+                int group = leader ? m.pid() : m.pgid() == tree.root().pgid() ? rootGroup : m.pgid();
+                int vessel = vessels.get(m.pid());
+                if (Integer.parseInt(proc.stat(vessel)[5]) == group) {
+                    continue;
+                }
+                Remote remote = blank(vessel);
+                long r = remote.raw(SYS_SETPGID, 0, group);
+                remote.restoreRegisters();
+                if (r < 0) {
+                    throw new EngineException(Reason.INCOMPATIBLE, "cannot put process " + m.pid()
+                            + " into process group " + group + ": " + Sys.errno(r));
+                }
+            }
+        }
+    }
+
+    /**
+     * The stand-in of a zombie takes its name and ends as the original did: exit_group(code), or its
+     * signal's default action (without a core dump); it is let go first so that it becomes its parent's
+     * zombie, not its tracer's.
+     */
+    private void endAsZombie(ProcessTree.Member m) throws Exception {
+        int vessel = vessels.get(m.pid());
+        Remote r = blank(vessel);
+        int status = m.exitStatus();
+        int signal = status & 0x7f;
+        // Its name, as ps and /proc/PID/comm show a zombie.
+        byte[] comm = m.comm().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        int length = Math.min(comm.length, 15);
+        long page = r.call("mmap", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
+                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        ByteBuffer name = ByteBuffer.allocateDirect(16);
+        name.put(comm, 0, length).put((byte) 0).flip();
+        Kernel.writeMemory(vessel, page, name, length + 1);
+        r.call("prctl(PR_SET_NAME)", Sys.SYS_PRCTL, Sys.PR_SET_NAME, page);
+        long[] regs = r.savedRegisters();
+        regs[Regs.RIP] = r.gadget();
+        regs[Regs.ORIG_RAX] = -1;
+        if (signal == 0) {
+            regs[Regs.RAX] = SYS_EXIT_GROUP;
+            regs[Regs.RDI] = (status >> 8) & 0xff;
+        } else {
+            r.call("prctl(PR_SET_DUMPABLE, 0)", Sys.SYS_PRCTL, PR_SET_DUMPABLE, 0);
+            regs[Regs.RAX] = Sys.SYS_KILL;
+            regs[Regs.RDI] = vessel;
+            regs[Regs.RSI] = signal;
+            ptrace.setSigmask(vessel, ~(1L << (signal - 1)));
+        }
+        ptrace.setRegs(vessel, regs);
+        ptrace.detach(vessel, 0);
+        exited.add(vessel);
+        long deadline = System.currentTimeMillis() + ZOMBIE_WAIT_MILLIS;
+        while (!"Z".equals(proc.stat(vessel)[3])) {
+            if (System.currentTimeMillis() > deadline) {
+                throw new SysException("the stand-in of zombie " + m.pid() + " did not exit");
+            }
+            Thread.sleep(1);
+        }
+    }
+
+    /** An injector into a vessel that is still the blank program it was spawned as (or a fork of it). */
+    private Remote blank(int vessel) throws IOException, SysException {
+        ProcFs.Mapping vdso = proc.mappings(vessel).stream().filter(m -> m.path().equals("[vdso]")).findFirst()
+                .orElseThrow(() -> new SysException("vessel " + vessel + " has no vDSO"));
+        return new Remote(ptrace, vessel, Remote.findGadget(vessel, vdso.start(), vdso.end()));
+    }
+
+    private void receivePages() throws Exception {
+        Transplant current = transplants.get(0);
+        while (true) {
+            ImageReader.Record r = reader.next();
+            if (r == null) {
+                return;
+            }
+            if (r.type() == RecordType.PAGES_OF) {
+                int pid = new Decoder(r.payload()).i32();
+                current = transplants.stream().filter(t -> t.head().process().pid() == pid).findFirst()
+                        .orElseThrow(() -> new EngineException(Reason.BAD_IMAGE, "pages of process " + pid
+                                + ", which the image does not hold, at byte " + r.offset()));
+            } else if (r.type() == RecordType.PAGES) {
+                current.fill(r);
+                options.progress().update(reader.offset(), -1);
+            } else if (r.type() != RecordType.INDEX && r.type() != RecordType.END) {
+                throw new EngineException(Reason.BAD_IMAGE, "unexpected " + r.type() + " record among pages");
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package io.telefork.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * examples/pipeline.sh (a bash producer piping 1..N into a bash consumer that checks every number comes
+ * once and in order): dumped mid-stream as one tree (bash, the producer, its sleep, the consumer, and the
+ * numbers buffered in the pipe between them), restored, and the consumer ends with COUNT N and status 0.
+ */
+@Timeout(value = 3, unit = TimeUnit.MINUTES)
+class PipelineExampleIT {
+
+    private static final Path SCRIPT = Harness.ROOT.resolve("examples/pipeline.sh");
+    private static final int COUNT = 1000;
+
+    @TempDir
+    Path tmp;
+
+    private final Harness h = new Harness();
+
+    @AfterEach
+    void cleanUp() {
+        h.close();
+    }
+
+    @Test
+    void dumpedMidStreamAndRestoredLosesNoNumber() {
+        Harness.Proc original = h.start("pipeline.sh", List.of("bash", SCRIPT.toString(), Integer.toString(COUNT)));
+        original.awaitLine("at 100", Duration.ofSeconds(20));
+        Path image = tmp.resolve("pipeline.img");
+        h.dump(original.pid(), image);
+        original.awaitDeath(Duration.ofSeconds(10), "dump kills the pipeline");
+        List<String> before = original.awaitEof(Duration.ofSeconds(5));
+        assertThat(before).as("the pipeline was dumped mid-stream").doesNotContain("COUNT " + COUNT);
+
+        Harness.Result inspect = h.run("inspect", image.toString());
+        assertThat(inspect.code()).as("inspect\n%s", inspect.stderr()).isZero();
+        assertThat(inspect.stdout()).as("bash with its producer and consumer subshells").containsPattern("processes [3-9]");
+
+        Harness.Proc restored = h.restore(image);
+        restored.closeStdin();
+        int code = restored.waitFor(Duration.ofSeconds(60));
+        List<String> all = new ArrayList<>(before);
+        all.addAll(restored.lines());
+        assertThat(all).as("output of the consumer, before and after: %s", restored.describe())
+                .noneMatch(l -> l.startsWith("GAP")).endsWith("at " + COUNT, "COUNT " + COUNT);
+        assertThat(restored.lines()).as("the restored consumer went on").isNotEmpty();
+        assertThat(code).as("exit status of the restored pipeline\n%s", restored.describe()).isZero();
+    }
+}
