@@ -9,6 +9,7 @@ import io.telefork.engine.StepClock;
 import io.telefork.image.Credentials;
 import io.telefork.image.FdEntry;
 import io.telefork.image.Format;
+import io.telefork.image.GhostFile;
 import io.telefork.image.ImageWriter;
 import io.telefork.image.MemoryArea;
 import io.telefork.image.ProcessInfo;
@@ -144,7 +145,8 @@ public final class Dumper {
                 clock.lap("registers");
 
                 // 4. What /proc tells: memory areas, descriptors, process attributes.
-                ProcessReader reader = new ProcessReader(proc, pid);
+                Ghosts ghosts = new Ghosts(pid, options.ghostLimit());
+                ProcessReader reader = new ProcessReader(proc, pid, ghosts);
                 List<MemoryArea> areas = reader.areas();
                 List<FdEntry> fds = reader.fds();
                 clock.lap("/proc");
@@ -194,7 +196,9 @@ public final class Dumper {
                 }
                 writer.writeRecord(RecordType.SIGNALS, new SignalState(actions, sharedPending).encode());
                 writer.writeRecord(RecordType.FILES, FdEntry.encodeAll(fds));
+                writer.writeRecord(RecordType.GHOSTS, GhostFile.encodeAll(ghosts.files()));
                 writer.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(areas));
+                ghosts.writeContent(writer);
                 clock.lap("metadata");
 
                 // 7. Pages. Leaving it running, the process runs on as soon as a copy-on-write twin of it

@@ -61,7 +61,12 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
          * pair, for example). params: socket type, this end's inode, the other end's inode; data: the bytes
          * queued for reading at this end.
          */
-        UNIX_PAIR
+        UNIX_PAIR,
+        /**
+         * A deleted file or a memfd (version 2): its {@link GhostFile} is the one with the same device and
+         * inode; reopened from the re-created file with the same flags and offset.
+         */
+        GHOST
     }
 
     public FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec, long position, FileId file) {

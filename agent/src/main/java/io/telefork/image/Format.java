@@ -5,8 +5,11 @@ import java.nio.charset.StandardCharsets;
 /** Constants of the stream layout described in FORMAT.md. */
 public final class Format {
     public static final byte[] MAGIC = "TELEFORK".getBytes(StandardCharsets.US_ASCII);
-    /** Bumped on any incompatible change; readers refuse newer versions. */
-    public static final int VERSION = 1;
+    /**
+     * Bumped on any incompatible change; readers refuse newer versions. 2 added GHOSTS and GHOST_DATA
+     * records and the GHOST kinds of descriptors and areas; version 1 images are still read.
+     */
+    public static final int VERSION = 2;
     /** ELF machine number of x86_64. */
     public static final int ARCH_X86_64 = 62;
     public static final int PAGE_SIZE = 4096;

@@ -9,14 +9,17 @@ import java.util.List;
  * {@code threads} holds one THREAD record per thread, the thread-group leader first.
  */
 public record ImageHead(ProcessInfo process, List<ThreadState> threads, SignalState signals, List<FdEntry> fds,
-                        List<MemoryArea> areas) {
+                        List<GhostFile> ghosts, List<MemoryArea> areas) {
 
     /** The thread-group leader, whose TID is the process's PID. */
     public ThreadState thread() {
         return threads.get(0);
     }
 
-    /** Reads PROCESS, one or more THREAD, SIGNALS, FILES and AREAS, in that order, from a fresh reader. */
+    /**
+     * Reads PROCESS, one or more THREAD, SIGNALS, FILES, GHOSTS (from version 2 on) and AREAS, in that
+     * order, from a fresh reader. The GHOST_DATA records that follow are the restore's to read.
+     */
     public static ImageHead read(ImageReader reader) throws IOException {
         ProcessInfo process = ProcessInfo.decode(expect(reader.next(), reader, RecordType.PROCESS));
         List<ThreadState> threads = new ArrayList<>();
@@ -27,11 +30,13 @@ public record ImageHead(ProcessInfo process, List<ThreadState> threads, SignalSt
         }
         SignalState signals = SignalState.decode(expect(r, reader, RecordType.SIGNALS));
         List<FdEntry> fds = FdEntry.decodeAll(expect(reader.next(), reader, RecordType.FILES));
+        List<GhostFile> ghosts = reader.version() >= 2
+                ? GhostFile.decodeAll(expect(reader.next(), reader, RecordType.GHOSTS)) : List.of();
         List<MemoryArea> areas = MemoryArea.decodeAll(expect(reader.next(), reader, RecordType.AREAS));
         if (threads.get(0).tid() != process.pid()) {
             throw new ImageFormatException("the first THREAD record is not the thread-group leader");
         }
-        return new ImageHead(process, List.copyOf(threads), signals, fds, areas);
+        return new ImageHead(process, List.copyOf(threads), signals, fds, List.copyOf(ghosts), areas);
     }
 
     private static byte[] expect(ImageReader.Record r, ImageReader reader, RecordType type) throws IOException {
@@ -40,6 +45,11 @@ public record ImageHead(ProcessInfo process, List<ThreadState> threads, SignalSt
                     : r.offset()) + ", found " + (r == null ? "the end" : r.type()));
         }
         return r.payload();
+    }
+
+    /** Total GHOST_DATA records that follow AREAS. */
+    public long ghostChunks() {
+        return ghosts.stream().mapToLong(GhostFile::chunks).sum();
     }
 
     /** The area holding {@code address}, or null. */

@@ -1,6 +1,6 @@
 package io.telefork.image;
 
-/** The kinds of record an image is made of, in the order a writer emits them. */
+/** The kinds of record an image is made of (FORMAT.md gives the order a writer emits them in). */
 public enum RecordType {
     PROCESS(1),
     THREAD(2),
@@ -9,7 +9,11 @@ public enum RecordType {
     AREAS(5),
     PAGES(6),
     INDEX(7),
-    END(8);
+    END(8),
+    /** Since version 2: the files without a name (deleted, memfd), between FILES and AREAS. */
+    GHOSTS(9),
+    /** Since version 2: their content, right after AREAS. */
+    GHOST_DATA(10);
 
     private final int id;
 

@@ -270,6 +270,39 @@ public final class Kernel {
         }
     }
 
+    private static final int F_GET_SEALS = 1034;
+    private static final int EINVAL = 22;
+
+    /**
+     * The seals (F_GET_SEALS) of the file a /proc magic link names (/proc/PID/fd/N, map_files): opened
+     * afresh, since a mapped memfd need not be held by any descriptor. 0 for a file that cannot be sealed.
+     */
+    public static int seals(String procLink) throws SysException {
+        int fd = open(procLink, Sys.O_RDONLY);
+        try {
+            return (int) syscall(Sys.SYS_FCNTL, fd, F_GET_SEALS, 0, 0, 0, 0);
+        } catch (LastErrorException e) {
+            if (e.getErrorCode() == EINVAL) {
+                return 0;
+            }
+            throw new SysException("F_GET_SEALS of " + procLink, e.getErrorCode());
+        } finally {
+            close((int) fd);
+        }
+    }
+
+    /** open(path, flags | O_CLOEXEC) in this process. */
+    public static int open(String path, int flags) throws SysException {
+        byte[] bytes = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        try (Memory p = new Memory(bytes.length + 1)) {
+            p.write(0, bytes, 0, bytes.length);
+            p.setByte(bytes.length, (byte) 0);
+            return (int) syscall(Sys.SYS_OPENAT, -100, Pointer.nativeValue(p), flags | Sys.O_CLOEXEC, 0, 0, 0);
+        } catch (LastErrorException e) {
+            throw new SysException("open " + path, e.getErrorCode());
+        }
+    }
+
     public static void close(int fd) {
         try {
             syscall(Sys.SYS_CLOSE, fd, 0, 0, 0, 0, 0);

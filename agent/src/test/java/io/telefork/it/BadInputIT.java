@@ -154,6 +154,35 @@ class BadInputIT {
     }
 
     /**
+     * A deleted-but-open file (ghost_fd: 2.5 MiB) or memfd over --ghost-limit: exit 5 with a message naming
+     * the file, its size and the flag to raise, and the process left running as it was.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"default", "1M"})
+    void ghostOverLimitIsRefusedAndLeftRunning(String limit) {
+        Harness.Proc p = h.startProgram("ghost_fd", tmp.toString());
+        Path image = tmp.resolve("ghost.img");
+        List<String> args = new ArrayList<>(List.of("dump"));
+        if (!limit.equals("default")) {
+            args.addAll(List.of("--ghost-limit", limit));
+        }
+        args.addAll(List.of(Long.toString(p.pid()), image.toString()));
+
+        Harness.Result r = h.run(args.toArray(String[]::new));
+        r.assertFailedWith(5);
+        assertThat(r.stderr()).as("the refusal names the file, its size, the limit and the flag")
+                .contains("has fd 10 open on " + tmp.resolve("ghost.dat") + " (deleted), a deleted file of 2621440 bytes")
+                .contains("--ghost-limit (now " + (limit.equals("default") ? 0 : 1048576) + " bytes)")
+                .contains("dump with --ghost-limit 3M or more");
+
+        assertThat(p.process.isAlive()).as("still alive after the refused dump").isTrue();
+        assertThat(Harness.status(p.pid(), "TracerPid")).as("TracerPid after the refused dump").contains("0");
+        assertThat(Harness.state(p.pid()).orElse('?')).as("state after the refused dump").isNotIn('t', 'T');
+        p.goAndExpectPass();
+        assertThat(image).as("no image file after a failed dump").doesNotExist();
+    }
+
+    /**
      * A dump that cannot write its image (a full filesystem: a 1 MiB tmpfs the test mounts, since /dev/full
      * is not always a device on these machines; a directory that does not exist) exits 10 and must not
      * kill the process: without --leave-running the process dies only once the image is written and
@@ -300,7 +329,7 @@ class BadInputIT {
         Path good = goodImage();
         byte[] bytes = Files.readAllBytes(good);
         assertThat(new String(bytes, 0, 8, StandardCharsets.US_ASCII)).as("image magic").isEqualTo("TELEFORK");
-        assertThat(ByteBuffer.wrap(bytes, 8, 2).getShort()).as("format version").isEqualTo((short) 1);
+        assertThat(ByteBuffer.wrap(bytes, 8, 2).getShort()).as("format version").isEqualTo((short) 2);
         ByteBuffer.wrap(bytes).putShort(8, (short) 999);
         Path bad = tmp.resolve("future.img");
         Files.write(bad, bytes);
@@ -355,6 +384,22 @@ class BadInputIT {
         h.dump(p.pid(), image);
         p.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
         Files.delete(tmp.resolve("a dir"));
+
+        assertRestoreFails(image, 7);
+    }
+
+    /**
+     * A deleted file is re-created in the directory it was deleted from: with that directory gone, the
+     * restore fails (exit 7) before anything runs.
+     */
+    @Test
+    void ghostWhoseDirectoryIsGoneIsRefused() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("ghost dir"));
+        Harness.Proc p = h.startProgram("ghost_private", List.of(dir.toString()), Map.of());
+        Path image = tmp.resolve("ghost_private.img");
+        h.dump(p.pid(), image, "--ghost-limit", "1M");
+        p.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        Files.delete(dir);
 
         assertRestoreFails(image, 7);
     }

@@ -78,7 +78,10 @@ class SelfCheckingProgramsIT {
                 Case.of("fd_kinds"),
                 Case.of("sockets"),
                 Case.of("threads"),
-                Case.of("multithread"));
+                Case.of("multithread"),
+                Case.of("ghost_fd", "{tmp}").dumpedWith("--ghost-limit", "4M"),
+                Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
+                Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"));
     }
 
     static Stream<Case> plainCases() {
@@ -98,7 +101,10 @@ class SelfCheckingProgramsIT {
         return Stream.of(Case.of("fpu_avx"), Case.of("signal_handler"), Case.of("brk_growth"),
                 Case.of("mprotect_areas"), Case.of("nanosleep", "rel"), Case.of("mem_pattern", "64"),
                 Case.of("mem_pattern", "64").dumpedWith("--freeze"), Case.of("shared_anon"), Case.of("fd_kinds"),
-                Case.of("threads"), Case.of("multithread"));
+                Case.of("threads"), Case.of("multithread"),
+                Case.of("ghost_fd", "{tmp}").dumpedWith("--ghost-limit", "4M"),
+                Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
+                Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"));
     }
 
     @TempDir
