@@ -62,10 +62,14 @@ final class GhostFiles {
     private final long scratch;
     private final Adopter adopter;
     private final List<GhostFile> ghosts;
-    /** Per ghost, in image order: its read-write descriptor in the vessel. */
+    /**
+     * Per ghost, in image order: its descriptor in the vessel, read-write while it is filled, then
+     * read-only: a file open for writing cannot become the process's executable (PR_SET_MM_MAP's exe_fd
+     * gets EACCES), and private mappings need no more.
+     */
     private final int[] fds;
-    /** Per ghost index, a read-only descriptor (for read-only shared mappings and the executable). */
-    private final Map<Integer, Integer> readOnly = new HashMap<>();
+    /** Per ghost index, a read-write descriptor, opened only for shared mappings that may be written. */
+    private final Map<Integer, Integer> readWrite = new HashMap<>();
 
     GhostFiles(Remote remote, int vessel, ProcFs proc, long scratch, Adopter adopter, List<GhostFile> ghosts) {
         this.remote = remote;
@@ -80,9 +84,10 @@ final class GhostFiles {
     /**
      * Creates every file, then reads its content from the GHOST_DATA records that follow AREAS (the
      * reader stands right after AREAS), then sets owner, mode and seals: seals last, since a write seal
-     * would refuse the content.
+     * would refuse the content. Also opens now what the mappings of {@code areas} will need: later, while
+     * the areas are made, the vessel has no scratch page to pass a path in.
      */
-    void create(ImageReader reader, long chunks) throws Exception {
+    void create(ImageReader reader, long chunks, List<MemoryArea> areas) throws Exception {
         for (int i = 0; i < ghosts.size(); i++) {
             GhostFile g = ghosts.get(i);
             fds[i] = adopter.adopt(g.kind() == GhostFile.Kind.MEMFD ? memfd(g) : unnamedFile(g, i));
@@ -98,6 +103,17 @@ final class GhostFiles {
             remote.call("fchmod " + g.path(), SYS_FCHMOD, fds[i], g.file().mode() & 07777);
             if (g.kind() == GhostFile.Kind.MEMFD && g.seals() != F_SEAL_SEAL && g.seals() != 0) {
                 remote.call("F_ADD_SEALS " + g.path(), Sys.SYS_FCNTL, fds[i], F_ADD_SEALS, g.seals());
+            }
+            int writable = fds[i];
+            fds[i] = reopen(i, Sys.O_RDONLY);
+            remote.call("close", Sys.SYS_CLOSE, writable);
+        }
+        for (MemoryArea a : areas) {
+            if (a.kind() == MemoryArea.Kind.GHOST_SHARED && a.hasVmFlag("mw")) {
+                int i = require(a.file(), a.name());
+                if (!readWrite.containsKey(i)) {
+                    readWrite.put(i, reopen(i, Sys.O_RDWR));
+                }
             }
         }
     }
@@ -182,27 +198,18 @@ final class GhostFiles {
     }
 
     /**
-     * The descriptor to map area {@code a} from: the read-write one, or for a shared mapping that could
-     * never be made writable (no VmFlag mw: its file was open read-only) a read-only one, so that it still
-     * cannot.
+     * The descriptor to map area {@code a} from: a read-write one for a shared mapping that may be made
+     * writable (VmFlag mw), else the read-only one (so that a shared mapping of a file open read-only
+     * still cannot be made writable).
      */
-    int forArea(MemoryArea a) throws Exception {
+    int forArea(MemoryArea a) throws EngineException {
         int i = require(a.file(), a.name());
-        return a.shared() && !a.hasVmFlag("mw") ? readOnly(i) : fds[i];
+        return a.shared() && a.hasVmFlag("mw") ? readWrite.get(i) : fds[i];
     }
 
     /** A read-only descriptor of the file, for the process's executable. */
-    int forExecutable(FileId id, String name) throws Exception {
-        return readOnly(require(id, name));
-    }
-
-    private int readOnly(int i) throws Exception {
-        Integer fd = readOnly.get(i);
-        if (fd == null) {
-            fd = reopen(i, Sys.O_RDONLY);
-            readOnly.put(i, fd);
-        }
-        return fd;
+    int forExecutable(FileId id, String name) throws EngineException {
+        return fds[require(id, name)];
     }
 
     /** A new open file description of the re-created file with the descriptor's flags and offset. */

@@ -381,7 +381,7 @@ final class Transplant {
         }
         fdBase = maxFd + 1;
         nextFd = fdBase;
-        ghosts.create(reader, head.ghostChunks());
+        ghosts.create(reader, head.ghostChunks(), head.areas());
         for (MemoryArea a : head.areas()) {
             if (a.kind() == MemoryArea.Kind.FILE_PRIVATE || a.kind() == MemoryArea.Kind.FILE_SHARED) {
                 int mode = a.shared() && a.hasVmFlag("mw") ? Sys.O_RDWR : Sys.O_RDONLY;

@@ -156,6 +156,27 @@ class SelfCheckingProgramsIT {
         restored.goAndExpectPass();
     }
 
+    /**
+     * A program whose executable was deleted while it runs (as an upgrade does): the executable is one of
+     * its deleted files, saved and re-created, and becomes /proc/PID/exe again (PR_SET_MM_MAP takes no
+     * file that is open for writing: the re-created one must not be).
+     */
+    @org.junit.jupiter.api.Test
+    void deletedExecutable() throws Exception {
+        Path exe = tmp.resolve("ghost_private_copy");
+        Files.copy(Harness.program("ghost_private"), exe);
+        Harness.Proc original = h.start("deleted executable", List.of(exe.toString(), tmp.toString()));
+        original.awaitReady();
+        Files.delete(exe);
+        Path image = tmp.resolve("deleted-exe.img");
+
+        h.dump(original.pid(), image, "--ghost-limit", "1M");
+        original.awaitDeath(Duration.ofSeconds(10), "dump without --leave-running kills the process");
+
+        Harness.Proc restored = h.restore(image);
+        restored.goAndExpectPass();
+    }
+
     /** {@code dump PID -} writes the image to stdout: the same image, restorable. */
     @ParameterizedTest(name = "{0}")
     @MethodSource("stdoutCases")
