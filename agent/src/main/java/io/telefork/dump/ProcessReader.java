@@ -242,6 +242,9 @@ final class ProcessReader {
 
     private FdEntry anon(int fd, String target, int flags, boolean cloexec, Map<String, String> info)
             throws IOException, EngineException {
+        if (target.equals("anon_inode:inotify")) {
+            return new InotifyWatches(proc, pid).read(fd, target, flags, cloexec);
+        }
         long[] params;
         FdEntry.Kind kind;
         switch (target) {
@@ -369,6 +372,6 @@ final class ProcessReader {
         return new EngineException(Reason.UNSUPPORTED, "process " + pid + " has fd " + fd + " open on " + target
                 + ", a kind of file not supported yet (supported: regular files, directories, character devices, "
                 + "deleted regular files and memfds, pipes with both ends in the process, eventfd, timerfd, signalfd, "
-                + "epoll, TCP and UDP sockets, and pipes, sockets or terminals on fds 0-2)");
+                + "epoll, inotify, TCP and UDP sockets, and pipes, sockets or terminals on fds 0-2)");
     }
 }

@@ -403,6 +403,7 @@ final class Transplant {
             switch (f.kind()) {
                 case INHERITED -> { }
                 case GHOST -> fdTemps.put(f.fd(), ghosts.open(f));
+                case INOTIFY -> fdTemps.put(f.fd(), new Inotifies(remote, vessel, scratch, this::adopt).create(f));
                 case FILE, DIRECTORY, CHAR_DEVICE -> {
                     int flags = f.flags() & ~(Sys.O_CREAT | Sys.O_EXCL | Sys.O_TRUNC);
                     int fd = open(f.path(), flags, "fd " + f.fd());

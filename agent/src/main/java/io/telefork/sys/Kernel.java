@@ -303,6 +303,29 @@ public final class Kernel {
         }
     }
 
+    private static final int SYS_OPEN_BY_HANDLE_AT = 304;
+    public static final int O_PATH = 010000000;
+    private static final int O_DIRECTORY = 0200000;
+
+    /**
+     * A descriptor (O_PATH), in this process, of the inode that a file handle (name_to_handle_at, or an
+     * inotify watch's fdinfo) names on the filesystem mounted at {@code mountPoint}. Needs
+     * CAP_DAC_READ_SEARCH.
+     */
+    public static int openByHandle(String mountPoint, int handleType, byte[] handle) throws SysException {
+        int mount = open(mountPoint, Sys.O_RDONLY | O_DIRECTORY); // not O_PATH: open_by_handle_at refuses those
+        try (Memory fh = new Memory(8 + Math.max(handle.length, 1))) {
+            fh.setInt(0, handle.length);
+            fh.setInt(4, handleType);
+            fh.write(8, handle, 0, handle.length);
+            return (int) syscall(SYS_OPEN_BY_HANDLE_AT, mount, Pointer.nativeValue(fh), O_PATH | Sys.O_CLOEXEC, 0, 0, 0);
+        } catch (LastErrorException e) {
+            throw new SysException("open_by_handle_at on " + mountPoint, e.getErrorCode());
+        } finally {
+            close(mount);
+        }
+    }
+
     public static void close(int fd) {
         try {
             syscall(Sys.SYS_CLOSE, fd, 0, 0, 0, 0, 0);

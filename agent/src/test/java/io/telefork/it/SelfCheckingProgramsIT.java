@@ -81,7 +81,8 @@ class SelfCheckingProgramsIT {
                 Case.of("multithread"),
                 Case.of("ghost_fd", "{tmp}").dumpedWith("--ghost-limit", "4M"),
                 Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
-                Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"));
+                Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"),
+                Case.of("inotify_watch", "{tmp}"));
     }
 
     static Stream<Case> plainCases() {
@@ -104,7 +105,7 @@ class SelfCheckingProgramsIT {
                 Case.of("threads"), Case.of("multithread"),
                 Case.of("ghost_fd", "{tmp}").dumpedWith("--ghost-limit", "4M"),
                 Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
-                Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"));
+                Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"), Case.of("inotify_watch", "{tmp}"));
     }
 
     @TempDir
