@@ -189,7 +189,7 @@ public final class Dumper {
                 }
                 clock.lap("injected calls");
 
-                // 6. Metadata records.
+                // 6. Metadata records, then the content of deleted files and memfds (read while frozen).
                 writer.writeRecord(RecordType.PROCESS, processInfo(brk, itimers).encode());
                 for (ThreadState t : threads) {
                     writer.writeRecord(RecordType.THREAD, t.encode());
