@@ -183,6 +183,29 @@ class BadInputIT {
     }
 
     /**
+     * inotify watches of a process in another mount namespace: their paths are found in telefork's own
+     * namespace, where they could name other files, so the dump is refused (exit 5) and the process runs on.
+     */
+    @Test
+    void inotifyInAnotherMountNamespaceIsRefusedAndLeftRunning() {
+        Harness.Proc p = h.start("inotify_watch in a mount namespace of its own",
+                List.of("unshare", "-m", "--propagation", "private", Harness.program("inotify_watch").toString(),
+                        tmp.toString()));
+        p.awaitReady();
+        Path image = tmp.resolve("inotify.img");
+
+        Harness.Result r = h.run("dump", Long.toString(p.pid()), image.toString());
+        r.assertFailedWith(5);
+        assertThat(r.stderr()).as("the refusal names the inotify fd and the reason")
+                .contains("has fd 10 open on anon_inode:inotify with watches, in another mount namespace than telefork's");
+
+        assertThat(p.process.isAlive()).as("still alive after the refused dump").isTrue();
+        assertThat(Harness.status(p.pid(), "TracerPid")).as("TracerPid after the refused dump").contains("0");
+        p.goAndExpectPass();
+        assertThat(image).as("no image file after a failed dump").doesNotExist();
+    }
+
+    /**
      * A dump that cannot write its image (a full filesystem: a 1 MiB tmpfs the test mounts, since /dev/full
      * is not always a device on these machines; a directory that does not exist) exits 10 and must not
      * kill the process: without --leave-running the process dies only once the image is written and
