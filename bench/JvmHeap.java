@@ -1,6 +1,7 @@
 /**
  * bench/run.sh's JVM target: fills MIB MiB of Java heap with pseudo-random (incompressible) longs in
- * 1 MiB arrays, starts four threads that keep counting, prints READY and waits until killed.
+ * 128 KiB arrays (1 MiB ones would be G1 humongous objects, two regions each), starts four threads that
+ * keep counting, prints READY and waits until killed.
  */
 public class JvmHeap {
     private static long[][] heap;
@@ -8,10 +9,10 @@ public class JvmHeap {
 
     public static void main(String[] args) throws Exception {
         int mib = Integer.parseInt(args[0]);
-        heap = new long[mib][];
+        heap = new long[mib * 8][];
         long x = 0x9E3779B97F4A7C15L ^ ProcessHandle.current().pid();
-        for (int i = 0; i < mib; i++) {
-            long[] a = new long[1 << 17];
+        for (int i = 0; i < heap.length; i++) {
+            long[] a = new long[1 << 14];
             for (int j = 0; j < a.length; j++) {
                 x ^= x << 13;
                 x ^= x >>> 7;
