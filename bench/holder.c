@@ -1,19 +1,30 @@
 /*
- * holder MIB: the benchmark's target process. Fills MIB MiB of anonymous memory with pseudo-random
- * (incompressible) data, prints READY and waits in pause() until killed.
+ * holder MIB [THREADS]: the benchmark's target process. Fills MIB MiB of anonymous memory with
+ * pseudo-random (incompressible) data, starts THREADS - 1 more threads (default 1 thread in all) that
+ * wait in pause(), prints READY and waits in pause() until killed.
  * Compiled by bench/run.sh.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+static void *waiter(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
+
 int main(int argc, char **argv)
 {
 	size_t size = (size_t)strtoul(argc > 1 ? argv[1] : "64", NULL, 10) << 20;
+	long threads = argc > 2 ? strtol(argv[2], NULL, 10) : 1;
 	uint64_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
 		perror("holder: mmap");
@@ -25,6 +36,13 @@ int main(int argc, char **argv)
 		x ^= x >> 7;
 		x ^= x << 17;
 		p[i] = x;
+	}
+	for (long t = 1; t < threads; t++) {
+		pthread_t id;
+		if (pthread_create(&id, NULL, waiter, NULL) != 0) {
+			perror("holder: pthread_create");
+			return 1;
+		}
 	}
 	if (write(1, "READY\n", 6) != 6)
 		return 1;

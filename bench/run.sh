@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # bench/run.sh: how long telefork takes to dump and restore a process holding 64 MiB, 512 MiB and
-# 2 GiB of incompressible memory, compared with copying a file of the image's size in /dev/shm.
+# 2 GiB of incompressible memory, compared with copying a file of the image's size in /dev/shm; then a
+# JVM with a 512 MiB heap, and the cost of threads (one process of 256 MiB with 1 or 64 threads).
 #
 #   mvn -B -pl agent -DskipTests package     # builds agent/target/telefork.jar
 #   bench/run.sh                              # Markdown table on stdout, also saved in bench/out/
 #
-# For each size, RUNS times (default 5), each run with a fresh target process:
+# Targets (bench/holder.c, bench/JvmHeap.java):
+#   plain     `holder MIB`: MIB MiB of pseudo-random anonymous memory, one thread
+#   jvm       `java -Xms1g -Xmx1g -XX:-UsePerfData JvmHeap MIB`: MIB MiB of pseudo-random longs on the heap
+#             (G1, the JDK's default here), four threads counting, plus the JVM's own threads. No perf
+#             data file: a JVM that starts (telefork's own) deletes those of JVMs that are not running,
+#             which a dumped JVM is until it is restored.
+#   threads   `holder MIB THREADS`: the same memory with THREADS threads in all (the others in pause())
+# For each target, RUNS times (default 5), each run with a fresh target process:
 #   dump     `telefork dump -v PID /dev/shm/IMG` (no --leave-running: the process is killed), wall time
 #            until the command returns
 #   restore  `telefork restore -v --detach /dev/shm/IMG`, wall time until the command returns (the
@@ -15,17 +23,22 @@
 # of `java -jar telefork.jar --help`). The engine's own times are parsed from the -v lines
 # ("dumped ... in X ms (frozen Y ms)", "restored ... in X ms") where present.
 #
-# Environment: RUNS (5), SIZES ("64 512 2048", MiB), JAR (agent/target/telefork.jar), JAVA (java).
+# Environment: RUNS (5), SIZES ("64 512 2048", MiB), JVM_MIB (512), THREAD_MIB (256), THREADS ("1 64"),
+# JAR (agent/target/telefork.jar), JAVA (java). An empty SIZES, JVM_MIB or THREADS skips that table.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${RUNS:-5}
-SIZES=${SIZES:-"64 512 2048"}
+SIZES=${SIZES-"64 512 2048"}
+JVM_MIB=${JVM_MIB-512}
+THREAD_MIB=${THREAD_MIB:-256}
+THREADS=${THREADS-"1 64"}
 JAR=${JAR:-$ROOT/agent/target/telefork.jar}
 JAVA=${JAVA:-java}
 
 [[ -f $JAR ]] || { echo "bench: $JAR not found; build it with: mvn -B -pl agent -DskipTests package" >&2; exit 1; }
 command -v gcc >/dev/null || { echo "bench: gcc is needed to build bench/holder.c" >&2; exit 1; }
+[[ -z $JVM_MIB ]] || command -v javac >/dev/null || { echo "bench: javac is needed for the JVM target" >&2; exit 1; }
 [[ -d /dev/shm && -w /dev/shm ]] || { echo "bench: /dev/shm is not writable" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/telefork-bench.XXXXXX)
@@ -41,7 +54,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-gcc -O2 -o "$WORK/holder" "$ROOT/bench/holder.c"
+gcc -O2 -pthread -o "$WORK/holder" "$ROOT/bench/holder.c"
+[[ -z $JVM_MIB ]] || javac -d "$WORK" "$ROOT/bench/JvmHeap.java"
 
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
@@ -50,30 +64,29 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 
 # first "in X ms" (and "frozen Y ms") of an engine -v line, or nothing
 engine_ms() { grep -oE "$2 ([0-9.]+) ms" "$1" | head -n1 | grep -oE '[0-9.]+' || true; }
 
-# Starts a holder of $1 MiB and waits for READY; sets HOLDER.
-start_holder() {
+# Starts a target (the command line given) and waits for its READY; sets HOLDER.
+start_target() {
     local out=$WORK/holder.out
     : > "$out"
-    # telefork refuses processes with descriptors it cannot restore: give the holder only 0, 1 and 2
+    # telefork refuses processes with descriptors it cannot restore: give the target only 0, 1 and 2
     (
         for f in /proc/$BASHPID/fd/*; do
             n=${f##*/}
             ((n > 2)) && eval "exec $n>&-"
         done
-        exec "$WORK/holder" "$1" < /dev/null > "$out" 2>&1
+        exec "$@" < /dev/null > "$out" 2>&1
     ) &
     HOLDER=$!
     disown "$HOLDER"  # no "Killed" job notice when the dump kills it; bash still reaps it
     local i
     for ((i = 0; i < 600; i++)); do
         grep -q READY "$out" && return 0
-        kill -0 "$HOLDER" 2>/dev/null || { echo "bench: holder died: $(cat "$out")" >&2; exit 1; }
+        kill -0 "$HOLDER" 2>/dev/null || { echo "bench: target died: $(cat "$out")" >&2; exit 1; }
         sleep 0.1
     done
-    echo "bench: holder of $1 MiB not ready after 60 s" >&2
+    echo "bench: target $* not ready after 60 s" >&2
     exit 1
 }
-
 jvm=()
 for ((r = 0; r < RUNS; r++)); do
     t0=$(now); "$JAVA" -jar "$JAR" --help > /dev/null 2>&1; t1=$(now)
@@ -81,13 +94,17 @@ for ((r = 0; r < RUNS; r++)); do
 done
 JVM_S=$(printf '%s\n' "${jvm[@]}" | median)
 
-header="| size | dump s | restore s | image MiB | cp s | dump/cp | restore/cp | jvm s | engine dump ms | frozen ms | engine restore ms |"
-rows=()
-for size in $SIZES; do
-    dump_s=() restore_s=() image_mib=() cp_s=() e_dump=() e_frozen=() e_restore=()
+md() { if (($# == 0)); then echo "-"; else printf '%s\n' "$@" | median; fi; }
+
+# measure LABEL COMMAND...: RUNS dumps and restores of fresh targets started with COMMAND; sets ROW (not
+# run in a $(...) subshell, so that an exit stops the whole run and the cleanup sees HOLDER and RESTORED).
+measure() {
+    local label=$1 r i v restored
+    shift
+    local dump_s=() restore_s=() image_mib=() cp_s=() e_dump=() e_frozen=() e_restore=()
     for ((r = 1; r <= RUNS; r++)); do
-        echo "bench: ${size} MiB, run $r of $RUNS" >&2
-        start_holder "$size"
+        echo "bench: $label, run $r of $RUNS" >&2
+        start_target "$@"
 
         t0=$(now)
         if ! "$JAVA" -jar "$JAR" dump -v "$HOLDER" "$SHM.img" 2> "$WORK/dump.err"; then
@@ -130,18 +147,42 @@ for size in $SIZES; do
         cp_s+=("$(elapsed "$t0" "$t1")")
         rm -f "$SHM.img" "$SHM.copy"
     done
-    md() { if (($# == 0)); then echo "-"; else printf '%s\n' "$@" | median; fi; }
+    local d rs c
     d=$(md "${dump_s[@]}"); rs=$(md "${restore_s[@]}"); c=$(md "${cp_s[@]}")
-    rows+=("| $size MiB | $d | $rs | $(md "${image_mib[@]}") | $c | $(ratio "$d" "$c") | $(ratio "$rs" "$c") | $JVM_S | $(md "${e_dump[@]+"${e_dump[@]}"}") | $(md "${e_frozen[@]+"${e_frozen[@]}"}") | $(md "${e_restore[@]+"${e_restore[@]}"}") |")
-done
+    ROW="| $label | $d | $rs | $(md "${image_mib[@]}") | $c | $(ratio "$d" "$c") | $(ratio "$rs" "$c") | $JVM_S | $(md "${e_dump[@]+"${e_dump[@]}"}") | $(md "${e_frozen[@]+"${e_frozen[@]}"}") | $(md "${e_restore[@]+"${e_restore[@]}"}") |"
+}
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+plain=() jvmrows=() threadrows=()
+for size in $SIZES; do
+    measure "$size MiB" "$WORK/holder" "$size"
+    plain+=("$ROW")
+done
+if [[ -n $JVM_MIB ]]; then
+    measure "JVM, $JVM_MIB MiB heap" "$JAVA" -Xms1g -Xmx1g -XX:-UsePerfData -cp "$WORK" JvmHeap "$JVM_MIB"
+    jvmrows+=("$ROW")
+fi
+for n in $THREADS; do
+    measure "$THREAD_MIB MiB, $n thread$( ((n == 1)) || echo s)" "$WORK/holder" "$THREAD_MIB" "$n"
+    threadrows+=("$ROW")
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+header="| target | dump s | restore s | image MiB | cp s | dump/cp | restore/cp | jvm s | engine dump ms | frozen ms | engine restore ms |"
+rule="|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+table() {
+    (($# == 0)) && return 0
+    echo
+    echo "$header"
+    echo "$rule"
+    printf '%s\n' "$@"
+}
 mkdir -p "$ROOT/bench/out"
 result=$ROOT/bench/out/results-$(date -u +%Y%m%dT%H%M%SZ).md
 {
-    echo "telefork dump/restore vs cp in /dev/shm: medians of $RUNS runs, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs"
-    echo
-    echo "$header"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-    printf '%s\n' "${rows[@]}"
+    echo "telefork dump/restore vs cp in /dev/shm: medians of $RUNS runs, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after"
+    table "${plain[@]+"${plain[@]}"}"
+    table "${jvmrows[@]+"${jvmrows[@]}"}"
+    table "${threadrows[@]+"${threadrows[@]}"}"
 } | tee "$result"
 echo "bench: saved in $result" >&2

@@ -59,6 +59,11 @@ final class DumpCommand implements Callable<Integer> {
             description = "Compress page data (default: ${DEFAULT-VALUE}).")
     Compression compression;
 
+    @Option(names = "--ghost-limit", paramLabel = "SIZE", defaultValue = "0", converter = ByteSize.class,
+            description = "Save the content of deleted-but-open files and memfds up to SIZE each (e.g. 1M, 64M) in the "
+                    + "image; a larger one makes the dump fail (default: ${DEFAULT-VALUE}: every such file does).")
+    long ghostLimit;
+
     @Parameters(index = "0", paramLabel = "PID")
     int pid;
 
@@ -78,7 +83,7 @@ final class DumpCommand implements Callable<Integer> {
         }
         ProgressLine progress = new ProgressLine(System.err, "dump");
         DumpOptions options = new DumpOptions(leaveRunning, compression, progress, fullFreeze, leaveStopped,
-                tcp.established, false);
+                tcp.established, false, ghostLimit);
         DumpResult r;
         if (file.equals("-")) {
             try (FileChannel stdout = new FileOutputStream(FileDescriptor.out).getChannel()) {

@@ -1,6 +1,7 @@
 package io.telefork.cli;
 
 import io.telefork.image.FdEntry;
+import io.telefork.image.GhostFile;
 import io.telefork.image.ImageFormatException;
 import io.telefork.image.SocketAddress;
 import io.telefork.image.TcpConnection;
@@ -93,6 +94,19 @@ final class InspectView {
             fds.add(fm);
         }
         m.put("fds", fds);
+        List<Object> ghosts = new ArrayList<>();
+        for (GhostFile g : s.head().ghosts()) {
+            Map<String, Object> gm = new LinkedHashMap<>();
+            gm.put("kind", g.kind().name());
+            gm.put("path", g.path());
+            gm.put("size", g.file().size());
+            gm.put("mode", String.format("0%o", g.file().mode() & 07777));
+            gm.put("uid", g.uid());
+            gm.put("gid", g.gid());
+            gm.put("seals", g.seals());
+            ghosts.add(gm);
+        }
+        m.put("ghostFiles", ghosts);
         Map<String, Object> sig = new LinkedHashMap<>();
         sig.put("blocked", hex(t.sigmask()));
         sig.put("handlers", handlers());
@@ -176,6 +190,14 @@ final class InspectView {
                         socket.containsKey("receiveQueue") ? String.format(" (queued: %s to read, %s sent unacknowledged, "
                                 + "%s unsent)", size((Long) socket.get("receiveQueue")), size((Long) socket.get("unacked")),
                                 size((Long) socket.get("unsent"))) : ""));
+            }
+        }
+        if (!s.head().ghosts().isEmpty()) {
+            b.append(String.format("%nfiles without a name (content in the image)%n"));
+            for (GhostFile g : s.head().ghosts()) {
+                b.append(String.format("  %-12s %10s  mode 0%o  owner %d:%d%s  %s%n", g.kind(), size(g.file().size()),
+                        g.file().mode() & 07777, g.uid(), g.gid(),
+                        g.kind() == GhostFile.Kind.MEMFD ? String.format("  seals 0x%x", g.seals()) : "", g.path()));
             }
         }
         b.append(String.format("%ntotals    %d areas, %s of pages stored, image %s, %d fds%n",
@@ -283,7 +305,7 @@ final class InspectView {
 
     private static String backing(MemoryArea a) {
         return switch (a.kind()) {
-            case FILE_PRIVATE, FILE_SHARED -> a.name() + " @" + hex(a.offset());
+            case FILE_PRIVATE, FILE_SHARED, GHOST_PRIVATE, GHOST_SHARED -> a.name() + " @" + hex(a.offset());
             case ANONYMOUS, SHARED_ANONYMOUS -> a.name().isEmpty() ? "anonymous" : a.name();
             default -> a.name();
         };

@@ -26,6 +26,11 @@ final class SendCommand implements Callable<Integer> {
             description = "Compress page data (default: ${DEFAULT-VALUE}).")
     Compression compression;
 
+    @Option(names = "--ghost-limit", paramLabel = "SIZE", defaultValue = "0", converter = ByteSize.class,
+            description = "Save the content of deleted-but-open files and memfds up to SIZE each (e.g. 1M, 64M) in the "
+                    + "image; a larger one makes the dump fail (default: ${DEFAULT-VALUE}: every such file does).")
+    long ghostLimit;
+
     @Parameters(index = "0", paramLabel = "PID")
     int pid;
 
@@ -41,7 +46,7 @@ final class SendCommand implements Callable<Integer> {
         DumpResult r;
         try (SocketChannel socket = SocketChannel.open(address)) {
             // The process is killed only once the server has said that the image arrived whole and restored.
-            r = new Engine().dump(pid, socket, new DumpOptions(leaveRunning, compression, progress),
+            r = new Engine().dump(pid, socket, new DumpOptions(leaveRunning, compression, progress, false, false, false, false, ghostLimit),
                     () -> awaitAck(socket));
             // The source is gone (or, with --leave-running, meant to run on): let the copy run.
             socket.write(ByteBuffer.wrap(new byte[] {ServeCommand.GO}));

@@ -8,6 +8,7 @@ import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.StepClock;
 import io.telefork.image.FdEntry;
 import io.telefork.image.Format;
+import io.telefork.image.GhostFile;
 import io.telefork.image.ImageWriter;
 import io.telefork.image.MemoryArea;
 import io.telefork.image.ProcessTree;
@@ -128,7 +129,7 @@ public final class Dumper {
                 TreeFiles files = new TreeFiles();
                 List<FrozenProcess.Captured> captured = new ArrayList<>();
                 for (FrozenProcess t : targets) {
-                    captured.add(t.capture(files, connections));
+                    captured.add(t.capture(files, connections, options.ghostLimit()));
                 }
                 clock.lap("registers, /proc, injected calls");
 
@@ -141,7 +142,8 @@ public final class Dumper {
                 List<ProcessTree.Share> shares = shares(fds);
                 clock.lap("descriptors");
 
-                // 5. Metadata records: the tree, then each live process's.
+                // 5. Metadata records: the tree, then each live process's, each followed by the content of its
+                //    deleted files and memfds (read while it is frozen).
                 writer.writeRecord(RecordType.TREE, new ProcessTree(List.copyOf(members), shares).encode());
                 for (int i = 0; i < captured.size(); i++) {
                     FrozenProcess.Captured c = captured.get(i);
@@ -151,7 +153,9 @@ public final class Dumper {
                     }
                     writer.writeRecord(RecordType.SIGNALS, c.signals().encode());
                     writer.writeRecord(RecordType.FILES, FdEntry.encodeAll(fds.get(i)));
+                    writer.writeRecord(RecordType.GHOSTS, GhostFile.encodeAll(c.ghosts().files()));
                     writer.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(c.areas()));
+                    c.ghosts().writeContent(writer);
                 }
                 clock.lap("metadata");
 

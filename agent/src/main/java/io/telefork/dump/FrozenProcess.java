@@ -38,7 +38,7 @@ final class FrozenProcess {
 
     /** What was read of one process, all but its descriptors (which need the whole tree) and pages. */
     record Captured(FrozenProcess process, ProcessReader reader, List<MemoryArea> areas, List<ThreadState> threads,
-                    ProcessInfo info, SignalState signals) {
+                    ProcessInfo info, SignalState signals, Ghosts ghosts) {
     }
 
     private final Ptrace ptrace;
@@ -159,7 +159,7 @@ final class FrozenProcess {
     }
 
     /** Registers, what /proc tells and what only injected calls can tell: all but fds and pages. */
-    Captured capture(TreeFiles files, FrozenConnections connections) throws Exception {
+    Captured capture(TreeFiles files, FrozenConnections connections, long ghostLimit) throws Exception {
         List<long[]> regs = new ArrayList<>();
         List<byte[]> xstates = new ArrayList<>();
         List<long[]> rseqs = new ArrayList<>();
@@ -172,7 +172,8 @@ final class FrozenProcess {
         }
         List<byte[]> sharedPending = withoutOwnSigcont(ptrace.peekSiginfo(pid, true));
 
-        ProcessReader reader = new ProcessReader(proc, pid, files, connections);
+        Ghosts ghosts = new Ghosts(pid, ghostLimit);
+        ProcessReader reader = new ProcessReader(proc, pid, files, connections, ghosts);
         List<MemoryArea> areas = reader.areas();
         reader.readDescriptors();
 
@@ -211,7 +212,7 @@ final class FrozenProcess {
             r.restoreRegisters();
         }
         return new Captured(this, reader, areas, threads, processInfo(brk, itimers),
-                new SignalState(actions, sharedPending));
+                new SignalState(actions, sharedPending), ghosts);
     }
 
     private List<byte[]> withoutOwnSigcont(List<byte[]> pending) {
@@ -255,12 +256,12 @@ final class FrozenProcess {
         return b;
     }
 
-    /** Lets the process run again: registers, signal masks, running or stopped as found. */
     /** Makes {@link #release()} leave the process stopped (SIGSTOP), to be killed or resumed later. */
     void stopOnRelease() {
         stopOnRelease = true;
     }
 
+    /** Lets the process run again: registers, signal masks, running or stopped as found. */
     void release() throws SysException {
         if (scratch != 0) {
             remote(pid).raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);

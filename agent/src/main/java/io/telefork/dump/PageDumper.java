@@ -112,23 +112,28 @@ final class PageDumper {
 
     static boolean stores(MemoryArea a) {
         return switch (a.kind()) {
-            case ANONYMOUS, HEAP, STACK, SHARED_ANONYMOUS, FILE_PRIVATE -> true;
-            case FILE_SHARED, VDSO, VVAR, VSYSCALL -> false;
+            case ANONYMOUS, HEAP, STACK, SHARED_ANONYMOUS, FILE_PRIVATE, GHOST_PRIVATE -> true;
+            case FILE_SHARED, GHOST_SHARED, VDSO, VVAR, VSYSCALL -> false;
         };
     }
 
     private static boolean wanted(MemoryArea a, long entry) {
         boolean populated = (entry & (ProcFs.PM_PRESENT | ProcFs.PM_SWAPPED)) != 0;
-        if (a.kind() == MemoryArea.Kind.FILE_PRIVATE) {
+        if (isPrivateFile(a)) {
             // A page still shared with the page cache is the file's; a private copy is anonymous.
             return populated && (entry & ProcFs.PM_FILE) == 0;
         }
         return populated;
     }
 
+    /** MAP_PRIVATE of a file: a page may differ from the file's even when zero. */
+    private static boolean isPrivateFile(MemoryArea a) {
+        return a.kind() == MemoryArea.Kind.FILE_PRIVATE || a.kind() == MemoryArea.Kind.GHOST_PRIVATE;
+    }
+
     private long dumpArea(MemorySource memory, MemoryArea a, long[] map) throws IOException {
         boolean readable = (a.prot() & MemoryArea.PROT_READ) != 0;
-        boolean skipZero = a.kind() != MemoryArea.Kind.FILE_PRIVATE;
+        boolean skipZero = !isPrivateFile(a);
         long stored = 0;
         int i = 0;
         while (i < map.length) {

@@ -22,7 +22,6 @@ import java.util.Map;
 
 /** Turns what /proc shows of a stopped process into image records: its memory areas and descriptors. */
 final class ProcessReader {
-    private static final String DELETED = " (deleted)";
     private static final int O_CLOEXEC = 02000000;
     private static final int O_ACCMODE = 3;
     private static final int O_WRONLY = 1;
@@ -31,12 +30,14 @@ final class ProcessReader {
     private final int pid;
     private final TreeFiles tree;
     private final FrozenConnections connections;
+    private final Ghosts ghosts;
 
-    ProcessReader(ProcFs proc, int pid, TreeFiles tree, FrozenConnections connections) {
+    ProcessReader(ProcFs proc, int pid, TreeFiles tree, FrozenConnections connections, Ghosts ghosts) {
         this.proc = proc;
         this.pid = pid;
         this.tree = tree;
         this.connections = connections;
+        this.ghosts = ghosts;
     }
 
     /** Areas with nothing resident or swapped (smaps Rss + Swap = 0), whose pagemap need not be read. */
@@ -68,7 +69,7 @@ final class ProcessReader {
             case "[heap]" -> kind = MemoryArea.Kind.HEAP;
             case "[stack]" -> kind = MemoryArea.Kind.STACK;
             default -> {
-                if (m.shared() && (name.isEmpty() || name.startsWith("[anon:") || name.equals("/dev/zero" + DELETED))) {
+                if (m.shared() && (name.isEmpty() || name.startsWith("[anon:") || name.equals("/dev/zero" + Ghosts.DELETED))) {
                     kind = MemoryArea.Kind.SHARED_ANONYMOUS;
                     // The shmem object's inode: processes of a tree that map the same one share it again.
                     file = new FileId(((long) m.devMajor() << 20) | m.devMinor(), m.inode(), 0, 0, 0);
@@ -77,19 +78,31 @@ final class ProcessReader {
                 } else if (name.startsWith("[")) {
                     throw new EngineException(Reason.UNSUPPORTED, String.format(
                             "memory area %x-%x %s is of a kind not supported yet", m.start(), m.end(), name));
-                } else if (name.endsWith(DELETED) || name.startsWith("/memfd:") || name.startsWith("/SYSV")) {
+                } else if (name.startsWith("/SYSV")) {
                     throw new EngineException(Reason.UNSUPPORTED, String.format(
-                            "memory area %x-%x maps %s, a deleted or in-memory file; not supported yet",
+                            "memory area %x-%x maps %s, a SysV shared memory segment; not supported yet",
                             m.start(), m.end(), name));
+                } else if (Ghosts.isGhost(name)) {
+                    Path link = mapFile(m);
+                    if (!FileIds.stat(link).isRegular()) {
+                        throw new EngineException(Reason.UNSUPPORTED, String.format(
+                                "memory area %x-%x maps %s, a deleted file that is not a regular file; not supported",
+                                m.start(), m.end(), name));
+                    }
+                    kind = m.shared() ? MemoryArea.Kind.GHOST_SHARED : MemoryArea.Kind.GHOST_PRIVATE;
+                    file = ghosts.add(link, name, String.format("memory area %x-%x mapping", m.start(), m.end()));
                 } else {
                     kind = m.shared() ? MemoryArea.Kind.FILE_SHARED : MemoryArea.Kind.FILE_PRIVATE;
                     // map_files names the mapped inode itself, even inside another mount namespace.
-                    file = FileIds.stat(proc.dir(pid).resolve("map_files")
-                            .resolve(Long.toHexString(m.start()) + "-" + Long.toHexString(m.end())));
+                    file = FileIds.stat(mapFile(m));
                 }
             }
         }
         return new MemoryArea(m.start(), m.end(), m.prot(), m.shared(), kind, m.offset(), name, file, m.vmFlags());
+    }
+
+    private Path mapFile(ProcFs.Mapping m) {
+        return proc.dir(pid).resolve("map_files").resolve(Long.toHexString(m.start()) + "-" + Long.toHexString(m.end()));
     }
 
     /** Descriptor targets and fdinfo, read by {@link #readDescriptors()}. */
@@ -143,11 +156,19 @@ final class ProcessReader {
                 out.add(anon(fd, target, flags, cloexec, info));
                 continue;
             }
-            if (!target.startsWith("/") || target.endsWith(DELETED)) {
+            if (!target.startsWith("/")) {
                 throw unsupported(fd, target);
             }
             Path link = proc.dir(pid).resolve("fd").resolve(Integer.toString(fd));
             FileId id = FileIds.stat(link);
+            if (Ghosts.isGhost(target)) {
+                if (!id.isRegular()) {
+                    throw unsupported(fd, target);
+                }
+                out.add(new FdEntry(fd, FdEntry.Kind.GHOST, target, flags, cloexec, pos, ghosts.add(link, target,
+                        "fd " + fd + " open on")));
+                continue;
+            }
             int type = id.mode() & FileId.S_IFMT;
             if (type == FileId.S_IFREG) {
                 out.add(new FdEntry(fd, FdEntry.Kind.FILE, target, flags, cloexec, pos, id));
@@ -211,6 +232,9 @@ final class ProcessReader {
 
     private FdEntry anon(int fd, String target, int flags, boolean cloexec, Map<String, String> info)
             throws IOException, EngineException {
+        if (target.equals("anon_inode:inotify")) {
+            return new InotifyWatches(proc, pid).read(fd, target, flags, cloexec);
+        }
         long[] params;
         FdEntry.Kind kind;
         switch (target) {
@@ -424,7 +448,7 @@ final class ProcessReader {
     private EngineException unsupported(int fd, String target) {
         return new EngineException(Reason.UNSUPPORTED, "process " + pid + " has fd " + fd + " open on " + target
                 + ", a kind of file not supported yet (supported: regular files, directories, character devices, "
-                + "pipes with both ends in the process tree, eventfd, timerfd, signalfd, epoll, TCP, UDP and unix sockets, and "
-                + "pipes, sockets or terminals on fds 0-2)");
+                + "deleted regular files and memfds, pipes with both ends in the process tree, eventfd, timerfd, "
+                + "signalfd, epoll, inotify, TCP, UDP and unix sockets, and pipes, sockets or terminals on fds 0-2)");
     }
 }

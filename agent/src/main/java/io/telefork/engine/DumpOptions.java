@@ -19,9 +19,11 @@ import io.telefork.image.Compression;
  * @param singleProcess refuse a process with children instead of dumping its tree: for images that are
  *                     to be restored into an existing process (a container's placeholder), which can
  *                     only take one process
+ * @param ghostLimit   largest deleted-but-open file or memfd, in bytes, whose content is saved in the image;
+ *                     a larger one makes the dump fail (0: every such file does)
  */
 public record DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze,
-                          boolean leaveStopped, boolean tcpEstablished, boolean singleProcess) {
+                          boolean leaveStopped, boolean tcpEstablished, boolean singleProcess, long ghostLimit) {
 
     public DumpOptions {
         if (leaveRunning && leaveStopped) {
@@ -33,17 +35,20 @@ public record DumpOptions(boolean leaveRunning, Compression compression, Progres
         if (progress == null) {
             progress = Progress.NONE;
         }
+        if (ghostLimit < 0) {
+            throw new IllegalArgumentException("negative ghost limit " + ghostLimit);
+        }
     }
 
     public DumpOptions(boolean leaveRunning, Compression compression, Progress progress) {
-        this(leaveRunning, compression, progress, false, false, false, false);
+        this(leaveRunning, compression, progress, false, false, false, false, 0);
     }
 
     public DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze) {
-        this(leaveRunning, compression, progress, fullFreeze, false, false, false);
+        this(leaveRunning, compression, progress, fullFreeze, false, false, false, 0);
     }
 
     public static DumpOptions defaults() {
-        return new DumpOptions(false, Compression.NONE, Progress.NONE, false, false, false, false);
+        return new DumpOptions(false, Compression.NONE, Progress.NONE, false, false, false, false, 0);
     }
 }

@@ -79,7 +79,18 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
          * peer). params: type, listening (1/0), length of the local sockaddr; data: the local sockaddr,
          * then the peer's (empty when not connected).
          */
-        UNIX_SOCKET
+        UNIX_SOCKET,
+        /**
+         * A deleted file or a memfd (version 2): its {@link GhostFile} is the one with the same device and
+         * inode; reopened from the re-created file with the same flags and offset.
+         */
+        GHOST,
+        /**
+         * An inotify instance (version 2). params: (watch descriptor, mask) per watch, by watch descriptor;
+         * data: the watched paths in the same order, each ending in a NUL byte. Events not yet read are
+         * not kept.
+         */
+        INOTIFY
     }
 
     public FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec, long position, FileId file) {

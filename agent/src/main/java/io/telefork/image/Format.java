@@ -5,7 +5,10 @@ import java.nio.charset.StandardCharsets;
 /** Constants of the stream layout described in FORMAT.md. */
 public final class Format {
     public static final byte[] MAGIC = "TELEFORK".getBytes(StandardCharsets.US_ASCII);
-    /** Bumped on any incompatible change; readers refuse newer versions. */
+    /**
+     * Bumped on any incompatible change; readers refuse newer versions. 2 added the TREE, PAGES_OF, GHOSTS
+     * and GHOST_DATA records and the GHOST kinds of descriptors and areas; version 1 images are still read.
+     */
     public static final int VERSION = 2;
     /** The first version that holds a TREE record (a process and its descendants). */
     public static final int FIRST_TREE_VERSION = 2;

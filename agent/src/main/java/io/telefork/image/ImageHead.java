@@ -9,14 +9,18 @@ import java.util.List;
  * {@code threads} holds one THREAD record per thread, the thread-group leader first.
  */
 public record ImageHead(ProcessInfo process, List<ThreadState> threads, SignalState signals, List<FdEntry> fds,
-                        List<MemoryArea> areas) {
+                        List<GhostFile> ghosts, List<MemoryArea> areas, List<GhostFile.Chunk> ghostData) {
 
     /** The thread-group leader, whose TID is the process's PID. */
     public ThreadState thread() {
         return threads.get(0);
     }
 
-    /** Reads PROCESS, one or more THREAD, SIGNALS, FILES and AREAS, in that order, from a fresh reader. */
+    /**
+     * Reads PROCESS, one or more THREAD, SIGNALS, FILES, GHOSTS (from version 2 on), AREAS and the
+     * GHOST_DATA records that follow (the content of the process's deleted files and memfds, bounded by
+     * the dump's --ghost-limit, held in memory: in a tree the next process's head follows), in that order.
+     */
     public static ImageHead read(ImageReader reader) throws IOException {
         return read(reader, reader.next());
     }
@@ -32,11 +36,25 @@ public record ImageHead(ProcessInfo process, List<ThreadState> threads, SignalSt
         }
         SignalState signals = SignalState.decode(expect(r, reader, RecordType.SIGNALS));
         List<FdEntry> fds = FdEntry.decodeAll(expect(reader.next(), reader, RecordType.FILES));
+        List<GhostFile> ghosts = reader.version() >= 2
+                ? GhostFile.decodeAll(expect(reader.next(), reader, RecordType.GHOSTS)) : List.of();
         List<MemoryArea> areas = MemoryArea.decodeAll(expect(reader.next(), reader, RecordType.AREAS));
         if (threads.get(0).tid() != process.pid()) {
             throw new ImageFormatException("the first THREAD record is not the thread-group leader");
         }
-        return new ImageHead(process, List.copyOf(threads), signals, fds, areas);
+        long chunks = ghosts.stream().mapToLong(GhostFile::chunks).sum();
+        List<GhostFile.Chunk> data = new ArrayList<>();
+        for (long n = 0; n < chunks; n++) {
+            ImageReader.Record g = reader.next();
+            GhostFile.Chunk c = GhostFile.Chunk.decode(expect(g, reader, RecordType.GHOST_DATA));
+            if (c.index() < 0 || c.index() >= ghosts.size()
+                    || c.offset() < 0 || c.offset() + c.length() > ghosts.get(c.index()).file().size()) {
+                throw new ImageFormatException("content of a deleted file or memfd lies outside it (record at byte "
+                        + g.offset() + ")");
+            }
+            data.add(c);
+        }
+        return new ImageHead(process, List.copyOf(threads), signals, fds, List.copyOf(ghosts), areas, List.copyOf(data));
     }
 
     static byte[] expect(ImageReader.Record r, ImageReader reader, RecordType type) throws IOException {

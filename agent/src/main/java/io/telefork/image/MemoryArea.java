@@ -42,7 +42,14 @@ public record MemoryArea(long start, long end, int prot, boolean shared, Kind ki
         /** [vvar] or [vvar_vclock]: not stored, moved together with the vDSO. */
         VVAR,
         /** [vsyscall]: fixed by the kernel, nothing to do. */
-        VSYSCALL
+        VSYSCALL,
+        /**
+         * MAP_PRIVATE of a deleted file or memfd (version 2): mapped from its re-created {@link GhostFile}
+         * (same device and inode); pages that differ from it stored, as for FILE_PRIVATE.
+         */
+        GHOST_PRIVATE,
+        /** MAP_SHARED of a deleted file or memfd (version 2): the re-created {@link GhostFile} holds the content. */
+        GHOST_SHARED
     }
 
     public long length() {

@@ -13,7 +13,11 @@ public enum RecordType {
     /** The processes of the image and how they relate (format 2). */
     TREE(9),
     /** The PAGES records that follow belong to this process (format 2). */
-    PAGES_OF(10);
+    PAGES_OF(10),
+    /** Format 2: per process, the files without a name (deleted, memfd), between FILES and AREAS. */
+    GHOSTS(11),
+    /** Format 2: their content, right after that process's AREAS. */
+    GHOST_DATA(12);
 
     private final int id;
 

@@ -99,6 +99,7 @@ final class Transplant {
     private final List<Integer> threadIds = new java.util.ArrayList<>();
     private final List<Remote> threadRemotes = new java.util.ArrayList<>();
     private boolean sameThreadIds;
+    private GhostFiles ghosts;
 
     Transplant(Ptrace ptrace, int vessel, ImageHead head, ProcessTree tree, SharedObjects shared,
                RestoreOptions options, ProcFs proc) {
@@ -183,9 +184,11 @@ final class Transplant {
         }
 
         clock.lap("step 3");
-        // 4. Prepare inside the vessel everything that can fail: files opened, working directory.
+        // 4. Prepare inside the vessel everything that can fail: deleted files and memfds re-created with
+        //    their content (which follows AREAS in the image), files opened, working directory.
         scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
                 Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        ghosts = new GhostFiles(remote, vessel, proc, scratch, this::adopt, head.ghosts());
         openFiles();
         prepareSharedMemory();
         String cwd = head.process().cwd();
@@ -416,13 +419,19 @@ final class Transplant {
         }
         fdBase = maxFd + 1;
         nextFd = fdBase;
+        ghosts.create(head.ghostData(), head.areas());
         for (MemoryArea a : head.areas()) {
             if (a.kind() == MemoryArea.Kind.FILE_PRIVATE || a.kind() == MemoryArea.Kind.FILE_SHARED) {
                 int mode = a.shared() && a.hasVmFlag("mw") ? Sys.O_RDWR : Sys.O_RDONLY;
                 openShared(a.name(), mode, a.file(), "mapped file");
             }
         }
-        openShared(head.process().exePath(), Sys.O_RDONLY, head.process().exe(), "executable");
+        if (ghosts.holds(head.process().exe())) {
+            opened.put(Sys.O_RDONLY + ":" + head.process().exePath(),
+                    ghosts.forExecutable(head.process().exe(), head.process().exePath()));
+        } else {
+            openShared(head.process().exePath(), Sys.O_RDONLY, head.process().exe(), "executable");
+        }
         FdFactory factory = new FdFactory();
         for (FdEntry f : head.fds()) {
             if (f.sameAs() >= 0 && fdTemps.containsKey(f.sameAs())) {
@@ -437,6 +446,8 @@ final class Transplant {
             }
             switch (f.kind()) {
                 case INHERITED -> { }
+                case GHOST -> fdTemps.put(f.fd(), ghosts.open(f));
+                case INOTIFY -> fdTemps.put(f.fd(), new Inotifies(remote, vessel, scratch, this::adopt).create(f));
                 case FILE, DIRECTORY, CHAR_DEVICE -> {
                     int flags = f.flags() & ~(Sys.O_CREAT | Sys.O_EXCL | Sys.O_TRUNC);
                     int fd = open(f.path(), flags, "fd " + f.fd());
@@ -872,20 +883,26 @@ final class Transplant {
 
     private static boolean isCreated(MemoryArea a) {
         return switch (a.kind()) {
-            case ANONYMOUS, HEAP, STACK, SHARED_ANONYMOUS, FILE_PRIVATE, FILE_SHARED -> true;
+            case ANONYMOUS, HEAP, STACK, SHARED_ANONYMOUS, FILE_PRIVATE, FILE_SHARED, GHOST_PRIVATE, GHOST_SHARED -> true;
             case VDSO, VVAR, VSYSCALL -> false;
         };
     }
 
     private static int initialProt(MemoryArea a) {
-        return a.kind() == MemoryArea.Kind.FILE_SHARED ? a.prot() : a.prot() | Sys.PROT_READ | Sys.PROT_WRITE;
+        return holdsNoPages(a) ? a.prot() : a.prot() | Sys.PROT_READ | Sys.PROT_WRITE;
     }
 
-    private void createArea(MemoryArea a) throws SysException {
+    /** Shared file mappings: the file holds their content, the image none of their pages. */
+    private static boolean holdsNoPages(MemoryArea a) {
+        return a.kind() == MemoryArea.Kind.FILE_SHARED || a.kind() == MemoryArea.Kind.GHOST_SHARED;
+    }
+
+    private void createArea(MemoryArea a) throws Exception {
         if (!isCreated(a)) {
             return;
         }
-        boolean file = a.kind() == MemoryArea.Kind.FILE_PRIVATE || a.kind() == MemoryArea.Kind.FILE_SHARED;
+        boolean ghost = a.kind() == MemoryArea.Kind.GHOST_PRIVATE || a.kind() == MemoryArea.Kind.GHOST_SHARED;
+        boolean file = ghost || a.kind() == MemoryArea.Kind.FILE_PRIVATE || a.kind() == MemoryArea.Kind.FILE_SHARED;
         int flags = Sys.MAP_FIXED | (a.shared() ? Sys.MAP_SHARED : Sys.MAP_PRIVATE);
         if (!file) {
             flags |= Sys.MAP_ANONYMOUS;
@@ -898,7 +915,9 @@ final class Transplant {
         }
         long fd = -1;
         long offset = file ? a.offset() : 0;
-        if (file) {
+        if (ghost) {
+            fd = ghosts.forArea(a);
+        } else if (file) {
             int mode = a.shared() && a.hasVmFlag("mw") ? Sys.O_RDWR : Sys.O_RDONLY;
             fd = opened.get(mode + ":" + a.name());
         }
@@ -926,7 +945,7 @@ final class Transplant {
     void fill(ImageReader.Record r) throws Exception {
         int length = r.pageCount() * Format.PAGE_SIZE;
         MemoryArea a = head.areaAt(r.address());
-        if (a == null || !isCreated(a) || a.kind() == MemoryArea.Kind.FILE_SHARED
+        if (a == null || !isCreated(a) || holdsNoPages(a)
                 || Long.compareUnsigned(r.address() + length, a.end()) > 0) {
             throw new EngineException(Reason.BAD_IMAGE, String.format(
                     "pages at 0x%x of process %d lie outside any area that holds pages", r.address(),

@@ -275,6 +275,62 @@ public final class Kernel {
         }
     }
 
+    private static final int F_GET_SEALS = 1034;
+    private static final int EINVAL = 22;
+
+    /**
+     * The seals (F_GET_SEALS) of the file a /proc magic link names (/proc/PID/fd/N, map_files): opened
+     * afresh, since a mapped memfd need not be held by any descriptor. 0 for a file that cannot be sealed.
+     */
+    public static int seals(String procLink) throws SysException {
+        int fd = open(procLink, Sys.O_RDONLY);
+        try {
+            return (int) syscall(Sys.SYS_FCNTL, fd, F_GET_SEALS, 0, 0, 0, 0);
+        } catch (LastErrorException e) {
+            if (e.getErrorCode() == EINVAL) {
+                return 0;
+            }
+            throw new SysException("F_GET_SEALS of " + procLink, e.getErrorCode());
+        } finally {
+            close((int) fd);
+        }
+    }
+
+    /** open(path, flags | O_CLOEXEC) in this process. */
+    public static int open(String path, int flags) throws SysException {
+        byte[] bytes = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        try (Memory p = new Memory(bytes.length + 1)) {
+            p.write(0, bytes, 0, bytes.length);
+            p.setByte(bytes.length, (byte) 0);
+            return (int) syscall(Sys.SYS_OPENAT, -100, Pointer.nativeValue(p), flags | Sys.O_CLOEXEC, 0, 0, 0);
+        } catch (LastErrorException e) {
+            throw new SysException("open " + path, e.getErrorCode());
+        }
+    }
+
+    private static final int SYS_OPEN_BY_HANDLE_AT = 304;
+    public static final int O_PATH = 010000000;
+    private static final int O_DIRECTORY = 0200000;
+
+    /**
+     * A descriptor (O_PATH), in this process, of the inode that a file handle (name_to_handle_at, or an
+     * inotify watch's fdinfo) names on the filesystem mounted at {@code mountPoint}. Needs
+     * CAP_DAC_READ_SEARCH.
+     */
+    public static int openByHandle(String mountPoint, int handleType, byte[] handle) throws SysException {
+        int mount = open(mountPoint, Sys.O_RDONLY | O_DIRECTORY); // not O_PATH: open_by_handle_at refuses those
+        try (Memory fh = new Memory(8 + Math.max(handle.length, 1))) {
+            fh.setInt(0, handle.length);
+            fh.setInt(4, handleType);
+            fh.write(8, handle, 0, handle.length);
+            return (int) syscall(SYS_OPEN_BY_HANDLE_AT, mount, Pointer.nativeValue(fh), O_PATH | Sys.O_CLOEXEC, 0, 0, 0);
+        } catch (LastErrorException e) {
+            throw new SysException("open_by_handle_at on " + mountPoint, e.getErrorCode());
+        } finally {
+            close(mount);
+        }
+    }
+
     public static void close(int fd) {
         try {
             syscall(Sys.SYS_CLOSE, fd, 0, 0, 0, 0, 0);

@@ -39,8 +39,11 @@ class ImageFormatTest {
         assertThat(head.process().credentials().seccomp()).isEqualTo(2);
         assertThat(head.thread().regs()[Regs.RIP]).isEqualTo(0x401000L);
         assertThat(head.fds()).hasSize(1);
+        assertThat(head.ghosts()).containsExactly(GHOST);
+        assertThat(head.ghostData()).as("the GHOST_DATA after AREAS are read with the head").hasSize(2);
         assertThat(head.areas()).hasSize(2);
         List<Run> read = new ArrayList<>();
+        List<GhostFile.Chunk> chunks = head.ghostData();
         ImageReader.Record r;
         PageIndex index = null;
         while ((r = reader.next()) != null) {
@@ -52,6 +55,10 @@ class ImageFormatTest {
                 index = PageIndex.decode(r.payload());
             }
         }
+        assertThat(chunks).hasSize(2);
+        assertThat(chunks.get(0).data()).as("an all-zero chunk travels without its bytes").isEmpty();
+        assertThat(chunks.get(1).offset()).isEqualTo(GhostFile.CHUNK);
+        assertThat(chunks.get(1).data()).isEqualTo("0123456789".getBytes());
         assertThat(read).hasSize(2);
         assertThat(read.get(0).data).isEqualTo(random);
         assertThat(read.get(1).data).isEqualTo(compressible);
@@ -118,6 +125,26 @@ class ImageFormatTest {
         assertThatThrownBy(() -> readAll(junk)).hasMessageContaining("bad magic");
     }
 
+    /** A version 1 image (before deleted files and memfds were saved) has no GHOSTS record and still reads. */
+    @Test
+    void versionOneImagesWithoutGhostsAreStillRead() throws IOException {
+        byte[] v1 = withHeader(write(Compression.NONE, List.of(new Run(0x10000, new byte[PAGE])), false).bytes, 8,
+                (short) 1);
+        ImageReader reader = new ImageReader(Channels.newChannel(new ByteArrayInputStream(v1)));
+        ImageHead head = ImageHead.read(reader);
+        assertThat(reader.version()).isEqualTo(1);
+        assertThat(head.ghosts()).isEmpty();
+        assertThat(head.areas()).hasSize(2);
+    }
+
+    @Test
+    void ghostChunkWithImplausibleLengthsIsRefused() {
+        byte[] tooLong = new GhostFile.Chunk(0, 0, GhostFile.CHUNK + 1, new byte[0]).encode();
+        assertThatThrownBy(() -> GhostFile.Chunk.decode(tooLong)).isInstanceOf(ImageFormatException.class);
+        byte[] mismatch = new GhostFile.Chunk(0, 0, 10, new byte[3]).encode();
+        assertThatThrownBy(() -> GhostFile.Chunk.decode(mismatch)).isInstanceOf(ImageFormatException.class);
+    }
+
     /** Patches a header field and fixes the header CRC, as a newer writer would have written it. */
     private static byte[] withHeader(byte[] image, int at, short value) {
         byte[] b = image.clone();
@@ -142,7 +169,15 @@ class ImageFormatTest {
     private record Image(byte[] bytes, ImageWriter.Summary summary) {
     }
 
+    private static final GhostFile GHOST = new GhostFile(GhostFile.Kind.MEMFD, "/memfd:cache",
+            new FileId(5, 77, GhostFile.CHUNK + 10, 123, 0100600), 1000, 100, 0x1 | 0x4);
+
     private static Image write(Compression compression, List<Run> runs) throws IOException {
+        return write(compression, runs, true);
+    }
+
+    /** An image; {@code ghosts}: with the GHOSTS record of the current version (one memfd, two chunks). */
+    private static Image write(Compression compression, List<Run> runs, boolean ghosts) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ImageWriter w = new ImageWriter(Channels.newChannel(out), compression);
         w.writeHeader();
@@ -159,10 +194,18 @@ class ImageFormatTest {
         w.writeRecord(RecordType.SIGNALS, new SignalState(new long[256], List.of()).encode());
         w.writeRecord(RecordType.FILES, FdEntry.encodeAll(List.of(new FdEntry(1, FdEntry.Kind.INHERITED, "pipe:[1]",
                 1, false, 0, none))));
+        if (ghosts) {
+            w.writeRecord(RecordType.GHOSTS, GhostFile.encodeAll(List.of(GHOST)));
+        }
         w.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(List.of(
                 new MemoryArea(0x10000, 0x10000 + 8 * PAGE, 3, false, MemoryArea.Kind.ANONYMOUS, 0, "", none, "rd wr"),
                 new MemoryArea(0x7f0000000000L, 0x7f0000000000L + 16 * PAGE, 3, false, MemoryArea.Kind.ANONYMOUS, 0,
                         "", none, "rd wr"))));
+        if (ghosts) {
+            w.writeRecord(RecordType.GHOST_DATA, new GhostFile.Chunk(0, 0, GhostFile.CHUNK, new byte[0]).encode());
+            w.writeRecord(RecordType.GHOST_DATA, new GhostFile.Chunk(0, GhostFile.CHUNK, 10,
+                    "0123456789".getBytes()).encode());
+        }
         for (Run run : runs) {
             for (int off = 0; off < run.data.length; off += Format.MAX_RUN_PAGES * PAGE) {
                 int len = Math.min(run.data.length - off, Format.MAX_RUN_PAGES * PAGE);

@@ -438,4 +438,72 @@ class BadInputIT {
 
         assertRestoreFails(image, 7);
     }
+
+    /**
+     * A deleted-but-open file (ghost_fd: 2.5 MiB) or memfd over --ghost-limit: exit 5 with a message naming
+     * the file, its size and the flag to raise, and the process left running as it was.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"default", "1M"})
+    void ghostOverLimitIsRefusedAndLeftRunning(String limit) {
+        Harness.Proc p = h.startProgram("ghost_fd", tmp.toString());
+        Path image = tmp.resolve("ghost.img");
+        List<String> args = new ArrayList<>(List.of("dump"));
+        if (!limit.equals("default")) {
+            args.addAll(List.of("--ghost-limit", limit));
+        }
+        args.addAll(List.of(Long.toString(p.pid()), image.toString()));
+
+        Harness.Result r = h.run(args.toArray(String[]::new));
+        r.assertFailedWith(5);
+        assertThat(r.stderr()).as("the refusal names the file, its size, the limit and the flag")
+                .contains("has fd 10 open on " + tmp.resolve("ghost.dat") + " (deleted), a deleted file of 2621440 bytes")
+                .contains("--ghost-limit (now " + (limit.equals("default") ? 0 : 1048576) + " bytes)")
+                .contains("dump with --ghost-limit 3M or more");
+
+        assertThat(p.process.isAlive()).as("still alive after the refused dump").isTrue();
+        assertThat(Harness.status(p.pid(), "TracerPid")).as("TracerPid after the refused dump").contains("0");
+        assertThat(Harness.state(p.pid()).orElse('?')).as("state after the refused dump").isNotIn('t', 'T');
+        p.goAndExpectPass();
+        assertThat(image).as("no image file after a failed dump").doesNotExist();
+    }
+
+    /**
+     * inotify watches of a process in another mount namespace: their paths are found in telefork's own
+     * namespace, where they could name other files, so the dump is refused (exit 5) and the process runs on.
+     */
+    @Test
+    void inotifyInAnotherMountNamespaceIsRefusedAndLeftRunning() {
+        Harness.Proc p = h.start("inotify_watch in a mount namespace of its own",
+                List.of("unshare", "-m", "--propagation", "private", Harness.program("inotify_watch").toString(),
+                        tmp.toString()));
+        p.awaitReady();
+        Path image = tmp.resolve("inotify.img");
+
+        Harness.Result r = h.run("dump", Long.toString(p.pid()), image.toString());
+        r.assertFailedWith(5);
+        assertThat(r.stderr()).as("the refusal names the inotify fd and the reason")
+                .contains("has fd 10 open on anon_inode:inotify with watches, in another mount namespace than telefork's");
+
+        assertThat(p.process.isAlive()).as("still alive after the refused dump").isTrue();
+        assertThat(Harness.status(p.pid(), "TracerPid")).as("TracerPid after the refused dump").contains("0");
+        p.goAndExpectPass();
+        assertThat(image).as("no image file after a failed dump").doesNotExist();
+    }
+
+    /**
+     * A deleted file is re-created in the directory it was deleted from: with that directory gone, the
+     * restore fails (exit 7) before anything runs.
+     */
+    @Test
+    void ghostWhoseDirectoryIsGoneIsRefused() throws IOException {
+        Path dir = Files.createDirectories(tmp.resolve("ghost dir"));
+        Harness.Proc p = h.startProgram("ghost_private", List.of(dir.toString()), Map.of());
+        Path image = tmp.resolve("ghost_private.img");
+        h.dump(p.pid(), image, "--ghost-limit", "1M");
+        p.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        Files.delete(dir);
+
+        assertRestoreFails(image, 7);
+    }
 }

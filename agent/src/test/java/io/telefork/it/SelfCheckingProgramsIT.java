@@ -88,7 +88,11 @@ class SelfCheckingProgramsIT {
                 Case.of("tree", "session"),
                 Case.of("tree", "shm"),
                 Case.of("tree", "file", "{tmp}"),
-                Case.of("tree", "listen"));
+                Case.of("tree", "listen"),
+                Case.of("ghost_fd", "{tmp}").dumpedWith("--ghost-limit", "4M"),
+                Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
+                Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"),
+                Case.of("inotify_watch", "{tmp}"));
     }
 
     static Stream<Case> plainCases() {
@@ -111,7 +115,10 @@ class SelfCheckingProgramsIT {
                 Case.of("mem_pattern", "64").dumpedWith("--freeze"), Case.of("shared_anon"), Case.of("fd_kinds"),
                 Case.of("threads"), Case.of("multithread"), Case.of("tree", "pipes"), Case.of("tree", "shm"),
                 Case.of("tree", "zombie"), Case.of("tree", "session"), Case.of("tree", "socketpair"),
-                Case.of("tree", "pipes").dumpedWith("--freeze"));
+                Case.of("tree", "pipes").dumpedWith("--freeze"),
+                Case.of("ghost_fd", "{tmp}").dumpedWith("--ghost-limit", "4M"),
+                Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
+                Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"), Case.of("inotify_watch", "{tmp}"));
     }
 
     @TempDir
@@ -184,5 +191,26 @@ class SelfCheckingProgramsIT {
 
     static Stream<Case> stdoutCases() {
         return Stream.of(Case.of("brk_growth"));
+    }
+
+    /**
+     * A program whose executable was deleted while it runs (as an upgrade does): the executable is one of
+     * its deleted files, saved and re-created, and becomes /proc/PID/exe again (PR_SET_MM_MAP takes no
+     * file that is open for writing: the re-created one must not be).
+     */
+    @org.junit.jupiter.api.Test
+    void deletedExecutable() throws Exception {
+        Path exe = tmp.resolve("ghost_private_copy");
+        Files.copy(Harness.program("ghost_private"), exe);
+        Harness.Proc original = h.start("deleted executable", List.of(exe.toString(), tmp.toString()));
+        original.awaitReady();
+        Files.delete(exe);
+        Path image = tmp.resolve("deleted-exe.img");
+
+        h.dump(original.pid(), image, "--ghost-limit", "1M");
+        original.awaitDeath(Duration.ofSeconds(10), "dump without --leave-running kills the process");
+
+        Harness.Proc restored = h.restore(image);
+        restored.goAndExpectPass();
     }
 }
