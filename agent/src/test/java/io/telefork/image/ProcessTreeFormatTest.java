@@ -125,6 +125,7 @@ class ProcessTreeFormatTest {
                 new long[3], 0, new long[2], List.of()).encode());
         w.writeRecord(RecordType.SIGNALS, new SignalState(new long[256], List.of()).encode());
         w.writeRecord(RecordType.FILES, FdEntry.encodeAll(List.of()));
+        w.writeRecord(RecordType.GHOSTS, GhostFile.encodeAll(List.of()));
         w.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(List.of(
                 new MemoryArea(0x10000, 0x10000 + 4 * PAGE, 3, false, MemoryArea.Kind.ANONYMOUS, 0, "", NONE, "rd wr"))));
     }
@@ -150,6 +151,9 @@ class ProcessTreeFormatTest {
                 byte[] digest = MessageDigest.getInstance("SHA-256").digest(out.toByteArray());
                 frame(out, RecordType.END, new Encoder().bytes(digest).i64(pageBytes).toByteArray());
                 break;
+            }
+            if (type == RecordType.GHOSTS.id()) {
+                continue; // version 1 had no deleted files or memfds
             }
             if (type == RecordType.INDEX.id()) {
                 PageIndex index = PageIndex.decode(payload, 2);
