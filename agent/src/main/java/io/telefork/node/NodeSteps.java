@@ -105,7 +105,7 @@ final class NodeSteps {
         }
         // A restore into a pod transplants one process into the pod's placeholder: a tree is refused at once.
         DumpOptions options = new DumpOptions(leaveRunning, compression(spec.getCompression()), null, false, leaveStopped,
-                false, true, 0);
+                false, true, spec.getGhostLimitBytes() == null ? 0 : spec.getGhostLimitBytes());
         DumpResult result;
         ImageStore.FileDigest written;
         try (ImageStore.Writing w = images.create(ImageStorage.NodeLocal, fileName)) {

@@ -1,6 +1,7 @@
 package io.telefork.operator;
 
 import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
@@ -82,6 +83,17 @@ public class CheckpointReconciler implements Reconciler<Checkpoint>, Cleaner<Che
             fail(ckpt, s, Reason.InvalidSpec, "leaveStopped needs leaveRunning: false", true);
             return;
         }
+        long ghostLimit;
+        try {
+            ghostLimit = spec.getGhostLimit() == null ? 0 : Quantity.getAmountInBytes(spec.getGhostLimit()).longValueExact();
+        } catch (ArithmeticException | IllegalArgumentException e) {
+            fail(ckpt, s, Reason.InvalidSpec, "spec.ghostLimit " + spec.getGhostLimit() + " is not a size in bytes (e.g. 64Mi)", true);
+            return;
+        }
+        if (ghostLimit < 0) {
+            fail(ckpt, s, Reason.InvalidSpec, "spec.ghostLimit must not be negative", true);
+            return;
+        }
         PodResolver.Resolution r = pods.resolve(ns, spec.getPodName(), spec.getContainerName());
         if (!r.valid()) {
             fail(ckpt, s, r.reason(), r.message(), true);
@@ -98,6 +110,7 @@ public class CheckpointReconciler implements Reconciler<Checkpoint>, Cleaner<Che
         op.setContainerID(t.containerID());
         op.setLeaveRunning(leaveRunning);
         op.setLeaveStopped(leaveStopped);
+        op.setGhostLimitBytes(ghostLimit);
         op.setCompression(spec.getCompression() == null ? ImageCompression.Lz4 : spec.getCompression());
         op.setStorage(spec.getStorage() == null ? ImageStorage.NodeLocal : spec.getStorage());
         NodeOperation created = nodeWork.ensure(ckpt, NodeOperation.Type.Dump, op);

@@ -163,6 +163,7 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
         cs.setLeaveRunning(Boolean.TRUE.equals(spec.getLeaveRunning()));
         cs.setLeaveStopped(!Boolean.TRUE.equals(spec.getLeaveRunning()));
         cs.setStorage(ImageStorage.Shared);
+        cs.setGhostLimit(spec.getGhostLimit());
         cs.setCompression(spec.getCompression() == null ? ImageCompression.Lz4 : spec.getCompression());
         Checkpoint ckpt = new Checkpoint();
         ckpt.setSpec(cs);

@@ -101,6 +101,26 @@ class CheckpointReconcilerTest {
     }
 
     @Test
+    void ghostLimitReachesTheDumpInBytesAndABadOneIsRefused() {
+        f.runningPod("p", "node-a", "app");
+        for (String[] c : new String[][] {{"ok", "64Mi"}, {"bad", "lots"}}) {
+            CheckpointSpec spec = new CheckpointSpec();
+            spec.setPodName("p");
+            spec.setGhostLimit(new io.fabric8.kubernetes.api.model.Quantity(c[1]));
+            Checkpoint ck = new Checkpoint();
+            ck.getMetadata().setName(c[0]);
+            ck.setSpec(spec);
+            client.resources(Checkpoint.class).inNamespace(f.ns).resource(ck).create();
+        }
+        NodeOperation dump = f.awaitNodeOperation(NodeOperation.Type.Dump);
+        assertThat(dump.getSpec().getCheckpointName()).isEqualTo("ok");
+        assertThat(dump.getSpec().getGhostLimitBytes()).isEqualTo(64L << 20);
+        Checkpoint bad = awaitPhase("bad", Phase.Failed);
+        assertThat(Fixtures.failedReason(bad.getStatus())).isEqualTo(Reason.InvalidSpec);
+        assertThat(f.nodeOperations(NodeOperation.Type.Dump)).hasSize(1);
+    }
+
+    @Test
     void podThatIsNotRunningFails() {
         var pod = new io.fabric8.kubernetes.api.model.PodBuilder().withNewMetadata().withName("pending").withNamespace(f.ns).endMetadata()
                 .withNewSpec().addNewContainer().withName("app").withImage("x").endContainer().endSpec().build();

@@ -2,6 +2,7 @@ package io.telefork.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
@@ -32,6 +33,9 @@ public class CheckpointSpec {
     @JsonPropertyDescription("Where the image is kept: NodeLocal (default; restorable on the same node) or Shared (copied to the shared volume; restorable on any node).")
     private ImageStorage storage = ImageStorage.NodeLocal;
 
+    @JsonPropertyDescription("Largest deleted-but-open file or memfd whose content the image may hold, as a quantity (e.g. 64Mi). Default 0: a process holding such a file is not checkpointed (Failed, reason Unsupported, naming the file and the size it needs).")
+    private Quantity ghostLimit;
+
     @Default("Lz4")
     @JsonPropertyDescription("Compression of memory pages in the image: None, Lz4 (default) or Zstd.")
     private ImageCompression compression = ImageCompression.Lz4;
@@ -40,6 +44,8 @@ public class CheckpointSpec {
     public void setPodName(String podName) { this.podName = podName; }
     public String getContainerName() { return containerName; }
     public void setContainerName(String containerName) { this.containerName = containerName; }
+    public Quantity getGhostLimit() { return ghostLimit; }
+    public void setGhostLimit(Quantity ghostLimit) { this.ghostLimit = ghostLimit; }
     public Boolean getLeaveStopped() { return leaveStopped; }
     public void setLeaveStopped(Boolean leaveStopped) { this.leaveStopped = leaveStopped; }
     public Boolean getLeaveRunning() { return leaveRunning; }

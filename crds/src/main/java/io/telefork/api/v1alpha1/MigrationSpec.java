@@ -2,6 +2,7 @@ package io.telefork.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
@@ -30,6 +31,9 @@ public class MigrationSpec {
     @JsonPropertyDescription("Keep the source process running during the move (default false: it stays stopped (SIGSTOP) from the dump on, so two copies never write the same volume, and is resumed if the restore fails). The source pod is deleted only after the restore succeeded.")
     private Boolean leaveRunning = Boolean.FALSE;
 
+    @JsonPropertyDescription("As for a Checkpoint: largest deleted-but-open file or memfd whose content the image may hold (e.g. 64Mi; default 0).")
+    private Quantity ghostLimit;
+
     @Default("Lz4")
     @JsonPropertyDescription("Compression of memory pages in the image: None, Lz4 (default) or Zstd.")
     private ImageCompression compression = ImageCompression.Lz4;
@@ -46,6 +50,8 @@ public class MigrationSpec {
     public void setTargetNode(String targetNode) { this.targetNode = targetNode; }
     public Boolean getLeaveRunning() { return leaveRunning; }
     public void setLeaveRunning(Boolean leaveRunning) { this.leaveRunning = leaveRunning; }
+    public Quantity getGhostLimit() { return ghostLimit; }
+    public void setGhostLimit(Quantity ghostLimit) { this.ghostLimit = ghostLimit; }
     public ImageCompression getCompression() { return compression; }
     public void setCompression(ImageCompression compression) { this.compression = compression; }
     public Boolean getDeleteSourcePod() { return deleteSourcePod; }

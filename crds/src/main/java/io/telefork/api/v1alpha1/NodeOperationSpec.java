@@ -47,6 +47,9 @@ public class NodeOperationSpec {
     @JsonPropertyDescription("Dump: keep the process afterwards, stopped (SIGSTOP), instead of killing it.")
     private Boolean leaveStopped;
 
+    @JsonPropertyDescription("Dump: largest deleted-but-open file or memfd, in bytes, whose content the image may hold (0 or absent: none).")
+    private Long ghostLimitBytes;
+
     @JsonPropertyDescription("Resume: the host PID the Dump left stopped; the agent refuses to resume any other process.")
     private Integer pid;
 
@@ -86,6 +89,8 @@ public class NodeOperationSpec {
     public void setContainerID(String containerID) { this.containerID = containerID; }
     public Boolean getLeaveStopped() { return leaveStopped; }
     public void setLeaveStopped(Boolean leaveStopped) { this.leaveStopped = leaveStopped; }
+    public Long getGhostLimitBytes() { return ghostLimitBytes; }
+    public void setGhostLimitBytes(Long ghostLimitBytes) { this.ghostLimitBytes = ghostLimitBytes; }
     public Integer getPid() { return pid; }
     public void setPid(Integer pid) { this.pid = pid; }
     public Boolean getLeaveRunning() { return leaveRunning; }
