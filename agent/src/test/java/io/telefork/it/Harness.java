@@ -141,12 +141,20 @@ final class Harness implements AutoCloseable {
      * and stdout/stderr written to files in {@code dir}, waits for it and returns the restored PID.
      */
     Detached restoreDetached(Path image, Path dir, String stdinText) {
+        return restoreDetached(image, dir, stdinText, new String[0]);
+    }
+
+    /** As {@link #restoreDetached(Path, Path, String)}, with restore options (e.g. --allow-changed-files). */
+    Detached restoreDetached(Path image, Path dir, String stdinText, String... options) {
         try {
             Path in = dir.resolve("restore-stdin.txt");
             Path out = dir.resolve("restore-stdout.txt");
             Path err = dir.resolve("restore-stderr.txt");
             Files.writeString(in, stdinText);
-            ProcessBuilder pb = new ProcessBuilder(cli("restore", "--detach", image.toString()))
+            List<String> args = new ArrayList<>(List.of("restore", "--detach"));
+            args.addAll(Arrays.asList(options));
+            args.add(image.toString());
+            ProcessBuilder pb = new ProcessBuilder(cli(args.toArray(String[]::new)))
                     .redirectInput(in.toFile()).redirectOutput(out.toFile()).redirectError(err.toFile());
             Process p = pb.start();
             if (!p.waitFor(CLI_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
