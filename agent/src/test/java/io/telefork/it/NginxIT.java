@@ -16,6 +16,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -110,6 +112,8 @@ class NginxIT {
         for (int i = 0; i < 5; i++) {
             assertThat(get()).isEqualTo(token);
         }
+        Map<String, String> shared = sharedZone(master, workers);
+        String workerUid = Harness.status(workers.get(0), "Uid").orElseThrow();
 
         Path image = tmp.resolve("nginx.img");
         h.dump(master, image);
@@ -121,6 +125,10 @@ class NginxIT {
         assertThat(restored.pid()).isEqualTo(master);
         workers.forEach(h::adopt);
         assertServesWithItsWorkers(master, workers, restored);
+        assertThat(sharedZone(master, workers).keySet()).as("the shared zone's addresses").isEqualTo(shared.keySet());
+        for (long w : workers) {
+            assertThat(Harness.status(w, "Uid")).as("credentials of worker %d", w).contains(workerUid);
+        }
         assertGracefulStop(master, workers);
     }
 
@@ -134,6 +142,8 @@ class NginxIT {
         Harness.Proc nginx = startNginx();
         List<Long> workers = awaitWorkers(master);
         assertThat(get()).isEqualTo(token);
+        Map<String, String> shared = sharedZone(master, workers);
+        String workerUid = Harness.status(workers.get(0), "Uid").orElseThrow();
 
         Path image = tmp.resolve("nginx.img");
         AtomicBoolean dumping = new AtomicBoolean(true);
@@ -177,6 +187,10 @@ class NginxIT {
         assertThat(restored.pid()).isEqualTo(master);
         workers.forEach(h::adopt);
         assertServesWithItsWorkers(master, workers, restored);
+        assertThat(sharedZone(master, workers).keySet()).as("the shared zone's addresses").isEqualTo(shared.keySet());
+        for (long w : workers) {
+            assertThat(Harness.status(w, "Uid")).as("credentials of worker %d", w).contains(workerUid);
+        }
         assertGracefulStop(master, workers);
     }
 
@@ -235,6 +249,31 @@ class NginxIT {
                 .pollInterval(Duration.ofMillis(50))
                 .until(() -> !Harness.alive(master) && workers.stream().noneMatch(Harness::alive));
         assertThat(errorLog()).contains("exiting");
+    }
+
+    /**
+     * The MAP_SHARED areas of the master (address range to device and inode), which every worker must map
+     * at the same addresses onto the same object: nginx's shared zone (accept mutex, counters).
+     */
+    private static Map<String, String> sharedZone(long master, List<Long> workers) throws IOException {
+        Map<String, String> zone = sharedMappings(master);
+        assertThat(zone).as("MAP_SHARED areas of the nginx master %d", master).isNotEmpty();
+        for (long w : workers) {
+            assertThat(sharedMappings(w)).as("MAP_SHARED areas of worker %d, shared with the master", w)
+                    .containsAllEntriesOf(zone);
+        }
+        return zone;
+    }
+
+    private static Map<String, String> sharedMappings(long pid) throws IOException {
+        Map<String, String> areas = new TreeMap<>();
+        for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "maps"))) {
+            String[] f = line.trim().split("\\s+", 6);
+            if (f[1].charAt(3) == 's' && f.length == 6 && !f[5].startsWith("/usr/") && !f[5].startsWith("/lib")) {
+                areas.put(f[0], f[3] + " " + f[4]);
+            }
+        }
+        return areas;
     }
 
     private static void awaitGone(long master, List<Long> workers) {
