@@ -118,11 +118,13 @@ public final class Dumper {
                 freezeTree();
                 clock.lap("freeze " + targets.size() + " processes");
 
-                // 2. Block every signal so that injected calls are not turned into signal-delivery stops.
+                // 2. Save every thread's signal mask. Signals are blocked only around each group of injected
+                //    calls (which a signal would turn into signal-delivery stops) and unblocked right after
+                //    it, so that a telefork killed meanwhile leaves no process with all its signals blocked.
                 for (FrozenProcess t : targets) {
-                    t.blockSignals();
+                    t.saveSignalMasks();
                 }
-                clock.lap("block signals");
+                clock.lap("save signal masks");
 
                 // 3. Per process: CPU state, what /proc tells, and what only the process itself can tell
                 //    (brk(0), sigaction, sigaltstack, the tid address), injected through its vDSO.
@@ -396,8 +398,15 @@ public final class Dumper {
         private void forkTwin(FrozenProcess t) throws SysException {
             Remote leader = t.remote(t.pid());
             ptrace.setOptions(t.pid(), Ptrace.O_TRACECLONE);
-            long[] child = leader.cloneTraced(CLONE_FILES);
-            twins.put(t, child);
+            long[] child;
+            t.blockLeaderSignals();
+            try {
+                child = leader.cloneTraced(CLONE_FILES);
+                twins.put(t, child);
+                leader.restoreRegisters();
+            } finally {
+                t.unblockSignals();
+            }
             Ptrace.Status st = ptrace.waitFor((int) child[0]);
             if (!st.stopped()) {
                 throw new SysException("the twin of " + t.pid() + " " + st);
@@ -406,7 +415,6 @@ public final class Dumper {
             // a second copy of the application; it is left a zombie of the original (exit signal 0).
             ptrace.setOptions((int) child[0], Ptrace.O_EXITKILL);
             ptrace.setOptions(t.pid(), 0);
-            leader.restoreRegisters();
         }
 
         /** Lets every process run again, children first, as each was found. */
@@ -440,7 +448,7 @@ public final class Dumper {
                     long inTarget = killTwin(t);
                     if (t.refreezeLeader()) {
                         try {
-                            waitTwinInTarget(t.remote(t.pid()), inTarget);
+                            waitTwinInTarget(t, inTarget);
                         } finally {
                             t.release();
                         }
@@ -465,9 +473,16 @@ public final class Dumper {
             return twin[1];
         }
 
-        private void waitTwinInTarget(Remote r, long twinInTarget) throws SysException {
-            for (int i = 0; i < 1000 && r.raw(SYS_WAIT4, twinInTarget, 0, WALL | WNOHANG, 0) == 0; i++) {
-                Thread.onSpinWait();
+        private void waitTwinInTarget(FrozenProcess t, long twinInTarget) throws SysException {
+            Remote r = t.remote(t.pid());
+            t.blockLeaderSignals();
+            try {
+                for (int i = 0; i < 1000 && r.raw(SYS_WAIT4, twinInTarget, 0, WALL | WNOHANG, 0) == 0; i++) {
+                    Thread.onSpinWait();
+                }
+                r.restoreRegisters();
+            } finally {
+                t.unblockSignals();
             }
         }
 
@@ -486,7 +501,7 @@ public final class Dumper {
                         disposeTwins();
                     } else {
                         for (FrozenProcess t : new ArrayList<>(twins.keySet())) {
-                            waitTwinInTarget(t.remote(t.pid()), killTwin(t));
+                            waitTwinInTarget(t, killTwin(t));
                         }
                     }
                 }
@@ -522,7 +537,15 @@ public final class Dumper {
                     t.kill();
                 }
                 FrozenProcess parent = byPid.get(m.ppid());
-                parent.remote(parent.pid()).raw(SYS_WAIT4, pidInNamespace(m.pid()), 0, WALL, 0);
+                long child = pidInNamespace(m.pid());
+                Remote r = parent.remote(parent.pid());
+                parent.blockLeaderSignals();
+                try {
+                    r.raw(SYS_WAIT4, child, 0, WALL, 0);
+                    r.restoreRegisters();
+                } finally {
+                    parent.unblockSignals();
+                }
             }
             targets.get(0).kill();
         }

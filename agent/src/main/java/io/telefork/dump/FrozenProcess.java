@@ -22,13 +22,17 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * One live process of a tree being dumped, frozen: its seized threads with the signal mask each had, the
- * injectors whose register changes are undone on release, and whether it was job-control stopped. It
+ * injectors whose register changes are undone on release, and whether it was job-control stopped. Its
+ * signals are blocked only around groups of injected calls: a telefork killed during the freeze detaches
+ * its tracees as they are, and outside those groups they then run on with their own masks. It
  * freezes, reads (all but descriptors, which need the whole tree, and pages), releases or kills itself.
  * Used on the tracer thread only.
  */
@@ -44,8 +48,10 @@ final class FrozenProcess {
     private final Ptrace ptrace;
     private final ProcFs proc;
     private final int pid;
-    /** Seized threads, the leader first, with the signal mask each had (null until blocked). */
+    /** Seized threads, the leader first, with the signal mask each had (null until saved). */
     private final Map<Integer, Long> seized = new LinkedHashMap<>();
+    /** Threads whose mask is all ones right now, for a group of injected calls. */
+    private final Set<Integer> blocked = new HashSet<>();
     /** Threads whose registers injected calls change, restored on release. */
     private final Map<Integer, Remote> remotes = new LinkedHashMap<>();
     private boolean wasStopped;
@@ -151,10 +157,42 @@ final class FrozenProcess {
         }
     }
 
-    void blockSignals() throws SysException {
+    /** Saves every thread's own mask, the one its image records and every unblock puts back. */
+    void saveSignalMasks() throws SysException {
         for (int tid : seized.keySet()) {
             seized.put(tid, ptrace.getSigmask(tid));
-            ptrace.setSigmask(tid, ~0L);
+        }
+    }
+
+    /**
+     * Blocks every signal of every thread, for injected calls: a signal the stepped thread could take
+     * would turn the step into a signal-delivery stop. A thread that stays in its ptrace stop takes none,
+     * whatever its mask, so the others' masks matter only for a group that steps each of them.
+     */
+    void blockSignals() throws SysException {
+        for (int tid : seized.keySet()) {
+            blockSignals(tid);
+        }
+    }
+
+    /** As {@link #blockSignals()} for the leader only, for calls injected into it alone. */
+    void blockLeaderSignals() throws SysException {
+        blockSignals(pid);
+    }
+
+    private void blockSignals(int tid) throws SysException {
+        if (seized.get(tid) == null) {
+            throw new IllegalStateException("the signal mask of " + tid + " was not saved before blocking");
+        }
+        ptrace.setSigmask(tid, ~0L);
+        blocked.add(tid);
+    }
+
+    /** Puts back the saved masks of the blocked threads; does nothing when none is blocked. */
+    void unblockSignals() throws SysException {
+        for (int tid : new ArrayList<>(blocked)) {
+            ptrace.setSigmask(tid, seized.get(tid));
+            blocked.remove(tid);
         }
     }
 
@@ -180,36 +218,48 @@ final class FrozenProcess {
         MemoryArea vdso = areas.stream().filter(a -> a.kind() == MemoryArea.Kind.VDSO).findFirst()
                 .orElseThrow(() -> new EngineException(Reason.UNSUPPORTED, "process " + pid + " has no vDSO"));
         gadget = Remote.findGadget(pid, vdso.start(), vdso.end());
+        Map<String, String> status = Map.copyOf(proc.status(pid));
         Remote leader = remote(pid);
-        scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
-                Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-        long brk = leader.call("brk(0)", Sys.SYS_BRK, 0);
-        long[] actions = sigactions(leader, Map.copyOf(proc.status(pid)));
+        long brk;
+        long[] actions;
         long[] itimers = new long[12];
-        for (int which = 0; which < 3; which++) {
-            leader.call("getitimer(" + which + ")", SYS_GETITIMER, which, scratch);
-            ByteBuffer it = readScratch(32);
-            for (int k = 0; k < 4; k++) {
-                itimers[which * 4 + k] = it.getLong(k * 8);
+        List<long[]> altstacks = new ArrayList<>();
+        List<Long> clearTids = new ArrayList<>();
+        blockSignals();
+        try {
+            scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
+                    Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+            brk = leader.call("brk(0)", Sys.SYS_BRK, 0);
+            actions = sigactions(leader, status);
+            for (int which = 0; which < 3; which++) {
+                leader.call("getitimer(" + which + ")", SYS_GETITIMER, which, scratch);
+                ByteBuffer it = readScratch(32);
+                for (int k = 0; k < 4; k++) {
+                    itimers[which * 4 + k] = it.getLong(k * 8);
+                }
             }
+            for (int tid : seized.keySet()) {
+                Remote r = remote(tid);
+                r.call("sigaltstack", Sys.SYS_SIGALTSTACK, 0, scratch);
+                ByteBuffer ss = readScratch(24);
+                altstacks.add(new long[] {ss.getLong(0), ss.getInt(8), ss.getLong(16)});
+                r.call("prctl(PR_GET_TID_ADDRESS)", Sys.SYS_PRCTL, Sys.PR_GET_TID_ADDRESS, scratch);
+                clearTids.add(readScratch(8).getLong(0));
+            }
+            leader.call("munmap scratch page", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+            scratch = 0;
+            for (Remote r : remotes.values()) {
+                r.restoreRegisters();
+            }
+        } finally {
+            unblockSignals();
         }
         List<ThreadState> threads = new ArrayList<>();
         int i = 0;
         for (int tid : seized.keySet()) {
-            Remote r = remote(tid);
-            r.call("sigaltstack", Sys.SYS_SIGALTSTACK, 0, scratch);
-            ByteBuffer ss = readScratch(24);
-            long[] altstack = {ss.getLong(0), ss.getInt(8), ss.getLong(16)};
-            r.call("prctl(PR_GET_TID_ADDRESS)", Sys.SYS_PRCTL, Sys.PR_GET_TID_ADDRESS, scratch);
-            long clearTid = readScratch(8).getLong(0);
             threads.add(new ThreadState(tid, regs.get(i), xstates.get(i), seized.get(tid), rseqs.get(i),
-                    altstack, clearTid, Kernel.getRobustList(tid), pendings.get(i)));
+                    altstacks.get(i), clearTids.get(i), Kernel.getRobustList(tid), pendings.get(i)));
             i++;
-        }
-        leader.call("munmap scratch page", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
-        scratch = 0;
-        for (Remote r : remotes.values()) {
-            r.restoreRegisters();
         }
         return new Captured(this, reader, areas, threads, processInfo(brk, itimers),
                 new SignalState(actions, sharedPending), ghosts);
@@ -264,6 +314,7 @@ final class FrozenProcess {
     /** Lets the process run again: registers, signal masks, running or stopped as found. */
     void release() throws SysException {
         if (scratch != 0) {
+            blockLeaderSignals();
             remote(pid).raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
             scratch = 0;
         }
@@ -271,11 +322,7 @@ final class FrozenProcess {
             r.restoreRegisters();
         }
         remotes.clear();
-        for (Map.Entry<Integer, Long> t : seized.entrySet()) {
-            if (t.getValue() != null) {
-                ptrace.setSigmask(t.getKey(), t.getValue());
-            }
-        }
+        unblockSignals();
         if ((wasStopped || stopOnRelease) && !seized.isEmpty()) {
             // A signal given to PTRACE_DETACH from an interrupt stop may be dropped; a queued one is not.
             Kernel.kill(pid, Sys.SIGSTOP);
@@ -298,10 +345,11 @@ final class FrozenProcess {
             awaitDeath(tids.get(i));
         }
         seized.clear();
+        blocked.clear();
     }
 
     /**
-     * Freezes the leader again for a moment (to reap a twin in it), its signals blocked; false if it has
+     * Freezes the leader again for a moment (to reap a twin in it), its mask saved; false if it has
      * exited meanwhile.
      */
     boolean refreezeLeader() throws SysException {
@@ -317,7 +365,6 @@ final class FrozenProcess {
             return false;
         }
         seized.put(pid, ptrace.getSigmask(pid));
-        ptrace.setSigmask(pid, ~0L);
         return true;
     }
 
