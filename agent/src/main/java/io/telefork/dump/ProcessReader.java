@@ -25,6 +25,8 @@ final class ProcessReader {
     private static final int O_CLOEXEC = 02000000;
     private static final int O_ACCMODE = 3;
     private static final int O_WRONLY = 1;
+    private static final int O_RDONLY = 0;
+    private static final int O_NONBLOCK = 04000;
 
     private final ProcFs proc;
     private final int pid;
@@ -172,6 +174,9 @@ final class ProcessReader {
             int type = id.mode() & FileId.S_IFMT;
             if (type == FileId.S_IFREG) {
                 out.add(new FdEntry(fd, FdEntry.Kind.FILE, target, flags, cloexec, pos, id));
+            } else if (type == FileId.S_IFIFO && !stdio) {
+                // On 0-2 a FIFO stays the restorer's, as an anonymous pipe there does.
+                out.add(fifo(fd, target, flags, cloexec, link, id));
             } else if (type == FileId.S_IFDIR) {
                 out.add(new FdEntry(fd, FdEntry.Kind.DIRECTORY, target, flags, cloexec, pos, id));
             } else if (type == FileId.S_IFCHR) {
@@ -227,6 +232,31 @@ final class ProcessReader {
         } catch (SysException e) {
             throw new EngineException(Reason.SYSTEM, "cannot read pipe " + target + " of process " + pid + ": "
                     + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * A named pipe: its size, and its buffered bytes once per FIFO in the tree. A descriptor that cannot
+     * be read (write-only) is peeked through a fresh non-blocking read-only open of the same FIFO, which
+     * neither blocks nor takes anything out of it.
+     */
+    private FdEntry fifo(int fd, String target, int flags, boolean cloexec, Path link, FileId id)
+            throws EngineException {
+        boolean takeContent = tree.takeFifo(id.dev(), id.ino());
+        try {
+            boolean readable = (flags & O_ACCMODE) != O_WRONLY;
+            int mine = readable || !takeContent ? Kernel.stealFd(pid, fd)
+                    : Kernel.open(link.toString(), O_RDONLY | O_NONBLOCK);
+            try {
+                long size = Kernel.pipeSize(mine);
+                byte[] content = takeContent ? Kernel.peekPipe(mine) : new byte[0];
+                return new FdEntry(fd, FdEntry.Kind.FIFO, target, flags, cloexec, 0, id, new long[] {size}, content);
+            } finally {
+                Kernel.close(mine);
+            }
+        } catch (SysException e) {
+            throw new EngineException(Reason.SYSTEM, "cannot read FIFO " + target + " (fd " + fd + ") of process "
+                    + pid + ": " + e.getMessage(), e);
         }
     }
 
@@ -448,7 +478,7 @@ final class ProcessReader {
     private EngineException unsupported(int fd, String target) {
         return new EngineException(Reason.UNSUPPORTED, "process " + pid + " has fd " + fd + " open on " + target
                 + ", a kind of file not supported yet (supported: regular files, directories, character devices, "
-                + "deleted regular files and memfds, pipes with both ends in the process tree, eventfd, timerfd, "
+                + "FIFOs, deleted regular files and memfds, pipes with both ends in the process tree, eventfd, timerfd, "
                 + "signalfd, epoll, inotify, TCP, UDP and unix sockets, and pipes, sockets or terminals on fds 0-2)");
     }
 }

@@ -16,6 +16,8 @@ final class TreeFiles {
 
     private final Map<String, PipeEnds> pipes = new HashMap<>();
     private final Set<Long> socketInodes = new HashSet<>();
+    /** The FIFOs (device:inode) whose buffered bytes one descriptor of the tree has taken already. */
+    private final Set<String> fifosTaken = new HashSet<>();
 
     /** Which ends of one pipe the tree holds, and whether its buffered bytes were taken already. */
     static final class PipeEnds {
@@ -49,6 +51,11 @@ final class TreeFiles {
 
     Map<String, PipeEnds> pipes() {
         return pipes;
+    }
+
+    /** True the first time it is asked for a FIFO: that descriptor carries the FIFO's buffered bytes. */
+    boolean takeFifo(long dev, long ino) {
+        return fifosTaken.add(dev + ":" + ino);
     }
 
     Set<Long> socketInodes() {

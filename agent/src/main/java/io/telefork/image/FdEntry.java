@@ -90,7 +90,13 @@ public record FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec
          * data: the watched paths in the same order, each ending in a NUL byte. Events not yet read are
          * not kept.
          */
-        INOTIFY
+        INOTIFY,
+        /**
+         * A named pipe (mkfifo), reopened by path with the same flags; {@code file} identifies it (device and
+         * inode) across descriptors and processes. params: pipe size; data: the bytes buffered in it, on the
+         * first descriptor of the tree on that FIFO only (empty on the others).
+         */
+        FIFO
     }
 
     public FdEntry(int fd, Kind kind, String path, int flags, boolean cloexec, long position, FileId file) {

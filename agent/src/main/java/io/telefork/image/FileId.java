@@ -10,6 +10,7 @@ public record FileId(long dev, long ino, long size, long mtimeNanos, int mode) {
     public static final int S_IFREG = 0100000;
     public static final int S_IFDIR = 0040000;
     public static final int S_IFCHR = 0020000;
+    public static final int S_IFIFO = 0010000;
 
     public boolean isRegular() {
         return (mode & S_IFMT) == S_IFREG;

@@ -26,6 +26,11 @@ final class SharedObjects {
     /** Per shared memory object mapped more than once in the tree: its extent (first and end offset). */
     private final Map<String, long[]> extents = new HashMap<>();
     private final Map<String, Held> memory = new HashMap<>();
+    /**
+     * Per FIFO (device:inode of the dump): the O_RDWR descriptor its first opener keeps at a temporary
+     * number until that vessel's descriptors are placed, after every vessel has opened its own.
+     */
+    private final Map<String, Held> fifos = new HashMap<>();
 
     SharedObjects(List<ImageHead> heads) {
         Map<String, Integer> mappings = new HashMap<>();
@@ -80,6 +85,14 @@ final class SharedObjects {
 
     void putDescriptor(int pid, int fd, Held held) {
         descriptors.put(((long) pid << 32) | (fd & 0xffffffffL), held);
+    }
+
+    Held fifo(String key) {
+        return fifos.get(key);
+    }
+
+    void putFifo(String key, Held held) {
+        fifos.put(key, held);
     }
 
     Held[] ends(String key) {

@@ -459,6 +459,7 @@ final class Transplant {
                 default -> fdTemps.put(f.fd(), factory.create(f));
             }
         }
+        factory.fillFifos();
         for (Map.Entry<Integer, Integer> t : fdTemps.entrySet()) {
             shared.putDescriptor(head.process().pid(), t.getKey(), new SharedObjects.Held(vessel, t.getValue()));
         }
@@ -554,6 +555,8 @@ final class Transplant {
         private static final int S_IFMT = 0170000;
         private static final int S_IFSOCK = 0140000;
         private static final int F_SETPIPE_SZ = 1031;
+        private static final int F_GETPIPE_SZ = 1032;
+        private static final int FIONREAD = 0x541B;
         private static final int O_NONBLOCK = 04000;
         private static final long TFD_IOC_SET_TICKS = 0x40085400L;
         /** Per pipe (by its pipe:[inode] name): its read and write ends here. */
@@ -564,6 +567,7 @@ final class Transplant {
             int nonblock = f.flags() & O_NONBLOCK;
             return switch (f.kind()) {
                 case PIPE -> pipeEnd(f);
+                case FIFO -> fifo(f);
                 case EVENTFD -> {
                     int fd = adopt(remote.call("eventfd2", SYS_EVENTFD2, 0, (p[1] != 0 ? 1 : 0) | nonblock | Sys.O_CLOEXEC));
                     if (p[0] != 0) {
@@ -768,6 +772,77 @@ final class Transplant {
             a.put(sa).put((byte) 0).flip();
             writeScratch(a, 0);
             return scratch;
+        }
+
+        /**
+         * A FIFO reopened by path. The first descriptor of the tree on it opens it O_RDWR too, which never
+         * blocks; as long as that helper stays open (until its vessel's temporaries are closed, once every
+         * vessel has opened its descriptors) the read-only and write-only opens do not block or fail either,
+         * and closing it afterwards leaves the FIFO with the readers and writers it had.
+         */
+        private int fifo(FdEntry f) throws Exception {
+            String key = fifoKey(f);
+            if (shared.fifo(key) == null) {
+                int helper = open(f.path(), Sys.O_RDWR | O_NONBLOCK, "FIFO of fd " + f.fd());
+                FileId now = FileIds.stat(proc.dir(vessel).resolve("fd").resolve(Integer.toString(helper)));
+                if ((now.mode() & S_IFMT) != FileId.S_IFIFO) {
+                    throw new EngineException(Reason.FILE_CHANGED, f.path() + " (fd " + f.fd() + ") is no longer "
+                            + "a FIFO");
+                }
+                // Best effort, as for pipes: a size above /proc/sys/fs/pipe-max-size is refused to the unprivileged.
+                remote.raw(Sys.SYS_FCNTL, helper, F_SETPIPE_SZ, f.params()[0]);
+                shared.putFifo(key, new SharedObjects.Held(vessel, helper));
+            }
+            // Non-blocking first: should the helper be gone after all, a write-only open fails (ENXIO) rather
+            // than hang the restore.
+            int flags = f.flags() & ~(Sys.O_CREAT | Sys.O_EXCL | Sys.O_TRUNC);
+            int fd = open(f.path(), flags | O_NONBLOCK, "fd " + f.fd());
+            FileId now = FileIds.stat(proc.dir(vessel).resolve("fd").resolve(Integer.toString(fd)));
+            if ((now.mode() & S_IFMT) != FileId.S_IFIFO) {
+                throw new EngineException(Reason.FILE_CHANGED, f.path() + " (fd " + f.fd() + ") is no longer a FIFO");
+            }
+            if ((flags & O_NONBLOCK) == 0) {
+                remote.call("fcntl(F_SETFL)", Sys.SYS_FCNTL, fd, Sys.F_SETFL, flags & ~Sys.O_ACCMODE);
+            }
+            return fd;
+        }
+
+        /**
+         * Writes each FIFO's buffered bytes, once, through its helper: only one descriptor of the tree on
+         * it carries them, which may be one this process took from another (inherited across fork).
+         */
+        void fillFifos() throws Exception {
+            for (FdEntry f : head.fds()) {
+                if (f.kind() != FdEntry.Kind.FIFO || f.data().length == 0) {
+                    continue;
+                }
+                SharedObjects.Held helper = shared.fifo(fifoKey(f));
+                if (helper == null) {
+                    throw new EngineException(Reason.BAD_IMAGE, "fd " + f.fd() + " of process "
+                            + head.process().pid() + " holds the bytes of FIFO " + f.path()
+                            + ", which no descriptor of the tree opens");
+                }
+                int here = helper.vessel() == vessel ? helper.fd() : take(helper, "FIFO " + f.path());
+                if (f.data().length > remote.raw(Sys.SYS_FCNTL, here, F_GETPIPE_SZ)) {
+                    throw new EngineException(Reason.INCOMPATIBLE, "FIFO " + f.path() + " held " + f.data().length
+                            + " bytes, more than it can hold here (see /proc/sys/fs/pipe-max-size)");
+                }
+                // A process outside the tree that kept the FIFO open kept its bytes in it too: writing them
+                // again would hand them out twice.
+                ByteBuffer count = scratchBuffer(4);
+                remote.call("ioctl(FIONREAD) on FIFO " + f.path(), SYS_IOCTL, here, FIONREAD, scratch);
+                Kernel.readMemory(vessel, scratch, count, 4);
+                if (count.getInt(0) != 0) {
+                    throw new EngineException(Reason.FILE_CHANGED, "FIFO " + f.path() + " holds " + count.getInt(0)
+                            + " bytes already (a process outside the tree has it open), besides the "
+                            + f.data().length + " the image holds for it");
+                }
+                writeAll(here, f.data(), "FIFO " + f.path());
+            }
+        }
+
+        private String fifoKey(FdEntry f) {
+            return f.file().dev() + ":" + f.file().ino();
         }
 
         private int pipeEnd(FdEntry f) throws Exception {

@@ -492,6 +492,30 @@ class BadInputIT {
     }
 
     /**
+     * A FIFO (agent/src/test/c/fifo.c: two, one between parent and child) deleted, or replaced by a regular
+     * file, between dump and restore: the restore fails (exit 7) and leaves no process, and writes none of
+     * the FIFO's buffered bytes into the file that took its place.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"deleted", "replaced"})
+    void fifoGoneIsRefused(String how) throws IOException {
+        Harness.Proc p = h.startProgram("fifo", List.of(tmp.toString()), Map.of());
+        Path image = tmp.resolve("fifo.img");
+        h.dump(p.pid(), image);
+        p.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        Path fifo = tmp.resolve("own");
+        Files.delete(fifo);
+        if (how.equals("replaced")) {
+            Files.writeString(fifo, "a regular file\n");
+        }
+
+        assertRestoreFails(image, 7);
+        if (how.equals("replaced")) {
+            assertThat(Files.readString(fifo)).as("the file in the FIFO's place").isEqualTo("a regular file\n");
+        }
+    }
+
+    /**
      * A deleted file is re-created in the directory it was deleted from: with that directory gone, the
      * restore fails (exit 7) before anything runs.
      */

@@ -92,7 +92,8 @@ class SelfCheckingProgramsIT {
                 Case.of("ghost_fd", "{tmp}").dumpedWith("--ghost-limit", "4M"),
                 Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
                 Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"),
-                Case.of("inotify_watch", "{tmp}"));
+                Case.of("inotify_watch", "{tmp}"),
+                Case.of("fifo", "{tmp}"));
     }
 
     static Stream<Case> plainCases() {
@@ -118,7 +119,8 @@ class SelfCheckingProgramsIT {
                 Case.of("tree", "pipes").dumpedWith("--freeze"),
                 Case.of("ghost_fd", "{tmp}").dumpedWith("--ghost-limit", "4M"),
                 Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
-                Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"), Case.of("inotify_watch", "{tmp}"));
+                Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"), Case.of("inotify_watch", "{tmp}"),
+                Case.of("fifo", "{tmp}"));
     }
 
     @TempDir
