@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Servers with their listening sockets and their state. First a real one: redis-server (Debian's package, installed by .ci/run) with 200 000 keys, a listening TCP
+ * Servers with their listening sockets and their state. First a real one: redis-server (Debian's package, installed by .ci/run) with a million keys of 1000 bytes (about 1 GB; the data set's DEBUG DIGEST compared), a listening TCP
  * socket on 127.0.0.1, background threads, an epoll and an internal pipe. Dumped, restored: every key is
  * there, it answers on the same port, and a client that was connected across the dump sees its
  * connection closed (telefork's default for established connections) and can reconnect; with
@@ -50,9 +50,12 @@ class ServersIT {
                 "--dir", tmp.toString(), "--logfile", tmp.resolve("redis.log").toString()));
         redis.closeStdin();
         awaitPong(port);
-        assertThat(command(port, "DEBUG", "POPULATE", "200000", "key", "64")).isEqualTo("+OK");
+        // About 1 GB: a million keys of 1000 bytes; the digest of the whole data set is compared.
+        assertThat(command(port, "DEBUG", "POPULATE", "1000000", "key", "1000")).isEqualTo("+OK");
         assertThat(command(port, "SET", "greeting", "hello from before the dump")).isEqualTo("+OK");
-        assertThat(command(port, "DBSIZE")).isEqualTo(":200001");
+        assertThat(command(port, "DBSIZE")).isEqualTo(":1000001");
+        String digest = command(port, "DEBUG", "DIGEST");
+        assertThat(digest).matches("\\+[0-9a-f]{40}");
 
         try (Socket old = connect(port)) {
             send(old, "PING");
@@ -64,7 +67,8 @@ class ServersIT {
 
             h.restoreDetached(image, tmp, "");
             awaitPong(port);
-            assertThat(command(port, "DBSIZE")).isEqualTo(":200001");
+            assertThat(command(port, "DBSIZE")).isEqualTo(":1000001");
+            assertThat(command(port, "DEBUG", "DIGEST")).as("digest of every key and value").isEqualTo(digest);
             assertThat(command(port, "GET", "greeting")).isEqualTo("$26");
             assertThat(command(port, "GET", "key:123456")).startsWith("$");
 
@@ -168,7 +172,7 @@ class ServersIT {
 
     private static Socket connect(int port) throws IOException {
         Socket s = new Socket("127.0.0.1", port);
-        s.setSoTimeout(10_000);
+        s.setSoTimeout(30_000); // DEBUG POPULATE of a million keys answers only when done
         return s;
     }
 
