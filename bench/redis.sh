@@ -34,6 +34,7 @@ command -v "$REDIS" >/dev/null || { echo "bench: $REDIS not found (apt-get insta
 command -v "$CLI" >/dev/null || { echo "bench: $CLI not found (apt-get install redis-tools)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "bench: python3 is needed to find a free port" >&2; exit 1; }
 
+source "$ROOT/bench/lib.sh"
 WORK=$(mktemp -d /tmp/telefork-bench-redis.XXXXXX)
 SHM=/dev/shm/telefork-bench-redis-$$
 SERVER=""  # the running redis (original or restored), while there is one
@@ -45,11 +46,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-now() { echo "$EPOCHREALTIME"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.1f", a / b }'; }
-engine_ms() { grep -oE "$2 ([0-9.]+) ms" "$1" | head -n1 | grep -oE '[0-9.]+' || true; }
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 rcli() { "$CLI" -h 127.0.0.1 -p "$PORT" "$@"; }
 
@@ -89,30 +85,12 @@ for ((r = 1; r <= RUNS; r++)); do
     size=$(rcli DBSIZE)
     rss_mib+=("$(awk '/^VmRSS/ { printf "%.0f", $2 / 1024 }' "/proc/$SERVER/status")")
 
-    t0=$(now)
-    if ! "$JAVA" -jar "$JAR" dump -v "$SERVER" "$SHM.img" 2> "$WORK/dump.err"; then
-        echo "bench: dump failed:" >&2; cat "$WORK/dump.err" >&2; exit 1
-    fi
-    t1=$(now)
-    for ((i = 0; i < 100; i++)); do  # killed by the dump
-        kill -0 "$SERVER" 2>/dev/null || break
-        sleep 0.05
-    done
+    timed_dump "$SERVER" "$SHM.img"
     SERVER=""
-    dump_s+=("$(elapsed "$t0" "$t1")")
-    image_mib+=("$(awk -v b="$(stat -c %s "$SHM.img")" 'BEGIN { printf "%.1f", b / 1048576 }')")
-    v=$(engine_ms "$WORK/dump.err" in); [[ -n $v ]] && e_dump+=("$v")
-    v=$(engine_ms "$WORK/dump.err" frozen); [[ -n $v ]] && e_frozen+=("$v")
 
-    t0=$(now)
-    if ! "$JAVA" -jar "$JAR" restore -v --detach "$SHM.img" < /dev/null > "$WORK/restore.out" 2> "$WORK/restore.err"; then
-        echo "bench: restore failed:" >&2; cat "$WORK/restore.err" >&2; exit 1
-    fi
-    t1=$(now)
-    restore_s+=("$(elapsed "$t0" "$t1")")
+    timed_restore "$SHM.img"
     SERVER=$(head -n1 "$WORK/restore.out")
     [[ $SERVER =~ ^[0-9]+$ ]] || { echo "bench: restore --detach printed no PID" >&2; SERVER=""; exit 1; }
-    v=$(engine_ms "$WORK/restore.err" in); [[ -n $v ]] && e_restore+=("$v")
     await_pong
     after=$(rcli DEBUG DIGEST)
     if [[ $after != "$digest" || $(rcli DBSIZE) != "$size" ]]; then
@@ -130,7 +108,6 @@ for ((r = 1; r <= RUNS; r++)); do
     rm -f "$SHM.img" "$SHM.copy"
 done
 
-md() { if (($# == 0)); then echo "-"; else printf '%s\n' "$@" | median; fi; }
 d=$(md "${dump_s[@]}"); rs=$(md "${restore_s[@]}"); c=$(md "${cp_s[@]}")
 mkdir -p "$ROOT/bench/out"
 result=$ROOT/bench/out/redis-$(date -u +%Y%m%dT%H%M%SZ).md

@@ -41,6 +41,7 @@ command -v gcc >/dev/null || { echo "bench: gcc is needed to build bench/holder.
 [[ -z $JVM_MIB ]] || command -v javac >/dev/null || { echo "bench: javac is needed for the JVM target" >&2; exit 1; }
 [[ -d /dev/shm && -w /dev/shm ]] || { echo "bench: /dev/shm is not writable" >&2; exit 1; }
 
+source "$ROOT/bench/lib.sh"
 WORK=$(mktemp -d /tmp/telefork-bench.XXXXXX)
 SHM=/dev/shm/telefork-bench-$$
 HOLDER=""    # the running target process, while there is one
@@ -57,12 +58,6 @@ trap 'exit 130' INT TERM
 gcc -O2 -pthread -o "$WORK/holder" "$ROOT/bench/holder.c"
 [[ -z $JVM_MIB ]] || javac -d "$WORK" "$ROOT/bench/JvmHeap.java"
 
-now() { echo "$EPOCHREALTIME"; }
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.1f", a / b }'; }
-# first "in X ms" (and "frozen Y ms") of an engine -v line, or nothing
-engine_ms() { grep -oE "$2 ([0-9.]+) ms" "$1" | head -n1 | grep -oE '[0-9.]+' || true; }
 
 # Starts a target (the command line given) and waits for its READY; sets HOLDER.
 start_target() {
@@ -94,7 +89,6 @@ for ((r = 0; r < RUNS; r++)); do
 done
 JVM_S=$(printf '%s\n' "${jvm[@]}" | median)
 
-md() { if (($# == 0)); then echo "-"; else printf '%s\n' "$@" | median; fi; }
 
 # measure LABEL COMMAND...: RUNS dumps and restores of fresh targets started with COMMAND; sets ROW (not
 # run in a $(...) subshell, so that an exit stops the whole run and the cleanup sees HOLDER and RESTORED).
@@ -106,27 +100,10 @@ measure() {
         echo "bench: $label, run $r of $RUNS" >&2
         start_target "$@"
 
-        t0=$(now)
-        if ! "$JAVA" -jar "$JAR" dump -v "$HOLDER" "$SHM.img" 2> "$WORK/dump.err"; then
-            echo "bench: dump failed:" >&2; cat "$WORK/dump.err" >&2; exit 1
-        fi
-        t1=$(now)
-        for ((i = 0; i < 100; i++)); do  # killed by the dump
-            kill -0 "$HOLDER" 2>/dev/null || break
-            sleep 0.05
-        done
+        timed_dump "$HOLDER" "$SHM.img"
         HOLDER=""
-        dump_s+=("$(elapsed "$t0" "$t1")")
-        image_mib+=("$(awk -v b="$(stat -c %s "$SHM.img")" 'BEGIN { printf "%.1f", b / 1048576 }')")
-        v=$(engine_ms "$WORK/dump.err" in); [[ -n $v ]] && e_dump+=("$v")
-        v=$(engine_ms "$WORK/dump.err" frozen); [[ -n $v ]] && e_frozen+=("$v")
 
-        t0=$(now)
-        if ! "$JAVA" -jar "$JAR" restore -v --detach "$SHM.img" < /dev/null > "$WORK/restore.out" 2> "$WORK/restore.err"; then
-            echo "bench: restore failed:" >&2; cat "$WORK/restore.err" >&2; exit 1
-        fi
-        t1=$(now)
-        restore_s+=("$(elapsed "$t0" "$t1")")
+        timed_restore "$SHM.img"
         restored=$(head -n1 "$WORK/restore.out")
         if [[ $restored =~ ^[0-9]+$ ]]; then
             RESTORED=$restored
@@ -139,7 +116,6 @@ measure() {
         else
             echo "bench: restore --detach printed no PID: $(cat "$WORK/restore.out")" >&2
         fi
-        v=$(engine_ms "$WORK/restore.err" in); [[ -n $v ]] && e_restore+=("$v")
 
         t0=$(now)
         cp "$SHM.img" "$SHM.copy"

@@ -28,6 +28,7 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -86,7 +87,7 @@ public final class Dumper {
         /** Every process of the tree, live or zombie, in the same order. */
         private final List<ProcessTree.Member> members = new ArrayList<>();
         private long frozenAt;
-        private java.time.Instant frozenSince;
+        private Instant frozenSince;
         private long frozenNanos;
         /** Established TCP connections kept in repair mode while the tree is dumped (--tcp-established). */
         private final FrozenConnections connections = new FrozenConnections(options.tcpEstablished());
@@ -222,7 +223,7 @@ public final class Dumper {
             targets.add(root); // before it is frozen, so that the cleanup path releases whatever was seized
             root.freeze();
             frozenAt = System.nanoTime();
-            frozenSince = java.time.Instant.now();
+            frozenSince = Instant.now();
             members.add(member(pid, false));
             List<Integer> children = proc.children(pid);
             if (options.singleProcess() && !children.isEmpty()) {

@@ -9,7 +9,6 @@ import io.telefork.image.ImageReader;
 import io.telefork.image.MemoryArea;
 import io.telefork.image.RecordType;
 import io.telefork.proc.ProcFs;
-import io.telefork.sys.Kernel;
 import io.telefork.sys.Remote;
 import io.telefork.sys.Sys;
 import io.telefork.sys.SysException;
@@ -17,7 +16,6 @@ import io.telefork.sys.SysException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -232,15 +230,6 @@ final class GhostFiles {
     }
 
     private long putString(String s) throws EngineException, SysException {
-        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
-        if (bytes.length >= Sys.PAGE) {
-            throw new EngineException(Reason.UNSUPPORTED, "path too long: " + s.substring(0, 64) + "...");
-        }
-        ByteBuffer b = ByteBuffer.allocateDirect(bytes.length + 1);
-        b.put(bytes).put((byte) 0).flip();
-        if (Kernel.writeMemory(vessel, scratch, b, bytes.length + 1) != bytes.length + 1) {
-            throw new SysException("short write into the vessel's scratch page");
-        }
-        return scratch;
+        return ScratchPage.putString(vessel, scratch, s);
     }
 }

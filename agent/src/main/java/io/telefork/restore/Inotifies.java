@@ -3,12 +3,10 @@ package io.telefork.restore;
 import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.image.FdEntry;
-import io.telefork.sys.Kernel;
 import io.telefork.sys.Remote;
 import io.telefork.sys.Sys;
 import io.telefork.sys.SysException;
 
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -129,15 +127,6 @@ final class Inotifies {
     }
 
     private long putString(String s) throws EngineException, SysException {
-        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
-        if (bytes.length >= Sys.PAGE) {
-            throw new EngineException(Reason.UNSUPPORTED, "path too long: " + s.substring(0, 64) + "...");
-        }
-        ByteBuffer b = ByteBuffer.allocateDirect(bytes.length + 1);
-        b.put(bytes).put((byte) 0).flip();
-        if (Kernel.writeMemory(vessel, scratch, b, bytes.length + 1) != bytes.length + 1) {
-            throw new SysException("short write into the vessel's scratch page");
-        }
-        return scratch;
+        return ScratchPage.putString(vessel, scratch, s);
     }
 }

@@ -1224,13 +1224,6 @@ final class Transplant {
 
     /** Writes a NUL-terminated string at the start of the scratch page; returns its address. */
     private long putString(String s) throws EngineException, SysException {
-        byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
-        if (bytes.length >= Sys.PAGE) {
-            throw new EngineException(Reason.UNSUPPORTED, "path too long: " + s.substring(0, 64) + "...");
-        }
-        ByteBuffer b = scratchBuffer(bytes.length + 1);
-        b.put(bytes).put((byte) 0).flip();
-        writeScratch(b, 0);
-        return scratch;
+        return ScratchPage.putString(vessel, scratch, s);
     }
 }

@@ -122,14 +122,7 @@ class NginxIT {
         assertThat(refused()).as("nobody listens on port %d after the dump: %s", port, listeners()).isTrue();
 
         Harness.Detached restored = h.restoreDetached(image, tmp, "");
-        assertThat(restored.pid()).isEqualTo(master);
-        workers.forEach(h::adopt);
-        assertServesWithItsWorkers(master, workers, restored);
-        assertThat(sharedZone(master, workers).keySet()).as("the shared zone's addresses").isEqualTo(shared.keySet());
-        for (long w : workers) {
-            assertThat(Harness.status(w, "Uid")).as("credentials of worker %d", w).contains(workerUid);
-        }
-        assertGracefulStop(master, workers);
+        assertRestoredAsBefore(restored, master, workers, shared, workerUid);
     }
 
     /**
@@ -184,14 +177,7 @@ class NginxIT {
                 .isTrue();
 
         Harness.Detached restored = h.restoreDetached(image, tmp, "", "--allow-changed-files");
-        assertThat(restored.pid()).isEqualTo(master);
-        workers.forEach(h::adopt);
-        assertServesWithItsWorkers(master, workers, restored);
-        assertThat(sharedZone(master, workers).keySet()).as("the shared zone's addresses").isEqualTo(shared.keySet());
-        for (long w : workers) {
-            assertThat(Harness.status(w, "Uid")).as("credentials of worker %d", w).contains(workerUid);
-        }
-        assertGracefulStop(master, workers);
+        assertRestoredAsBefore(restored, master, workers, shared, workerUid);
     }
 
     private Harness.Proc startNginx() throws InterruptedException {
@@ -365,5 +351,21 @@ class NginxIT {
             s.bind(new InetSocketAddress("127.0.0.1", 0));
             return s.getLocalPort();
         }
+    }
+
+    /**
+     * The restored tree is the dumped one: the master's PID, the same workers serving the page, the shared
+     * zone at the same addresses, the workers' credentials; and it stops gracefully.
+     */
+    private void assertRestoredAsBefore(Harness.Detached restored, long master, List<Long> workers,
+                                        Map<String, String> shared, String workerUid) throws Exception {
+        assertThat(restored.pid()).isEqualTo(master);
+        workers.forEach(h::adopt);
+        assertServesWithItsWorkers(master, workers, restored);
+        assertThat(sharedZone(master, workers).keySet()).as("the shared zone's addresses").isEqualTo(shared.keySet());
+        for (long w : workers) {
+            assertThat(Harness.status(w, "Uid")).as("credentials of worker %d", w).contains(workerUid);
+        }
+        assertGracefulStop(master, workers);
     }
 }

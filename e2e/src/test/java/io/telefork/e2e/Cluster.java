@@ -5,6 +5,7 @@ import com.marcnuri.helm.Release;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.client.Config;
@@ -154,6 +155,16 @@ final class Cluster {
                         && p.getStatus().getContainerStatuses() != null
                         && p.getStatus().getContainerStatuses().stream().allMatch(c -> Boolean.TRUE.equals(c.getReady())),
                         120, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    /** A telefork resource of {@code kind} with {@code spec}, to be created. */
+    static GenericKubernetesResource resource(String kind, String ns, String name, Map<String, Object> spec) {
+        GenericKubernetesResource r = new GenericKubernetesResource();
+        r.setApiVersion(GROUP_VERSION);
+        r.setKind(kind);
+        r.setMetadata(new ObjectMetaBuilder().withName(name).withNamespace(ns).build());
+        r.setAdditionalProperty("spec", spec);
+        return r;
     }
 
     /** Loads an example YAML from the repository (after text replacements) into namespace NS. */

@@ -247,11 +247,7 @@ class TeleforkE2E {
         runPod(workloadPod(NS, "keeper", NODE_A, "/counter", "/data/counter.log"));
         await("keeper printed 3 numbers", Duration.ofSeconds(30), () -> lastNumber(NS, "keeper") >= 3);
         String uid = pod(NS, "keeper").getMetadata().getUid();
-        GenericKubernetesResource mig = new GenericKubernetesResource();
-        mig.setApiVersion(GROUP_VERSION);
-        mig.setKind("Migration");
-        mig.setMetadata(new ObjectMetaBuilder().withName("keeper-move").withNamespace(NS).build());
-        mig.setAdditionalProperty("spec", Map.of("podName", "keeper", "targetNode", NODE_B));
+        GenericKubernetesResource mig = resource("Migration", NS, "keeper-move", Map.of("podName", "keeper", "targetNode", NODE_B));
         long t0 = System.nanoTime();
         create(mig);
         GenericKubernetesResource done = waitFinal("Migration", NS, "keeper-move", Duration.ofSeconds(180));
@@ -371,11 +367,7 @@ class TeleforkE2E {
     void largeMigrationKeepsItsMemory() {
         runPod(workloadPod(NS, "hog", NODE_A, "/memhog", "1024"));
         await("hog filled its memory and counts", Duration.ofSeconds(120), () -> memhogLines(log(NS, "hog")).size() >= 2);
-        GenericKubernetesResource mig = new GenericKubernetesResource();
-        mig.setApiVersion(GROUP_VERSION);
-        mig.setKind("Migration");
-        mig.setMetadata(new ObjectMetaBuilder().withName("hog-move").withNamespace(NS).build());
-        mig.setAdditionalProperty("spec", Map.of("podName", "hog", "targetNode", NODE_B));
+        GenericKubernetesResource mig = resource("Migration", NS, "hog-move", Map.of("podName", "hog", "targetNode", NODE_B));
         long t0 = System.nanoTime();
         create(mig);
         GenericKubernetesResource done = waitFinal("Migration", NS, "hog-move", Duration.ofSeconds(300));
@@ -585,11 +577,7 @@ class TeleforkE2E {
         runPod(p);
         await("pinned printed 3 numbers", Duration.ofSeconds(30), () -> lastNumber(NS, "pinned") >= 3);
         long before = lastNumber(NS, "pinned");
-        GenericKubernetesResource mig = new GenericKubernetesResource();
-        mig.setApiVersion(GROUP_VERSION);
-        mig.setKind("Migration");
-        mig.setMetadata(new ObjectMetaBuilder().withName("pinned-move").withNamespace(NS).build());
-        mig.setAdditionalProperty("spec", Map.of("podName", "pinned", "targetNode", NODE_B));
+        GenericKubernetesResource mig = resource("Migration", NS, "pinned-move", Map.of("podName", "pinned", "targetNode", NODE_B));
         create(mig);
         GenericKubernetesResource done = waitFinal("Migration", NS, "pinned-move", Duration.ofSeconds(180));
         System.out.println("pinned-move: " + status(done));
@@ -620,11 +608,8 @@ class TeleforkE2E {
         String placeholder = "trap 'kill -TERM $c 2>/dev/null' TERM INT; sleep 2147483647 & c=$!; "
                 + "while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || exit $s; done";
         runPod(workloadPod(NS, "vessel", NODE_A, "/bin/sh", "-c", placeholder));
-        GenericKubernetesResource r = new GenericKubernetesResource();
-        r.setApiVersion(GROUP_VERSION);
-        r.setKind("Restore");
-        r.setMetadata(new ObjectMetaBuilder().withName("into-vessel").withNamespace(NS).build());
-        r.setAdditionalProperty("spec", Map.of("checkpointName", "counter-move", "targetPod", "vessel"));
+        GenericKubernetesResource r = resource("Restore", NS, "into-vessel",
+                Map.of("checkpointName", "counter-move", "targetPod", "vessel"));
         long t0 = System.nanoTime();
         create(r);
         GenericKubernetesResource done = waitFinal("Restore", NS, "into-vessel", Duration.ofSeconds(120));

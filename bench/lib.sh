@@ -1,0 +1,45 @@
+# Shared by bench/run.sh and bench/redis.sh (sourced, not run): time stamps, medians, and one timed
+# dump and restore through the CLI. Expects JAVA, JAR and WORK to be set.
+
+now() { echo "$EPOCHREALTIME"; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+md() { if (($# == 0)); then echo "-"; else printf '%s\n' "$@" | median; fi; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.1f", a / b }'; }
+# first "in X ms" (and "frozen Y ms") of an engine -v line, or nothing
+engine_ms() { grep -oE "$2 ([0-9.]+) ms" "$1" | head -n1 | grep -oE '[0-9.]+' || true; }
+
+# timed_dump PID IMG: `telefork dump -v PID IMG`, which kills PID, timed until the command returns;
+# waits for PID to be gone, then appends to the caller's arrays dump_s, image_mib, e_dump and e_frozen.
+timed_dump() {
+    local pid=$1 img=$2 t0 t1 i v
+    t0=$(now)
+    if ! "$JAVA" -jar "$JAR" dump -v "$pid" "$img" 2> "$WORK/dump.err"; then
+        echo "bench: dump failed:" >&2; cat "$WORK/dump.err" >&2; exit 1
+    fi
+    t1=$(now)
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    dump_s+=("$(elapsed "$t0" "$t1")")
+    image_mib+=("$(awk -v b="$(stat -c %s "$img")" 'BEGIN { printf "%.1f", b / 1048576 }')")
+    v=$(engine_ms "$WORK/dump.err" in); [[ -n $v ]] && e_dump+=("$v")
+    v=$(engine_ms "$WORK/dump.err" frozen); [[ -n $v ]] && e_frozen+=("$v")
+    return 0
+}
+
+# timed_restore IMG: `telefork restore -v --detach IMG`, timed until the command returns (the process
+# runs then); appends to the caller's arrays restore_s and e_restore. The restored PID is the first
+# line of $WORK/restore.out.
+timed_restore() {
+    local img=$1 t0 t1 v
+    t0=$(now)
+    if ! "$JAVA" -jar "$JAR" restore -v --detach "$img" < /dev/null > "$WORK/restore.out" 2> "$WORK/restore.err"; then
+        echo "bench: restore failed:" >&2; cat "$WORK/restore.err" >&2; exit 1
+    fi
+    t1=$(now)
+    restore_s+=("$(elapsed "$t0" "$t1")")
+    v=$(engine_ms "$WORK/restore.err" in); [[ -n $v ]] && e_restore+=("$v")
+    return 0
+}
