@@ -39,16 +39,4 @@ public record DumpOptions(boolean leaveRunning, Compression compression, Progres
             throw new IllegalArgumentException("negative ghost limit " + ghostLimit);
         }
     }
-
-    public DumpOptions(boolean leaveRunning, Compression compression, Progress progress) {
-        this(leaveRunning, compression, progress, false, false, false, false, 0);
-    }
-
-    public DumpOptions(boolean leaveRunning, Compression compression, Progress progress, boolean fullFreeze) {
-        this(leaveRunning, compression, progress, fullFreeze, false, false, false, 0);
-    }
-
-    public static DumpOptions defaults() {
-        return new DumpOptions(false, Compression.NONE, Progress.NONE, false, false, false, false, 0);
-    }
 }
