@@ -338,8 +338,13 @@ static int run_session(void)
 	tf_check(ppid_of(leader) == getpid() && ppid_of(group) == getpid() && ppid_of(plain) == getpid(),
 		 "a child's parent is not this process");
 	tf_info("sid %d pgid %d before, %d %d now\n", (int)my_sid, (int)my_pgid, (int)sid_now, (int)pgid_now);
+	/* Each child reaps its own grandchild (it waits for it): only then is the child killed, so that no
+	 * grandchild is left to another reaper with its PID still taken when this process has exited. */
 	kill(in_session, SIGKILL);
 	kill(in_group, SIGKILL);
+	for (int i = 0; i < 5000 && (kill(in_session, 0) == 0 || kill(in_group, 0) == 0); i++)
+		usleep(1000);
+	tf_check(kill(in_session, 0) != 0 && kill(in_group, 0) != 0, "a grandchild was not reaped by its parent");
 	pid_t kids[] = {leader, group, plain};
 	for (int i = 0; i < 3; i++) {
 		kill(kids[i], SIGKILL);

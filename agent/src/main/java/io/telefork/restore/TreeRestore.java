@@ -42,6 +42,7 @@ final class TreeRestore {
     private static final int SYS_CLONE3 = 435;
     private static final int PR_SET_DUMPABLE = 4;
     private static final long ZOMBIE_WAIT_MILLIS = 5000;
+    private static final long PID_RELEASE_WAIT_NANOS = 3_000_000_000L;
 
     private final Ptrace ptrace;
     private final ImageTree image;
@@ -66,26 +67,69 @@ final class TreeRestore {
 
     /**
      * A tree is restored with its PIDs or not at all (parents wait for their children by PID, and
-     * processes signal each other by PID): checked before anything is made.
+     * processes signal each other by PID): checked before anything is made. An ID held by a process
+     * that has already ended (a zombie, or one still being torn down) is waited for a moment: right
+     * after a dump its processes are dead but not all reaped yet, as their new parent reaps them.
      */
     static void checkIdsFree(ImageTree image, ProcFs proc) throws EngineException {
         if (image.single()) {
             return;
         }
+        long deadline = System.nanoTime() + PID_RELEASE_WAIT_NANOS;
         for (ProcessTree.Member m : image.tree().members()) {
-            if (proc.exists(m.pid())) {
+            if (!awaitFree(proc, m.pid(), deadline)) {
                 throw new EngineException(Reason.INCOMPATIBLE, "process " + m.pid() + " (" + m.comm() + ") of the "
-                        + "tree must keep its PID, but PID " + m.pid() + " is in use here (is the original still "
-                        + "running?)");
+                        + "tree must keep its PID, but PID " + m.pid() + " is in use here (" + holder(proc, m.pid())
+                        + ")");
             }
         }
         for (ImageHead h : image.heads()) {
             for (ThreadState t : h.threads()) {
-                if (proc.exists(t.tid())) {
+                if (!awaitFree(proc, t.tid(), deadline)) {
                     throw new EngineException(Reason.INCOMPATIBLE, "thread " + t.tid() + " of process "
-                            + h.process().pid() + " must keep its ID, but it is in use here");
+                            + h.process().pid() + " must keep its ID, but it is in use here (" + holder(proc, t.tid())
+                            + ")");
                 }
             }
+        }
+    }
+
+    /** True once no task has the ID; waits only while its holder has ended (state Z, X or x). */
+    private static boolean awaitFree(ProcFs proc, int id, long deadline) throws EngineException {
+        while (proc.exists(id)) {
+            if (!ended(proc, id) || System.nanoTime() > deadline) {
+                return !proc.exists(id);
+            }
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new EngineException(Reason.SYSTEM, "interrupted while waiting for PID " + id + " to be "
+                        + "released");
+            }
+        }
+        return true;
+    }
+
+    private static boolean ended(ProcFs proc, int id) {
+        try {
+            String state = proc.stat(id)[3];
+            return state.equals("Z") || state.equals("X") || state.equals("x");
+        } catch (IOException | RuntimeException e) {
+            return !proc.exists(id);
+        }
+    }
+
+    private static String holder(ProcFs proc, int id) {
+        try {
+            String[] stat = proc.stat(id);
+            if (ended(proc, id)) {
+                return "by " + stat[2] + ", which has exited but was not reaped by its parent, PID " + stat[4]
+                        + ", within " + PID_RELEASE_WAIT_NANOS / 1_000_000 + " ms";
+            }
+            return "by " + stat[2] + "; is the original still running?";
+        } catch (IOException | RuntimeException e) {
+            return "by a process that has just gone; try again";
         }
     }
 
