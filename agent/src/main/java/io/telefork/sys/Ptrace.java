@@ -16,7 +16,7 @@ import java.util.List;
 public final class Ptrace {
     static final int PTRACE_CONT = 7;
     static final int PTRACE_KILL = 8;
-    static final int PTRACE_SINGLESTEP = 9;
+    static final int PTRACE_SYSCALL = 24;
     static final int PTRACE_GETREGS = 12;
     static final int PTRACE_SETREGS = 13;
     static final int PTRACE_DETACH = 17;
@@ -139,8 +139,9 @@ public final class Ptrace {
         ptrace(PTRACE_CONT, pid, 0, signal, "PTRACE_CONT");
     }
 
-    public void singleStep(int pid) throws SysException {
-        ptrace(PTRACE_SINGLESTEP, pid, 0, 0, "PTRACE_SINGLESTEP");
+    /** Resumes until the next system-call entry or exit (or event) stop. */
+    public void syscall(int pid) throws SysException {
+        ptrace(PTRACE_SYSCALL, pid, 0, 0, "PTRACE_SYSCALL");
     }
 
     public void detach(int pid, int signal) throws SysException {

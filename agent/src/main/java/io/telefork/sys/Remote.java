@@ -6,7 +6,10 @@ import java.nio.ByteBuffer;
 
 /**
  * Runs system calls inside a stopped tracee: set the argument registers, point rip at a {@code syscall}
- * instruction (the "gadget"), single-step it, read rax. Injected calls run with the tracee's own
+ * instruction (the "gadget"), run it from its entry stop to its exit stop (PTRACE_SYSCALL), read rax.
+ * Not single-stepped: a tracer that dies leaves the trap flag of a stepped tracee set (an implicit detach
+ * does not clear it), and the process would die of SIGTRAP at its next instruction; syscall tracing is
+ * cleared on any detach. Injected calls run with the tracee's own
  * credentials, namespaces, seccomp filter and root, which is the point: a restore done this way builds
  * the process inside its container. The caller must have blocked the tracee's signals (a pending signal
  * would turn the step into a signal-delivery stop).
@@ -60,15 +63,8 @@ public final class Remote {
             r[argRegs[i]] = args[i];
         }
         ptrace.setRegs(pid, r);
-        ptrace.singleStep(pid);
-        Ptrace.Status st = ptrace.waitFor(pid);
-        if (!st.stopped()) {
-            throw new SysException("process " + pid + " " + st + " during an injected system call " + nr);
-        }
-        if (st.stopSignal() != Sys.SIGTRAP) {
-            throw new SysException("process " + pid + " got signal " + st.stopSignal()
-                    + " during an injected system call " + nr);
-        }
+        toSyscallStop(nr, "entry");
+        toSyscallStop(nr, "exit");
         long[] after = ptrace.getRegs(pid);
         if (after[Regs.RIP] != gadget + 2) {
             throw new SysException(String.format("injected system call %d in %d stopped at 0x%x, not 0x%x",
@@ -103,15 +99,16 @@ public final class Remote {
         r[Regs.R10] = 0;
         r[Regs.R8] = 0;
         ptrace.setRegs(pid, r);
-        ptrace.singleStep(pid);
+        toSyscallStop(nr, "entry");
+        ptrace.syscall(pid);
         Ptrace.Status st = ptrace.waitFor(pid);
         long child = -1;
         if (st.stopped() && (st.event() == Ptrace.EVENT_CLONE || st.event() == Ptrace.EVENT_FORK)) {
             child = ptrace.getEventMsg(pid);
-            ptrace.singleStep(pid);
+            ptrace.syscall(pid);
             st = ptrace.waitFor(pid);
         }
-        if (!st.stopped() || st.stopSignal() != Sys.SIGTRAP) {
+        if (!syscallStop(st)) {
             throw new SysException("process " + pid + " " + st + " during an injected clone");
         }
         long[] after = ptrace.getRegs(pid);
@@ -126,6 +123,24 @@ public final class Remote {
             throw new SysException("clone in process " + pid + " reported no child");
         }
         return new long[] {child, rax};
+    }
+
+    /** Resumes the tracee to the entry or exit stop of the injected call. */
+    private void toSyscallStop(int nr, String which) throws SysException {
+        ptrace.syscall(pid);
+        Ptrace.Status st = ptrace.waitFor(pid);
+        if (!st.stopped()) {
+            throw new SysException("process " + pid + " " + st + " during an injected system call " + nr);
+        }
+        if (!syscallStop(st)) {
+            throw new SysException("process " + pid + " got signal " + st.stopSignal() + " at the " + which
+                    + " of an injected system call " + nr);
+        }
+    }
+
+    /** A system-call stop: SIGTRAP, or SIGTRAP | 0x80 with PTRACE_O_TRACESYSGOOD, and no event. */
+    private static boolean syscallStop(Ptrace.Status st) {
+        return st.stopped() && st.event() == 0 && (st.stopSignal() & 0x7f) == Sys.SIGTRAP;
     }
 
     /** Runs the call; a negative result becomes a {@link SysException} naming {@code what}. */
