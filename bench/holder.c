@@ -1,8 +1,11 @@
 /*
- * holder MIB [THREADS]: the benchmark's target process. Fills MIB MiB of anonymous memory with
+ * holder MIB [THREADS [write]]: the benchmark's target process. Fills MIB MiB of anonymous memory with
  * pseudo-random (incompressible) data, starts THREADS - 1 more threads (default 1 thread in all) that
  * wait in pause(), prints READY and waits in pause() until killed.
- * Compiled by bench/run.sh.
+ * With "write", the main thread instead writes one word of every page, pass after pass, and prints
+ * "pass START_NS END_NS" (CLOCK_REALTIME) after each: what the process pays while a twin lives.
+ * HOLDER_THP=1 in the environment asks for transparent huge pages (MADV_HUGEPAGE) before the fill.
+ * Compiled by bench/run.sh and bench/freeze.sh.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -11,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static void *waiter(void *arg)
@@ -30,6 +35,11 @@ int main(int argc, char **argv)
 		perror("holder: mmap");
 		return 1;
 	}
+	const char *thp = getenv("HOLDER_THP");
+	if (thp && strcmp(thp, "1") == 0 && madvise(p, size, MADV_HUGEPAGE) != 0) {
+		perror("holder: madvise(MADV_HUGEPAGE)");
+		return 1;
+	}
 	uint64_t x = 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid();
 	for (size_t i = 0; i < size / 8; i++) { /* xorshift64 */
 		x ^= x << 13;
@@ -46,6 +56,18 @@ int main(int argc, char **argv)
 	}
 	if (write(1, "READY\n", 6) != 6)
 		return 1;
+	if (argc > 3 && strcmp(argv[3], "write") == 0) {
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		for (;;) {
+			struct timespec a, b;
+			clock_gettime(CLOCK_REALTIME, &a);
+			for (size_t i = 0; i < size / 8; i += 4096 / 8)
+				p[i]++;
+			clock_gettime(CLOCK_REALTIME, &b);
+			printf("pass %lld %lld\n", (long long)a.tv_sec * 1000000000LL + a.tv_nsec,
+			       (long long)b.tv_sec * 1000000000LL + b.tv_nsec);
+		}
+	}
 	for (;;)
 		pause();
 }

@@ -85,6 +85,10 @@ final class DumpCommand implements Callable<Integer> {
         DumpOptions options = new DumpOptions(leaveRunning, compression, progress, fullFreeze, leaveStopped,
                 tcp.established, false, ghostLimit);
         DumpResult r;
+        if (leaveRunning && !fullFreeze) {
+            // The process stands still only for a moment: not one spent on this JVM's first calls.
+            new Engine().practiceDump(compression);
+        }
         if (file.equals("-")) {
             try (FileChannel stdout = new FileOutputStream(FileDescriptor.out).getChannel()) {
                 r = new Engine().dump(pid, Cli.writeStream(stdout), options);

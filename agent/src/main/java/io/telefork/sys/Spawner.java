@@ -1,5 +1,6 @@
 package io.telefork.sys;
 
+import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.StringArray;
 import com.sun.jna.ptr.IntByReference;
@@ -40,6 +41,26 @@ public final class Spawner {
             } finally {
                 c.posix_spawn_file_actions_destroy(actions);
                 c.posix_spawnattr_destroy(attr);
+            }
+        }
+    }
+
+    /** Kills a process this JVM spawned and waits for its end, so that no zombie is left. */
+    public static void killAndReap(int pid) {
+        try {
+            Kernel.kill(pid, Sys.SIGKILL);
+        } catch (SysException e) {
+            return; // already gone and reaped
+        }
+        IntByReference status = new IntByReference();
+        while (true) {
+            try {
+                LibC.C.waitpid(pid, status, 0);
+                return;
+            } catch (LastErrorException e) {
+                if (e.getErrorCode() != Sys.EINTR) {
+                    return;
+                }
             }
         }
     }

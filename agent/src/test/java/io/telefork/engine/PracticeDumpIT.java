@@ -1,0 +1,43 @@
+package io.telefork.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.telefork.image.Compression;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The practice dump that warms a fresh JVM before a short freeze: it really dumps (a child sleep,
+ * through the whole twin path) and leaves nothing behind, neither the sleep nor its twin.
+ */
+class PracticeDumpIT {
+
+    @Test
+    void practiceDumpRunsAndLeavesNoProcess() throws IOException {
+        List<Long> before = childrenOfThisJvm();
+        for (Compression c : Compression.values()) {
+            assertThat(new Engine().practiceDump(c)).as("practice dump with %s", c).isTrue();
+        }
+        assertThat(childrenOfThisJvm()).as("children of this JVM (a sleep or its twin left behind)")
+                .containsExactlyInAnyOrderElementsOf(before);
+    }
+
+    /** From /proc, not ProcessHandle: the practice's sleep is spawned outside the JDK's process API. */
+    private static List<Long> childrenOfThisJvm() throws IOException {
+        long self = ProcessHandle.current().pid();
+        try (Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(self), "task"))) {
+            return tasks.flatMap(t -> {
+                try {
+                    String kids = Files.readString(t.resolve("children")).trim();
+                    return kids.isEmpty() ? Stream.empty() : Stream.of(kids.split(" ")).map(Long::parseLong);
+                } catch (IOException e) {
+                    return Stream.empty();
+                }
+            }).toList();
+        }
+    }
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# bench/freeze.sh: how long `telefork dump --leave-running` keeps a process frozen (a copy-on-write
+# twin is forked and read while the process runs on), with 4 KiB pages and with transparent huge
+# pages, and what the running process pays meanwhile.
+#
+#   mvn -B -pl agent -am -DskipTests package     # builds agent/target/telefork.jar
+#   bench/freeze.sh                              # Markdown table on stdout, also saved in bench/out/
+#
+# The target is `holder MIB 1 write` (bench/holder.c): MIB MiB of pseudo-random anonymous memory,
+# then a loop that writes one word of every page, pass after pass, printing each pass's start and end.
+# Per page size, one target takes RUNS dumps `dump -v --leave-running PID /dev/shm/IMG` (default 5),
+# one after the other, the image removed after each. Columns:
+#   frozen ms        the engine's "frozen" figure: from the freeze to the moment the process runs again
+#   first frozen ms  the same for the target's first dump: the only one of a writing process that still
+#                    finds its huge pages whole (a write to a page shared with a twin splits its huge page)
+#   dump ms          the engine's whole dump (the twin is read while the process runs)
+#   base pass ms     median pass over all pages before the first dump
+#   COW faults       minor faults of the target during a dump (median): its first write to each page
+#                    while the twin shares it copies the page
+#   cost ms          per dump (median): the passes that started during the dump took this much longer
+#                    than base passes would have, less the frozen time: copy-on-write faults, plus
+#                    the CPU the dump itself takes from the target on this machine
+#   us/fault         cost ms / COW faults
+# Environment: RUNS (5), MIB (2048), MODES ("4k thp"), JAR (agent/target/telefork.jar), JAVA (java).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUNS=${RUNS:-5}
+MIB=${MIB:-2048}
+MODES=${MODES-"4k thp"}
+JAR=${JAR:-$ROOT/agent/target/telefork.jar}
+JAVA=${JAVA:-java}
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+
+[[ -f $JAR ]] || { echo "bench: $JAR is missing: mvn -B -pl agent -am -DskipTests package" >&2; exit 1; }
+WORK=$(mktemp -d /tmp/telefork-freeze.XXXXXX)
+IMG=/dev/shm/telefork-freeze-$$.img
+HOLDER=""
+cleanup() {
+    [[ -z $HOLDER ]] || kill -9 "$HOLDER" 2>/dev/null || true
+    rm -rf "$WORK" "$IMG"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+gcc -O2 -pthread -o "$WORK/holder" "$ROOT/bench/holder.c"
+
+minflt() { awk '{ sub(/^.*\) /, ""); print $8 }' "/proc/$1/stat"; }
+ns() { local t=$EPOCHREALTIME; echo "${t/./}000"; }
+
+# run_mode MODE: one target, RUNS dumps; sets ROW.
+run_mode() {
+    local mode=$1 thp=0 out=$WORK/holder.out r i v
+    [[ $mode == thp ]] && thp=1
+    : > "$out"
+    (
+        for f in /proc/$BASHPID/fd/*; do   # only 0, 1 and 2: telefork refuses descriptors it cannot restore
+            n=${f##*/}
+            ((n > 2)) && eval "exec $n>&-"
+        done
+        HOLDER_THP=$thp exec "$WORK/holder" "$MIB" 1 write < /dev/null > "$out" 2>&1
+    ) &
+    HOLDER=$!
+    disown "$HOLDER"
+    for ((i = 0; i < 600; i++)); do
+        grep -q READY "$out" && break
+        sleep 0.1
+    done
+    grep -q READY "$out" || { echo "bench: holder not ready: $(cat "$out")" >&2; exit 1; }
+    sleep 2   # base passes
+    local huge
+    huge=$(awk '/AnonHugePages/ { print $2 / 1024 }' "/proc/$HOLDER/smaps_rollup")
+    local frozen=() engine=() faults=() windows=()
+    for ((r = 1; r <= RUNS; r++)); do
+        echo "bench: $mode, dump $r of $RUNS" >&2
+        local f0 f1 t0 t1
+        f0=$(minflt "$HOLDER"); t0=$(ns)
+        if ! "$JAVA" -jar "$JAR" dump -v --leave-running "$HOLDER" "$IMG" 2> "$WORK/dump.err"; then
+            echo "bench: dump failed:" >&2; cat "$WORK/dump.err" >&2; exit 1
+        fi
+        t1=$(ns); f1=$(minflt "$HOLDER")
+        rm -f "$IMG"
+        v=$(engine_ms "$WORK/dump.err" frozen); frozen+=("$v")
+        engine+=("$(engine_ms "$WORK/dump.err" in)")
+        faults+=("$((f1 - f0))")
+        windows+=("$t0 $t1 $v")
+        sleep 1
+    done
+    kill -9 "$HOLDER"; HOLDER=""
+    local first=${windows[0]%% *} base
+    base=$(awk -v first="$first" '$1 == "pass" && $3 < first { print ($3 - $2) / 1e6 }' "$out" | median)
+    base=$(printf '%.1f' "$base")
+    local costs=()
+    for w in "${windows[@]}"; do
+        read -r t0 t1 v <<< "$w"
+        costs+=("$(awk -v a="$t0" -v b="$t1" -v base="$base" -v frozen="$v" '
+            $1 == "pass" && $2 >= a && $2 < b { sum += ($3 - $2) / 1e6; n++ }
+            END { c = sum - n * base - frozen; if (c < 0) c = 0; printf "%.1f", c }' "$out")")
+    done
+    local f c
+    f=$(printf '%.0f' "$(md "${faults[@]}")"); c=$(md "${costs[@]}")
+    ROW="| $MIB MiB, $mode pages ($huge MiB huge) | $(md "${frozen[@]}") | ${frozen[0]} | $(md "${engine[@]}") | $base | $f | $c | $(awk -v c="$c" -v f="$f" 'BEGIN { if (f > 0) printf "%.2f", c * 1000 / f; else print "-" }') |"
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+rows=()
+for mode in $MODES; do
+    run_mode "$mode"
+    rows+=("$ROW")
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+mkdir -p "$ROOT/bench/out"
+result=$ROOT/bench/out/freeze-$(date -u +%Y%m%dT%H%M%SZ).md
+{
+    echo "telefork dump --leave-running of a process writing to all its pages: medians of $RUNS dumps, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after"
+    echo
+    echo "| target | frozen ms | first frozen ms | dump ms | base pass ms | COW faults | cost ms | us/fault |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    printf '%s\n' "${rows[@]}"
+} | tee "$result"
+echo "bench: saved in $result" >&2
