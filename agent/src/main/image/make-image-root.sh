@@ -3,7 +3,8 @@
 #
 # Lays out the base of a container image without Docker or a registry: a jlink'ed JRE in OUT/opt/java,
 # the host's shared libraries it needs (found with ldd, copied without symlinks, since Jib's extra
-# directories drop symlinks) and an empty /tmp (JNA and zstd-jni unpack their native libraries there).
+# directories drop symlinks), /usr/bin/sleep and an empty /tmp (JNA and zstd-jni unpack their native
+# libraries there).
 # Jib then builds the image FROM scratch on top of OUT (mvn -Pimages package).
 set -eu
 java_home=$1
@@ -40,6 +41,17 @@ for lib in libpthread.so.0 libdl.so.2 librt.so.1 libm.so.6; do
             break
         fi
     done
+done
+# The restorer's helper vessel (a plain sleep, seized at once): restoring a tree or threads into a pod's
+# placeholder spawns it into the pod's PID namespace to write ns_last_pid there.
+mkdir -p "$out/usr/bin"
+cp -L /usr/bin/sleep "$out/usr/bin/sleep"
+ldd /usr/bin/sleep | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p' |
+while read -r lib; do
+    if [ ! -e "$out$lib" ]; then
+        mkdir -p "$out$(dirname "$lib")"
+        cp -L "$lib" "$out$lib"
+    fi
 done
 # Programs look for the loader under /lib64 as well as where ldd found it.
 if [ -e /lib64/ld-linux-x86-64.so.2 ] && [ ! -e "$out/lib64/ld-linux-x86-64.so.2" ]; then

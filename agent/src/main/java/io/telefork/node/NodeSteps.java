@@ -103,9 +103,11 @@ final class NodeSteps {
         if (leaveRunning && leaveStopped) {
             throw new StepFailure(Reason.InvalidSpec, "leaveRunning and leaveStopped exclude each other");
         }
-        // A restore into a pod transplants one process into the pod's placeholder: a tree is refused at once.
+        // The main process with all its descendants: a restore into a pod re-creates them in the placeholder's
+        // PID namespace with the IDs they have in this one.
+        checkAllUnderMain(spec.getContainerID(), main);
         DumpOptions options = new DumpOptions(leaveRunning, compression(spec.getCompression()), null, false, leaveStopped,
-                false, true, spec.getGhostLimitBytes() == null ? 0 : spec.getGhostLimitBytes());
+                false, false, spec.getGhostLimitBytes() == null ? 0 : spec.getGhostLimitBytes());
         DumpResult result;
         ImageStore.FileDigest written;
         try (ImageStore.Writing w = images.create(ImageStorage.NodeLocal, fileName)) {
@@ -149,6 +151,32 @@ final class NodeSteps {
         out.setMessage("dumped PID " + main.pid() + " to " + storage + " " + fileName);
         metrics.imageBytes("dump", written.size());
         metrics.frozen(result.frozen());
+    }
+
+    /**
+     * A dump of the main process takes its descendants; a process of the container outside that tree (one
+     * started by kubectl exec, a child of the runtime's shim) would be left out of the image: refused.
+     */
+    private void checkAllUnderMain(String containerID, ProcessInfo main) throws StepFailure, IOException {
+        java.util.Map<Integer, Integer> parents = new java.util.HashMap<>();
+        for (int pid : containers.pids(containerID)) {
+            try {
+                parents.put(pid, ProcessInfo.read(procRoot, pid).ppid());
+            } catch (IOException e) {
+                // exited while we looked
+            }
+        }
+        for (int pid : parents.keySet()) {
+            int p = pid;
+            while (p != main.pid() && parents.containsKey(p)) {
+                p = parents.get(p);
+            }
+            if (p != main.pid()) {
+                throw new StepFailure(Reason.Unsupported, "process " + pid + " of container " + containerID
+                        + " is not a descendant of its main process " + main.pid() + " (started by exec?); "
+                        + "only the main process and its descendants are checkpointed");
+            }
+        }
     }
 
     /**
@@ -218,6 +246,9 @@ final class NodeSteps {
         clock.lap("pod check, image digest");
 
         ProcessInfo vessel = awaitPlaceholder(spec.getContainerID());
+        // The placeholder's parent when it is the container's main process (the operator's waiting shell):
+        // a tree whose first process was its container's main process goes there, with its PID.
+        ProcessInfo init = containers.main(spec.getContainerID()).filter(m -> m.pid() == vessel.ppid()).orElse(null);
         Preflight.privileges(spec.getProcess(), vessel);
         List<String> cgroupsBefore = containers.cgroups(vessel.pid());
         preflight.memory(spec.getMemoryBytes() == null ? 0 : spec.getMemoryBytes(), cgroupsBefore);
@@ -225,19 +256,22 @@ final class NodeSteps {
 
         RestoreResult result;
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
-            result = engine.restoreInto(vessel.pid(), in, new RestoreOptions(Boolean.TRUE.equals(spec.getAllowChangedFiles()), null));
+            result = engine.restoreInto(vessel.pid(), init == null ? 0 : init.pid(), in,
+                    new RestoreOptions(Boolean.TRUE.equals(spec.getAllowChangedFiles()), null));
             out.setResumedAt(Instant.now().truncatedTo(ChronoUnit.MILLIS).toString());
         } catch (EngineException e) {
             throw StepFailure.from(e);
         }
         clock.lap("engine restore");
-        confirm(vessel, result.pid(), spec.getProcess() == null ? null : spec.getProcess().getComm(), cgroupsBefore);
+        confirm(init != null && result.pid() == init.pid() ? init : vessel, result.pid(),
+                spec.getProcess() == null ? null : spec.getProcess().getComm(), cgroupsBefore);
         clock.lap("takeover confirmed");
         out.setPid(result.pid());
         out.setOriginalPid(result.originalPid());
         out.setMemoryBytes(result.memoryBytes());
         out.setReason(Reason.Restored);
-        out.setMessage("restored PID " + result.originalPid() + " into placeholder PID " + vessel.pid());
+        out.setMessage("restored PID " + result.originalPid() + " into " + (result.pid() == vessel.pid()
+                ? "placeholder PID " + vessel.pid() : "the placeholder's parent, PID " + result.pid()));
         metrics.imageBytes("restore", digest.size());
     }
 

@@ -92,19 +92,44 @@ public final class Restorer {
      * with their PIDs, and threads made with their IDs, as the vessel's PID namespace numbers them.
      */
     public RestoreResult restoreInto(int vesselPid, ReadableByteChannel in) throws EngineException {
+        return restoreInto(vesselPid, 0, in);
+    }
+
+    /**
+     * As {@link #restoreInto(int, ReadableByteChannel)}, for a placeholder that is the only child of a small
+     * init ({@code initPid}, 0 for none): see {@link InitVessel} for when the init is the vessel instead.
+     */
+    public RestoreResult restoreInto(int placeholderPid, int initPid, ReadableByteChannel in) throws EngineException {
         long started = System.nanoTime();
-        if (!proc.exists(vesselPid)) {
-            throw new EngineException(Reason.NO_SUCH_PROCESS, "no vessel process with PID " + vesselPid);
+        if (!proc.exists(placeholderPid)) {
+            throw new EngineException(Reason.NO_SUCH_PROCESS, "no vessel process with PID " + placeholderPid);
         }
         ImageReader reader = openImage(in);
         ImageTree image = readTree(reader);
+        int vesselPid;
+        try {
+            vesselPid = InitVessel.choose(image, placeholderPid, initPid, proc);
+        } catch (IOException e) {
+            reader.close();
+            throw translate(e);
+        }
         try (reader; Tracer tracer = new Tracer("telefork-restore-" + vesselPid)) {
             return tracer.call(ptrace -> {
                 TaskIds ids = new TaskIds(ptrace, proc, vesselPid);
-                TreeRestore.checkIdsFreeBeside(image, ids, vesselPid);
+                java.util.Set<Integer> ending = vesselPid == placeholderPid ? java.util.Set.of()
+                        : java.util.Set.of(ids.inNamespace(placeholderPid));
+                TreeRestore.checkIdsFreeBeside(image, ids, vesselPid, ending);
                 ptrace.seize(vesselPid, Ptrace.O_EXITKILL);
                 ptrace.interrupt(vesselPid);
                 awaitInterrupt(ptrace, vesselPid);
+                if (vesselPid != placeholderPid) {
+                    try {
+                        InitVessel.endPlaceholder(ptrace, proc, vesselPid, placeholderPid);
+                    } catch (Exception e) {
+                        ptrace.detach(vesselPid, 0);
+                        throw e;
+                    }
+                }
                 TreeRestore t = new TreeRestore(ptrace, image, reader, options, proc, ids, true);
                 long bytes;
                 try {

@@ -106,10 +106,13 @@ final class TreeRestore {
 
     /**
      * For a restore into an existing vessel: every ID but the first process's (which takes the vessel's)
-     * must be free in the vessel's PID namespace; what holds one there is running, not being reaped.
+     * must be free in the vessel's PID namespace; what holds one there is running, not being reaped (but
+     * for {@code ending}: processes the restore ends first).
      */
-    static void checkIdsFreeBeside(ImageTree image, TaskIds ids, int vessel) throws IOException, EngineException {
-        java.util.Set<Integer> used = ids.inUse();
+    static void checkIdsFreeBeside(ImageTree image, TaskIds ids, int vessel, java.util.Set<Integer> ending)
+            throws IOException, EngineException {
+        java.util.Set<Integer> used = new java.util.HashSet<>(ids.inUse());
+        used.removeAll(ending);
         int root = image.root().process().pid();
         for (ProcessTree.Member m : image.tree().members().subList(1, image.tree().members().size())) {
             if (used.contains(m.pid())) {

@@ -81,6 +81,40 @@ class PidNamespaceIT {
         placeholder.goAndExpectPass();
     }
 
+    /**
+     * The operator's target container: a shell (PID 1) waiting for its placeholder child. The tree, whose
+     * first process was PID 1, goes into the shell; the placeholder, which holds the PID the tree's first
+     * child wants, is ended first.
+     */
+    @Test
+    void treeGoesIntoTheWaitingInitOfItsPlaceholder() throws Exception {
+        Harness.Proc source = inNamespace("tree", Harness.program("tree").toString(), "pipes");
+        source.awaitReady();
+        int original = firstProcess(source);
+        List<Integer> pidsBefore = treeNsPids(original);
+        Path image = tmp.resolve("tree.img");
+        h.dump(original, image);
+        source.awaitDeath(Duration.ofSeconds(10), "dump kills the tree");
+
+        Harness.Proc target = inNamespace("placeholder", "/bin/sh", "-c",
+                "trap 'kill -TERM $c 2>/dev/null' TERM INT; sleep 2147483647 & c=$!; "
+                        + "while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || exit $s; done");
+        int init = firstProcess(target);
+        await().atMost(Duration.ofSeconds(10)).until(() -> children(init).size() == 1
+                && comm(children(init).get(0)).equals("sleep"));
+        int placeholder = children(init).get(0);
+        assertThat(nsId(placeholder)).isEqualTo(pidsBefore.get(1));
+
+        RestoreResult r;
+        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
+            r = new Engine().restoreInto(placeholder, init, in, new RestoreOptions(false, null));
+        }
+        assertThat(r.pid()).isEqualTo(init);
+        assertThat(Harness.alive(placeholder)).isFalse();
+        assertThat(treeNsPids(init)).isEqualTo(pidsBefore);
+        target.goAndExpectPass();
+    }
+
     @Test
     void anIdTakenInTheNamespaceIsRefusedAndThePlaceholderLivesOnUntouched() throws Exception {
         Harness.Proc source = inNamespace("tree", Harness.program("tree").toString(), "pipes");

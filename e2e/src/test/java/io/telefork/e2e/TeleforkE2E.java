@@ -623,4 +623,76 @@ class TeleforkE2E {
         assertThat(got.get(0)).isBetween(migrationBefore, migrationFirstOnB);
         forceDeletePod(NS, "vessel");
     }
+
+    /**
+     * A container whose main process has a child: a shell waiting for its counter. Checkpointed with both,
+     * restored into a user's placeholder pod whose placeholder (sleep) is PID 1 of its container (the shell
+     * takes the placeholder's PID, 1, as it had), then with targetNode into the operator's target pod (the
+     * shell goes into the waiting placeholder shell, PID 1): each time the counter is forked again with the
+     * PID it had in its own container and goes on counting.
+     */
+    @Test
+    @Order(12)
+    void treeOfAContainerRestoredIntoAPlaceholderPodKeepsItsPids() throws Exception {
+        runPod(workloadPod(NS, "tree", NODE_A, "/bin/sh", "-c", "/counter /dev/null & wait"));
+        await("tree's counter printed 3 numbers", Duration.ofSeconds(30), () -> lastNumber(NS, "tree") >= 3);
+        Map<Long, String> source = nsPidsAndNames(hostPids(containerId(pod(NS, "tree"))));
+        System.out.println("source container (namespace PID -> name): " + source);
+        assertThat(source).hasSize(2).containsEntry(1L, "sh").containsValue("counter");
+        long before = lastNumber(NS, "tree");
+
+        long t0 = System.nanoTime();
+        create(resource("Checkpoint", NS, "tree", Map.of("podName", "tree", "leaveRunning", true)));
+        GenericKubernetesResource ckpt = waitFinal("Checkpoint", NS, "tree", Duration.ofSeconds(120));
+        timing("test12: Checkpoint of a shell and its child -> Succeeded", t0);
+        assertThat(phase(ckpt)).as("status %s", status(ckpt)).isEqualTo("Succeeded");
+        long after = lastNumber(NS, "tree");
+
+        runPod(workloadPod(NS, "tree-vessel", NODE_A, "/bin/sleep", "2147483647"));
+        long t1 = System.nanoTime();
+        create(resource("Restore", NS, "tree-into-vessel", Map.of("checkpointName", "tree", "targetPod", "tree-vessel")));
+        GenericKubernetesResource done = waitFinal("Restore", NS, "tree-into-vessel", Duration.ofSeconds(120));
+        timing("test12: Restore of the tree into a placeholder pod -> Succeeded", t1);
+        assertThat(phase(done)).as("status %s", status(done)).isEqualTo("Succeeded");
+
+        await("the restored counter prints 3 numbers", Duration.ofSeconds(20),
+                () -> numbers(log(NS, "tree-vessel")).size() >= 3);
+        List<Long> got = numbers(log(NS, "tree-vessel"));
+        System.out.println("checkpoint taken between " + before + " and " + after + "; restored tree printed " + got);
+        assertThat(got.get(0)).isBetween(before, after + 1);
+        Map<Long, String> restored = nsPidsAndNames(hostPids(containerId(pod(NS, "tree-vessel"))));
+        System.out.println("target container (namespace PID -> name): " + restored);
+        assertThat(restored).isEqualTo(source);
+        forceDeletePod(NS, "tree-vessel");
+
+        // The operator's target pod: the tree goes into its waiting shell (PID 1), whose sleep is ended.
+        long t2 = System.nanoTime();
+        create(resource("Restore", NS, "tree-on-node", Map.of("checkpointName", "tree", "targetNode", NODE_A)));
+        GenericKubernetesResource onNode = waitFinal("Restore", NS, "tree-on-node", Duration.ofSeconds(120));
+        timing("test12: Restore of the tree with targetNode -> Succeeded", t2);
+        assertThat(phase(onNode)).as("status %s", status(onNode)).isEqualTo("Succeeded");
+        String target = (String) status(onNode).get("targetPod");
+        await("the tree in the operator's target pod prints 3 numbers", Duration.ofSeconds(20),
+                () -> numbers(log(NS, target)).size() >= 3);
+        List<Long> there = numbers(log(NS, target));
+        assertThat(there.get(0)).isBetween(before, after + 1);
+        Map<Long, String> inTarget = nsPidsAndNames(hostPids(containerId(pod(NS, target))));
+        System.out.println("operator's target container (namespace PID -> name): " + inTarget);
+        assertThat(inTarget).isEqualTo(source);
+        forceDeletePod(NS, target);
+        forceDeletePod(NS, "tree");
+    }
+
+    /** Each process's PID in its own PID namespace (last NSpid field) and its name. */
+    private static Map<Long, String> nsPidsAndNames(List<Long> hostPids) throws IOException {
+        Map<Long, String> out = new java.util.TreeMap<>();
+        for (long pid : hostPids) {
+            Path dir = Path.of("/proc", Long.toString(pid));
+            String nspid = Files.readAllLines(dir.resolve("status")).stream().filter(l -> l.startsWith("NSpid:"))
+                    .findFirst().orElseThrow();
+            String[] f = nspid.split("\\s+");
+            out.put(Long.parseLong(f[f.length - 1]), Files.readString(dir.resolve("comm")).trim());
+        }
+        return out;
+    }
 }
