@@ -57,6 +57,8 @@ class PidNamespaceIT {
 
         Harness.Proc placeholder = inNamespace("placeholder", "/bin/sleep", "1000");
         int vessel = firstProcess(placeholder);
+        cannotChooseIds(vessel);
+        advanceNextPid(vessel);
         RestoreResult r = restoreInto(vessel, image);
         assertThat(r.pid()).isEqualTo(vessel);
         assertThat(nsIds(vessel)).isEqualTo(tidsBefore);
@@ -76,6 +78,8 @@ class PidNamespaceIT {
 
         Harness.Proc placeholder = inNamespace("placeholder", "/bin/sleep", "1000");
         int vessel = firstProcess(placeholder);
+        cannotChooseIds(vessel);
+        advanceNextPid(vessel);
         restoreInto(vessel, image);
         assertThat(treeNsPids(vessel)).isEqualTo(pidsBefore);
         placeholder.goAndExpectPass();
@@ -146,6 +150,25 @@ class PidNamespaceIT {
         assertThat(status(vessel, "SigBlk")).isEqualTo(maskBefore);
         assertThat(Files.readString(Path.of("/proc", Integer.toString(vessel), "maps"))).isEqualTo(mapsBefore);
         assertThat(Files.readString(Path.of("/proc", Integer.toString(vessel), "comm")).trim()).isEqualTo("sleep");
+    }
+
+    /** The placeholder has neither CAP_SYS_ADMIN (21) nor CAP_CHECKPOINT_RESTORE (40): clone3 set_tid is refused to it. */
+    private static void cannotChooseIds(int vessel) {
+        long caps = Long.parseUnsignedLong(status(vessel, "CapEff"), 16);
+        assertThat(caps & (1L << 21 | 1L << 40)).isZero();
+    }
+
+    /**
+     * Processes started and ended in the placeholder's namespace, so that its next PID is past the IDs the
+     * image wants: only a chosen ID, not the next free one, can give them.
+     */
+    private void advanceNextPid(int vessel) {
+        for (int i = 0; i < 8; i++) {
+            Harness.Proc p = h.start("true", List.of("nsenter", "--target", Integer.toString(vessel), "--pid", "--",
+                    "/bin/true"));
+            p.closeStdin();
+            assertThat(p.waitFor(Duration.ofSeconds(10))).isZero();
+        }
     }
 
     /**
