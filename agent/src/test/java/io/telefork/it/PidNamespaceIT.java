@@ -152,6 +152,33 @@ class PidNamespaceIT {
         assertThat(Files.readString(Path.of("/proc", Integer.toString(vessel), "comm")).trim()).isEqualTo("sleep");
     }
 
+    @Test
+    void aThreadIdTakenInTheNamespaceIsRefusedAndThePlaceholderLivesOn() throws Exception {
+        Harness.Proc source = inNamespace("threads", Harness.program("threads").toString());
+        source.awaitReady();
+        int original = firstProcess(source);
+        TreeSet<Integer> tids = nsIds(original);
+        Path image = tmp.resolve("threads.img");
+        h.dump(original, image);
+        source.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+
+        Harness.Proc placeholder = inNamespace("placeholder", "/bin/sleep", "1000");
+        int vessel = firstProcess(placeholder);
+        Harness.Proc holder = h.start("holder", List.of("nsenter", "--target", Integer.toString(vessel), "--pid",
+                "--", "/bin/sleep", "1000"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> children((int) holder.pid()).size() == 1
+                && comm(children((int) holder.pid()).get(0)).equals("sleep"));
+        int taken = nsId(children((int) holder.pid()).get(0));
+        assertThat(tids).contains(taken);
+
+        assertThatThrownBy(() -> restoreInto(vessel, image)).isInstanceOf(EngineException.class)
+                .hasMessageContaining("thread " + taken + " of process 1 must keep its ID, but it is in use in the PID "
+                        + "namespace of the vessel " + vessel);
+        assertThat(Harness.state(vessel)).contains('S');
+        assertThat(Harness.status(vessel, "TracerPid")).contains("0");
+        assertThat(comm(vessel)).isEqualTo("sleep");
+    }
+
     /** The placeholder has neither CAP_SYS_ADMIN (21) nor CAP_CHECKPOINT_RESTORE (40): clone3 set_tid is refused to it. */
     private static void cannotChooseIds(int vessel) {
         long caps = Long.parseUnsignedLong(status(vessel, "CapEff"), 16);
