@@ -683,6 +683,61 @@ class TeleforkE2E {
         forceDeletePod(NS, "tree");
     }
 
+    /**
+     * A container whose main process (PID 1) has two worker threads: checkpointed, restored with
+     * targetNode into the operator's target pod, where it goes into the placeholder's waiting shell (PID 1)
+     * and its threads are made with their IDs; the workload itself checks each second that pthread_kill
+     * still reaches them (glibc's cached IDs) and that they count on.
+     */
+    @Test
+    @Order(13)
+    void threadsOfAContainersMainProcessKeepTheirIds() throws Exception {
+        runPod(workloadPod(NS, "threads", NODE_A, "/threads"));
+        await("threads printed 3 numbers", Duration.ofSeconds(30), () -> lastNumber(NS, "threads") >= 3);
+        List<Long> sourcePids = hostPids(containerId(pod(NS, "threads")));
+        assertThat(sourcePids).hasSize(1);
+        List<Long> tids = nsTids(sourcePids.get(0));
+        System.out.println("source thread IDs in its namespace: " + tids);
+        assertThat(tids).hasSize(3).contains(1L);
+        long before = lastNumber(NS, "threads");
+
+        long t0 = System.nanoTime();
+        create(resource("Checkpoint", NS, "threads", Map.of("podName", "threads", "leaveRunning", true)));
+        GenericKubernetesResource ckpt = waitFinal("Checkpoint", NS, "threads", Duration.ofSeconds(120));
+        timing("test13: Checkpoint of a process with threads -> Succeeded", t0);
+        assertThat(phase(ckpt)).as("status %s", status(ckpt)).isEqualTo("Succeeded");
+        long after = lastNumber(NS, "threads");
+
+        long t1 = System.nanoTime();
+        create(resource("Restore", NS, "threads-on-node", Map.of("checkpointName", "threads", "targetNode", NODE_A)));
+        GenericKubernetesResource done = waitFinal("Restore", NS, "threads-on-node", Duration.ofSeconds(120));
+        timing("test13: Restore of a process with threads with targetNode -> Succeeded", t1);
+        assertThat(phase(done)).as("status %s", status(done)).isEqualTo("Succeeded");
+        String target = (String) status(done).get("targetPod");
+        await("the restored threads print 3 numbers", Duration.ofSeconds(20), () -> numbers(log(NS, target)).size() >= 3);
+        String log = log(NS, target);
+        System.out.println("checkpoint taken between " + before + " and " + after + "; restored: " + log.replace('\n', ' '));
+        assertThat(log).doesNotContain("bad");
+        assertThat(numbers(log).get(0)).isBetween(before, after + 1);
+        List<Long> targetPids = hostPids(containerId(pod(NS, target)));
+        assertThat(targetPids).as("the placeholder's sleep is gone; the restored process is PID 1").hasSize(1);
+        assertThat(nsTids(targetPids.get(0))).isEqualTo(tids);
+        forceDeletePod(NS, target);
+        forceDeletePod(NS, "threads");
+    }
+
+    /** A process's thread IDs in its own PID namespace, sorted. */
+    private static List<Long> nsTids(long pid) throws IOException {
+        List<Long> out = new java.util.ArrayList<>();
+        try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+            for (Path t : tasks.toList()) {
+                out.add(nsPidsAndNames(List.of(Long.parseLong(t.getFileName().toString()))).keySet().iterator().next());
+            }
+        }
+        out.sort(null);
+        return out;
+    }
+
     /** Each process's PID in its own PID namespace (last NSpid field) and its name. */
     private static Map<Long, String> nsPidsAndNames(List<Long> hostPids) throws IOException {
         Map<Long, String> out = new java.util.TreeMap<>();
