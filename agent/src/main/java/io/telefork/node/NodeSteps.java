@@ -180,8 +180,9 @@ final class NodeSteps {
     }
 
     /**
-     * 1 pod check, 2 the container's main process is the one the dump left stopped, 3 SIGCONT, 4 it runs.
-     * A process found running already was resumed before (by this step interrupted, or by hand): done.
+     * 1 pod check, 2 the container's main process is the one the dump left stopped, 3 SIGCONT to it and to
+     * its descendants the dump left stopped too, 4 it runs. A process found running already was resumed
+     * before (by this step interrupted, or by hand): done.
      */
     private void resume(NodeOperation op, NodeOperationStatus out) throws StepFailure, IOException {
         NodeOperationSpec spec = op.getSpec();
@@ -194,14 +195,27 @@ final class NodeSteps {
         }
         out.setPid(main.pid());
         out.setReason(Reason.Resumed);
-        if (main.state() != 'T') {
+        List<Integer> stopped = new java.util.ArrayList<>();
+        for (int pid : containers.pids(spec.getContainerID())) {
+            try {
+                if (pid != main.pid() && ProcessInfo.read(procRoot, pid).state() == 'T') {
+                    stopped.add(pid);
+                }
+            } catch (IOException e) {
+                // exited while we looked
+            }
+        }
+        if (main.state() != 'T' && stopped.isEmpty()) {
             out.setMessage("PID " + main.pid() + " was already running (state " + main.state() + ")");
             return;
         }
-        try {
-            Kernel.kill(main.pid(), Sys.SIGCONT);
-        } catch (SysException e) {
-            throw new StepFailure(Reason.SystemError, "SIGCONT to PID " + main.pid() + ": " + e.getMessage());
+        stopped.add(main.pid());
+        for (int pid : stopped) {
+            try {
+                Kernel.kill(pid, Sys.SIGCONT);
+            } catch (SysException e) {
+                throw new StepFailure(Reason.SystemError, "SIGCONT to PID " + pid + ": " + e.getMessage());
+            }
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         char state = ProcessInfo.read(procRoot, main.pid()).state();
@@ -212,7 +226,8 @@ final class NodeSteps {
         if (state == 'T') {
             throw new StepFailure(Reason.SystemError, "PID " + main.pid() + " is still stopped after SIGCONT (traced by someone?)");
         }
-        out.setMessage("resumed PID " + main.pid());
+        out.setMessage("resumed PID " + main.pid()
+                + (stopped.size() > 1 ? " and " + (stopped.size() - 1) + " of its descendants" : ""));
     }
 
     /**

@@ -244,31 +244,42 @@ class TeleforkE2E {
     @Test
     @Order(4)
     void failedMigrationResumesTheStoppedSource() {
-        runPod(workloadPod(NS, "keeper", NODE_A, "/counter", "/data/counter.log"));
-        await("keeper printed 3 numbers", Duration.ofSeconds(30), () -> lastNumber(NS, "keeper") >= 3);
-        String uid = pod(NS, "keeper").getMetadata().getUid();
-        GenericKubernetesResource mig = resource("Migration", NS, "keeper-move", Map.of("podName", "keeper", "targetNode", NODE_B));
+        failedMigrationResumes("keeper", "test4b", "/counter", "/data/counter.log");
+    }
+
+    /** As 4b with a tree (a shell waiting for the counter): the dump left both stopped, both go on. */
+    @Test
+    @Order(4)
+    void failedMigrationResumesTheStoppedSourceTree() {
+        failedMigrationResumes("keeper-tree", "test4c", "/bin/sh", "-c", "/counter /data/counter.log & wait");
+    }
+
+    private void failedMigrationResumes(String name, String test, String... command) {
+        runPod(workloadPod(NS, name, NODE_A, command));
+        await(name + " printed 3 numbers", Duration.ofSeconds(30), () -> lastNumber(NS, name) >= 3);
+        String uid = pod(NS, name).getMetadata().getUid();
+        GenericKubernetesResource mig = resource("Migration", NS, name + "-move", Map.of("podName", name, "targetNode", NODE_B));
         long t0 = System.nanoTime();
         create(mig);
-        GenericKubernetesResource done = waitFinal("Migration", NS, "keeper-move", Duration.ofSeconds(180));
-        timing("test4b: failing Migration applied -> Failed, source resumed", t0);
+        GenericKubernetesResource done = waitFinal("Migration", NS, name + "-move", Duration.ofSeconds(180));
+        timing(test + ": failing Migration applied -> Failed, source resumed", t0);
         Map<String, Object> st = status(done);
-        System.out.println("keeper-move: " + st);
+        System.out.println(name + "-move: " + st);
         assertThat(phase(done)).as("status %s", st).isEqualTo("Failed");
         assertThat(st.get("sourceResumed")).as("status %s", st).isEqualTo(true);
         assertThat(condition(done, "Failed").map(c -> (String) c.get("message")).orElse(""))
                 .contains("/data/counter.log").contains("source process resumed");
-        long atFailure = lastNumber(NS, "keeper");
-        await("resumed keeper counts on", Duration.ofSeconds(20), () -> lastNumber(NS, "keeper") > atFailure + 1);
-        Pod src = pod(NS, "keeper");
+        long atFailure = lastNumber(NS, name);
+        await("resumed " + name + " counts on", Duration.ofSeconds(20), () -> lastNumber(NS, name) > atFailure + 1);
+        Pod src = pod(NS, name);
         assertThat(src.getMetadata().getUid()).isEqualTo(uid);
         assertThat(src.getMetadata().getDeletionTimestamp()).isNull();
         assertThat(src.getStatus().getContainerStatuses().get(0).getRestartCount()).as("restarts of the source container").isZero();
-        List<Long> all = numbers(log(NS, "keeper"));
+        List<Long> all = numbers(log(NS, name));
         for (int i = 1; i < all.size(); i++) {
             assertThat(all.get(i)).as("number %d of %s: one sequence, never restarted", i, all).isEqualTo(all.get(i - 1) + 1);
         }
-        forceDeletePod(NS, "keeper");
+        forceDeletePod(NS, name);
     }
 
     @Test
