@@ -3,7 +3,8 @@
 #
 # Lays out the base of a container image without Docker or a registry: a jlink'ed JRE in OUT/opt/java,
 # the host's shared libraries it needs (found with ldd, copied without symlinks, since Jib's extra
-# directories drop symlinks) and an empty /tmp (JNA and zstd-jni unpack their native libraries there).
+# directories drop symlinks), /usr/bin/sleep and an empty /tmp (JNA and zstd-jni unpack their native
+# libraries there).
 # Jib then builds the image FROM scratch on top of OUT (mvn -Pimages package).
 set -eu
 java_home=$1
@@ -41,10 +42,19 @@ for lib in libpthread.so.0 libdl.so.2 librt.so.1 libm.so.6; do
         fi
     done
 done
-# sleep: the throwaway process the agent dumps once at start (Engine.practiceDump), so that its first
-# real dump does not pay the JVM's first-call costs while a workload is frozen. It needs only libc.
+# sleep, with its libraries: the restorer's helper vessel (seized at once), spawned into a pod's PID
+# namespace to write ns_last_pid there when a tree or threads are restored into its placeholder; and the
+# throwaway process the agent dumps once at start (Engine.practiceDump), so that its first real dump
+# does not pay the JVM's first-call costs while a workload is frozen.
 mkdir -p "$out/usr/bin"
 cp -L /usr/bin/sleep "$out/usr/bin/sleep"
+ldd /usr/bin/sleep | sed -n 's/.*=> \(\/[^ ]*\).*/\1/p' |
+while read -r lib; do
+    if [ ! -e "$out$lib" ]; then
+        mkdir -p "$out$(dirname "$lib")"
+        cp -L "$lib" "$out$lib"
+    fi
+done
 # Programs look for the loader under /lib64 as well as where ldd found it.
 if [ -e /lib64/ld-linux-x86-64.so.2 ] && [ ! -e "$out/lib64/ld-linux-x86-64.so.2" ]; then
     mkdir -p "$out/lib64"

@@ -94,6 +94,7 @@ public final class Dumper {
         /** Pages of shared memory stored so far, so that no other mapping of the same object stores them again. */
         private final PageDumper.SharedPages sharedPages = new PageDumper.SharedPages();
         private ImageWriter writer;
+        private NamespaceIds nsIds;
         /** Per process, its copy-on-write twin: the twin's PID here and in the process's own namespace. */
         private final Map<FrozenProcess, long[]> twins = new java.util.LinkedHashMap<>();
 
@@ -117,6 +118,7 @@ public final class Dumper {
                 // 1. Freeze the process and every descendant, each before any is read: seize and interrupt
                 //    every thread; a job-control-stopped process is woken first. Zombies are only recorded.
                 freezeTree();
+                nsIds = NamespaceIds.of(proc, pid, members.stream().map(ProcessTree.Member::pid).toList());
                 clock.lap("freeze " + targets.size() + " processes");
 
                 // 2. Save every thread's signal mask. Signals are blocked only around each group of injected
@@ -147,12 +149,14 @@ public final class Dumper {
 
                 // 5. Metadata records: the tree, then each live process's, each followed by the content of its
                 //    deleted files and memfds (read while it is frozen).
-                writer.writeRecord(RecordType.TREE, new ProcessTree(List.copyOf(members), shares).encode());
+                //    IDs as the processes' own PID namespace numbers them.
+                writer.writeRecord(RecordType.TREE, new ProcessTree(List.copyOf(nsIds.members(members)),
+                        nsIds.shares(shares)).encode());
                 for (int i = 0; i < captured.size(); i++) {
                     FrozenProcess.Captured c = captured.get(i);
-                    writer.writeRecord(RecordType.PROCESS, c.info().encode());
+                    writer.writeRecord(RecordType.PROCESS, c.info().withPid(nsIds.id(c.info().pid())).encode());
                     for (ThreadState t : c.threads()) {
-                        writer.writeRecord(RecordType.THREAD, t.encode());
+                        writer.writeRecord(RecordType.THREAD, t.withTid(nsIds.id(t.tid())).encode());
                     }
                     writer.writeRecord(RecordType.SIGNALS, c.signals().encode());
                     writer.writeRecord(RecordType.FILES, FdEntry.encodeAll(fds.get(i)));
@@ -365,7 +369,7 @@ public final class Dumper {
         /** The pages of process {@code pid} that {@code which} selects, read from {@code from} (it or its twin). */
         private long dumpPages(int pid, FrozenProcess.Captured c, PageDumper pages, Predicate<MemoryArea> which,
                                int from) throws Exception {
-            writer.beginPagesOf(pid);
+            writer.beginPagesOf(nsIds.id(pid));
             pages.plan(c.areas(), which, from);
             try (ProcessMemory memory = new ProcessMemory(from, proc.dir(from))) {
                 return pages.dump(memory, which);

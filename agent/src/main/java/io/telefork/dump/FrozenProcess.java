@@ -340,10 +340,7 @@ final class FrozenProcess {
             return;
         }
         Kernel.kill(pid, Sys.SIGKILL);
-        List<Integer> tids = new ArrayList<>(seized.keySet());
-        for (int i = tids.size() - 1; i >= 0; i--) {
-            awaitDeath(tids.get(i));
-        }
+        awaitDeaths(new ArrayList<>(seized.keySet()));
         seized.clear();
         blocked.clear();
     }
@@ -368,14 +365,36 @@ final class FrozenProcess {
         return true;
     }
 
-    private void awaitDeath(int tid) {
-        try {
-            Ptrace.Status st;
-            do {
-                st = ptrace.waitFor(tid);
-            } while (st.stopped());
-        } catch (SysException e) {
-            // already reaped (a thread's end is reported once)
+    /**
+     * Collects the threads' ends in whatever order they come: the first process of a PID namespace (a
+     * container's main process) ends only once every other task of the namespace is reaped, its own
+     * traced threads included, so waiting for one thread after another can wait for ever.
+     */
+    private void awaitDeaths(List<Integer> tids) {
+        List<Integer> left = new ArrayList<>(tids);
+        while (!left.isEmpty()) {
+            boolean progress = false;
+            for (int i = left.size() - 1; i >= 0; i--) {
+                try {
+                    Ptrace.Status st = ptrace.poll(left.get(i));
+                    if (st != null) {
+                        progress = true;
+                        if (!st.stopped()) {
+                            left.remove(i);
+                        }
+                    }
+                } catch (SysException e) {
+                    left.remove(i); // already reaped (a thread's end is reported once)
+                }
+            }
+            if (!progress) {
+                try {
+                    Thread.sleep(1);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+            }
         }
     }
 

@@ -63,6 +63,17 @@ public final class Engine {
     }
 
     /**
+     * As {@link #restoreInto(int, ReadableByteChannel, RestoreOptions)}, for a placeholder that is the only
+     * child of a small init ({@code initPid}, e.g. a shell that waits for it): an image whose IDs must be
+     * kept (a process tree, or threads) and whose first process had the init's PID in its namespace goes
+     * into the init, the placeholder ended first; any other image goes into the placeholder.
+     */
+    public RestoreResult restoreInto(int placeholderPid, int initPid, ReadableByteChannel in, RestoreOptions options)
+            throws EngineException {
+        return new Restorer(options).restoreInto(placeholderPid, initPid, in);
+    }
+
+    /**
      * Loads and runs once, on a one-page image in memory, what every dump and restore needs first: JNA
      * and libc, each page codec's native library, the digest pipeline. A long-lived caller (the node
      * agent) calls it at start, so that its first operation does not pay for it while a process waits.

@@ -32,6 +32,12 @@ public record ProcessInfo(int pid, String comm, List<String> cmdline, String exe
     public static final int MM_START_BRK = 4;
     public static final int MM_BRK = 5;
 
+    /** The same process, numbered as another PID namespace (its own) sees it. */
+    public ProcessInfo withPid(int newPid) {
+        return new ProcessInfo(newPid, comm, cmdline, exePath, exe, cwd, umask, stopped, mm, auxv, rlimits, kernel,
+                hostname, dumpedAtMillis, credentials, itimers);
+    }
+
     public byte[] encode() {
         Encoder e = new Encoder().i32(pid).string(comm).strings(cmdline).string(exePath);
         exe.encode(e);

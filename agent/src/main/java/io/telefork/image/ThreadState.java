@@ -18,6 +18,11 @@ import java.util.List;
 public record ThreadState(int tid, long[] regs, byte[] xstate, long sigmask, long[] rseq, long[] altstack,
                           long clearTid, long[] robustList, List<byte[]> pending) {
 
+    /** The same thread, numbered as another PID namespace (its own) sees it. */
+    public ThreadState withTid(int newTid) {
+        return new ThreadState(newTid, regs, xstate, sigmask, rseq, altstack, clearTid, robustList, pending);
+    }
+
     public byte[] encode() {
         Encoder e = new Encoder().i32(tid).longs(regs).bytes(xstate).i64(sigmask).longs(rseq).longs(altstack)
                 .i64(clearTid).longs(robustList).i32(pending.size());

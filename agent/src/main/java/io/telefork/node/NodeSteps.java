@@ -103,9 +103,11 @@ final class NodeSteps {
         if (leaveRunning && leaveStopped) {
             throw new StepFailure(Reason.InvalidSpec, "leaveRunning and leaveStopped exclude each other");
         }
-        // A restore into a pod transplants one process into the pod's placeholder: a tree is refused at once.
+        // The main process with all its descendants: a restore into a pod re-creates them in the placeholder's
+        // PID namespace with the IDs they have in this one.
+        checkAllUnderMain(spec.getContainerID(), main);
         DumpOptions options = new DumpOptions(leaveRunning, compression(spec.getCompression()), null, false, leaveStopped,
-                false, true, spec.getGhostLimitBytes() == null ? 0 : spec.getGhostLimitBytes());
+                false, false, spec.getGhostLimitBytes() == null ? 0 : spec.getGhostLimitBytes());
         DumpResult result;
         ImageStore.FileDigest written;
         try (ImageStore.Writing w = images.create(ImageStorage.NodeLocal, fileName)) {
@@ -152,8 +154,35 @@ final class NodeSteps {
     }
 
     /**
-     * 1 pod check, 2 the container's main process is the one the dump left stopped, 3 SIGCONT, 4 it runs.
-     * A process found running already was resumed before (by this step interrupted, or by hand): done.
+     * A dump of the main process takes its descendants; a process of the container outside that tree (one
+     * started by kubectl exec, a child of the runtime's shim) would be left out of the image: refused.
+     */
+    private void checkAllUnderMain(String containerID, ProcessInfo main) throws StepFailure, IOException {
+        java.util.Map<Integer, Integer> parents = new java.util.HashMap<>();
+        for (int pid : containers.pids(containerID)) {
+            try {
+                parents.put(pid, ProcessInfo.read(procRoot, pid).ppid());
+            } catch (IOException e) {
+                // exited while we looked
+            }
+        }
+        for (int pid : parents.keySet()) {
+            int p = pid;
+            while (p != main.pid() && parents.containsKey(p)) {
+                p = parents.get(p);
+            }
+            if (p != main.pid()) {
+                throw new StepFailure(Reason.Unsupported, "process " + pid + " of container " + containerID
+                        + " is not a descendant of its main process " + main.pid() + " (started by exec?); "
+                        + "only the main process and its descendants are checkpointed");
+            }
+        }
+    }
+
+    /**
+     * 1 pod check, 2 the container's main process is the one the dump left stopped, 3 SIGCONT to it and to
+     * its descendants the dump left stopped too, 4 it runs. A process found running already was resumed
+     * before (by this step interrupted, or by hand): done.
      */
     private void resume(NodeOperation op, NodeOperationStatus out) throws StepFailure, IOException {
         NodeOperationSpec spec = op.getSpec();
@@ -166,14 +195,27 @@ final class NodeSteps {
         }
         out.setPid(main.pid());
         out.setReason(Reason.Resumed);
-        if (main.state() != 'T') {
+        List<Integer> stopped = new java.util.ArrayList<>();
+        for (int pid : containers.pids(spec.getContainerID())) {
+            try {
+                if (pid != main.pid() && ProcessInfo.read(procRoot, pid).state() == 'T') {
+                    stopped.add(pid);
+                }
+            } catch (IOException e) {
+                // exited while we looked
+            }
+        }
+        if (main.state() != 'T' && stopped.isEmpty()) {
             out.setMessage("PID " + main.pid() + " was already running (state " + main.state() + ")");
             return;
         }
-        try {
-            Kernel.kill(main.pid(), Sys.SIGCONT);
-        } catch (SysException e) {
-            throw new StepFailure(Reason.SystemError, "SIGCONT to PID " + main.pid() + ": " + e.getMessage());
+        stopped.add(main.pid());
+        for (int pid : stopped) {
+            try {
+                Kernel.kill(pid, Sys.SIGCONT);
+            } catch (SysException e) {
+                throw new StepFailure(Reason.SystemError, "SIGCONT to PID " + pid + ": " + e.getMessage());
+            }
         }
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         char state = ProcessInfo.read(procRoot, main.pid()).state();
@@ -184,7 +226,8 @@ final class NodeSteps {
         if (state == 'T') {
             throw new StepFailure(Reason.SystemError, "PID " + main.pid() + " is still stopped after SIGCONT (traced by someone?)");
         }
-        out.setMessage("resumed PID " + main.pid());
+        out.setMessage("resumed PID " + main.pid()
+                + (stopped.size() > 1 ? " and " + (stopped.size() - 1) + " of its descendants" : ""));
     }
 
     /**
@@ -218,6 +261,9 @@ final class NodeSteps {
         clock.lap("pod check, image digest");
 
         ProcessInfo vessel = awaitPlaceholder(spec.getContainerID());
+        // The placeholder's parent when it is the container's main process (the operator's waiting shell):
+        // a tree whose first process was its container's main process goes there, with its PID.
+        ProcessInfo init = containers.main(spec.getContainerID()).filter(m -> m.pid() == vessel.ppid()).orElse(null);
         Preflight.privileges(spec.getProcess(), vessel);
         List<String> cgroupsBefore = containers.cgroups(vessel.pid());
         preflight.memory(spec.getMemoryBytes() == null ? 0 : spec.getMemoryBytes(), cgroupsBefore);
@@ -225,19 +271,22 @@ final class NodeSteps {
 
         RestoreResult result;
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
-            result = engine.restoreInto(vessel.pid(), in, new RestoreOptions(Boolean.TRUE.equals(spec.getAllowChangedFiles()), null));
+            result = engine.restoreInto(vessel.pid(), init == null ? 0 : init.pid(), in,
+                    new RestoreOptions(Boolean.TRUE.equals(spec.getAllowChangedFiles()), null));
             out.setResumedAt(Instant.now().truncatedTo(ChronoUnit.MILLIS).toString());
         } catch (EngineException e) {
             throw StepFailure.from(e);
         }
         clock.lap("engine restore");
-        confirm(vessel, result.pid(), spec.getProcess() == null ? null : spec.getProcess().getComm(), cgroupsBefore);
+        confirm(init != null && result.pid() == init.pid() ? init : vessel, result.pid(),
+                spec.getProcess() == null ? null : spec.getProcess().getComm(), cgroupsBefore);
         clock.lap("takeover confirmed");
         out.setPid(result.pid());
         out.setOriginalPid(result.originalPid());
         out.setMemoryBytes(result.memoryBytes());
         out.setReason(Reason.Restored);
-        out.setMessage("restored PID " + result.originalPid() + " into placeholder PID " + vessel.pid());
+        out.setMessage("restored PID " + result.originalPid() + " into " + (result.pid() == vessel.pid()
+                ? "placeholder PID " + vessel.pid() : "the placeholder's parent, PID " + result.pid()));
         metrics.imageBytes("restore", digest.size());
     }
 

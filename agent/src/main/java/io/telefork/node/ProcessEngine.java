@@ -15,7 +15,9 @@ interface ProcessEngine {
 
     DumpResult dump(int pid, WritableByteChannel out, DumpOptions options) throws EngineException;
 
-    RestoreResult restoreInto(int vesselPid, ReadableByteChannel in, RestoreOptions options) throws EngineException;
+    /** Into the placeholder, or into {@code initPid} (its parent, 0 for none) for an image that had that PID. */
+    RestoreResult restoreInto(int vesselPid, int initPid, ReadableByteChannel in, RestoreOptions options)
+            throws EngineException;
 
     static ProcessEngine real() {
         return new ProcessEngine() {
@@ -25,8 +27,9 @@ interface ProcessEngine {
             }
 
             @Override
-            public RestoreResult restoreInto(int vesselPid, ReadableByteChannel in, RestoreOptions options) throws EngineException {
-                return new Engine().restoreInto(vesselPid, in, options);
+            public RestoreResult restoreInto(int vesselPid, int initPid, ReadableByteChannel in, RestoreOptions options)
+                    throws EngineException {
+                return new Engine().restoreInto(vesselPid, initPid, in, options);
             }
         };
     }

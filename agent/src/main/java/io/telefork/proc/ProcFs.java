@@ -160,6 +160,26 @@ public final class ProcFs {
         return Files.readSymbolicLink(dir(pid).resolve(link)).toString();
     }
 
+    /** Every process (thread group) this /proc shows. */
+    public List<Integer> pids() throws IOException {
+        List<Integer> out = new ArrayList<>();
+        try (var s = Files.list(root)) {
+            s.map(p -> p.getFileName().toString()).filter(n -> !n.isEmpty() && n.chars().allMatch(Character::isDigit))
+                    .forEach(n -> out.add(Integer.parseInt(n)));
+        }
+        return out;
+    }
+
+    /** The last field of an NS* line of /proc/PID/status (NSpid, NSpgid, NSsid): the ID in the task's own PID namespace. */
+    public int idInOwnNamespace(int pid, String field) throws IOException {
+        String line = status(pid).get(field);
+        if (line == null || line.isBlank()) {
+            throw new IOException("/proc/" + pid + "/status has no " + field + " line");
+        }
+        String[] ids = line.trim().split("\\s+");
+        return Integer.parseInt(ids[ids.length - 1]);
+    }
+
     public List<Integer> tasks(int pid) throws IOException {
         List<Integer> out = new ArrayList<>();
         try (var s = Files.list(dir(pid).resolve("task"))) {

@@ -33,8 +33,8 @@ import java.util.Map;
  * still streaming in; the process runs only once the whole image has been verified.
  */
 public final class Restorer {
-    private static final List<String> VESSEL = List.of(vesselBinary(), "infinity");
-    private static final Map<String, String> VESSEL_ENV = Map.of("PATH", "/usr/bin:/bin");
+    static final List<String> VESSEL = List.of(vesselBinary(), "infinity");
+    static final Map<String, String> VESSEL_ENV = Map.of("PATH", "/usr/bin:/bin");
     private static final long CLONE_PARENT = 0x8000;
 
     private final RestoreOptions options;
@@ -68,7 +68,8 @@ public final class Restorer {
                     killAndReap(ptrace, List.of(spawned));
                     throw e;
                 }
-                TreeRestore t = new TreeRestore(ptrace, image, reader, options, proc);
+                TreeRestore t = new TreeRestore(ptrace, image, reader, options, proc,
+                        new TaskIds(ptrace, proc, vessel), false);
                 long bytes;
                 try {
                     bytes = t.run(vessel);
@@ -86,28 +87,50 @@ public final class Restorer {
     }
 
     /**
-     * Restores a single-process image into an existing vessel (a container's placeholder). A tree needs
-     * vessels of its own for its other processes, forked with their PIDs: only a spawned restore makes them.
+     * Restores an image into an existing vessel (a container's placeholder), which becomes the first
+     * process and keeps its PID; the other processes of a tree are forked from it (and from each other)
+     * with their PIDs, and threads made with their IDs, as the vessel's PID namespace numbers them.
      */
     public RestoreResult restoreInto(int vesselPid, ReadableByteChannel in) throws EngineException {
+        return restoreInto(vesselPid, 0, in);
+    }
+
+    /**
+     * As {@link #restoreInto(int, ReadableByteChannel)}, for a placeholder that is the only child of a small
+     * init ({@code initPid}, 0 for none): see {@link InitVessel} for when the init is the vessel instead.
+     */
+    public RestoreResult restoreInto(int placeholderPid, int initPid, ReadableByteChannel in) throws EngineException {
         long started = System.nanoTime();
-        if (!proc.exists(vesselPid)) {
-            throw new EngineException(Reason.NO_SUCH_PROCESS, "no vessel process with PID " + vesselPid);
+        if (!proc.exists(placeholderPid)) {
+            throw new EngineException(Reason.NO_SUCH_PROCESS, "no vessel process with PID " + placeholderPid);
         }
         ImageReader reader = openImage(in);
         ImageTree image = readTree(reader);
-        if (!image.single()) {
+        int vesselPid;
+        try {
+            vesselPid = InitVessel.choose(image, placeholderPid, initPid, proc);
+        } catch (IOException e) {
             reader.close();
-            throw new EngineException(Reason.INCOMPATIBLE, "the image holds a tree of "
-                    + image.tree().members().size() + " processes, which only a restore that spawns its own "
-                    + "processes (telefork restore) re-creates; not into an existing process");
+            throw translate(e);
         }
         try (reader; Tracer tracer = new Tracer("telefork-restore-" + vesselPid)) {
             return tracer.call(ptrace -> {
+                TaskIds ids = new TaskIds(ptrace, proc, vesselPid);
+                java.util.Set<Integer> ending = vesselPid == placeholderPid ? java.util.Set.of()
+                        : java.util.Set.of(ids.inNamespace(placeholderPid));
+                TreeRestore.checkIdsFreeBeside(image, ids, vesselPid, ending);
                 ptrace.seize(vesselPid, Ptrace.O_EXITKILL);
                 ptrace.interrupt(vesselPid);
                 awaitInterrupt(ptrace, vesselPid);
-                TreeRestore t = new TreeRestore(ptrace, image, reader, options, proc);
+                if (vesselPid != placeholderPid) {
+                    try {
+                        InitVessel.endPlaceholder(ptrace, proc, vesselPid, placeholderPid);
+                    } catch (Exception e) {
+                        ptrace.detach(vesselPid, 0);
+                        throw e;
+                    }
+                }
+                TreeRestore t = new TreeRestore(ptrace, image, reader, options, proc, ids, true);
                 long bytes;
                 try {
                     bytes = t.run(vesselPid);
@@ -184,7 +207,7 @@ public final class Restorer {
         }
     }
 
-    private static void awaitInterrupt(Ptrace ptrace, int pid) throws SysException {
+    static void awaitInterrupt(Ptrace ptrace, int pid) throws SysException {
         while (true) {
             Ptrace.Status st = ptrace.waitFor(pid);
             if (!st.stopped()) {

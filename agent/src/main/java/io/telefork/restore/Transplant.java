@@ -98,11 +98,11 @@ final class Transplant {
     private final List<byte[]> xstates = new java.util.ArrayList<>();
     private final List<Integer> threadIds = new java.util.ArrayList<>();
     private final List<Remote> threadRemotes = new java.util.ArrayList<>();
-    private boolean sameThreadIds;
+    private final TaskIds ids;
     private GhostFiles ghosts;
 
     Transplant(Ptrace ptrace, int vessel, ImageHead head, ProcessTree tree, SharedObjects shared,
-               RestoreOptions options, ProcFs proc) {
+               RestoreOptions options, ProcFs proc, TaskIds ids) {
         this.ptrace = ptrace;
         this.vessel = vessel;
         this.head = head;
@@ -110,6 +110,7 @@ final class Transplant {
         this.shared = shared;
         this.options = options;
         this.proc = proc;
+        this.ids = ids;
     }
 
     boolean pastPointOfNoReturn() {
@@ -297,29 +298,28 @@ final class Transplant {
     }
 
     /**
-     * Threads keep their IDs (glibc caches them: pthread_kill, joins and mutex owners depend on them)
-     * when the vessel lives in this restorer's PID namespace and every ID is free; checked before the
-     * point of no return so that a taken ID fails cleanly.
+     * Threads keep their IDs (glibc caches them: pthread_kill, joins and mutex owners depend on them),
+     * the leader's too: the vessel must have the process's PID in its PID namespace, and every other ID
+     * be free there. Checked before the point of no return so that a taken ID fails cleanly.
      */
     private void checkThreadIds() throws IOException, EngineException {
         if (head.threads().size() == 1) {
             return;
         }
-        String nspid = proc.status(vessel).getOrDefault("NSpid", "");
-        boolean sameNamespace = nspid.trim().split("\\s+").length == 1;
-        sameThreadIds = sameNamespace && vessel == head.process().pid();
-        if (!sameThreadIds) {
+        int pid = head.process().pid();
+        int vesselPid = ids.inNamespace(vessel);
+        if (vesselPid != pid) {
             // New IDs would leave glibc's cached ones dangling: pthread_kill and joins would hang or misfire.
             throw new EngineException(Reason.INCOMPATIBLE, "the process has " + head.threads().size()
-                    + " threads, which must keep their IDs, but its PID " + head.process().pid() + " is "
-                    + (sameNamespace ? "in use here (is the original still running?)" : "not available in the "
-                    + "vessel's PID namespace"));
+                    + " threads, which must keep their IDs, but its PID " + pid + " is "
+                    + (vessel == vesselPid ? "in use here (is the original still running?)" : "not the vessel's: "
+                    + "the vessel is PID " + vesselPid + " in its PID namespace"));
         }
         for (int i = 1; i < head.threads().size(); i++) {
             int tid = head.threads().get(i).tid();
-            if (proc.exists(tid)) {
+            if (!ids.free(tid)) {
                 throw new EngineException(Reason.INCOMPATIBLE, "thread ID " + tid + " of the process is in use by "
-                        + "another process here; cannot restore its threads with their IDs");
+                        + "another process in the vessel's PID namespace; cannot restore its threads with their IDs");
             }
         }
     }
@@ -334,14 +334,14 @@ final class Transplant {
         try {
             for (int i = 1; i < head.threads().size(); i++) {
                 int wanted = head.threads().get(i).tid();
-                ByteBuffer args = scratchBuffer(CLONE_ARGS_SIZE + 8);
-                args.putLong(0, CLONE_THREAD_FLAGS);
-                if (sameThreadIds) {
-                    args.putLong(64, scratch + CLONE_ARGS_SIZE).putLong(72, 1);
-                    args.putInt(CLONE_ARGS_SIZE, wanted);
-                }
-                writeScratch(args, 0);
-                long[] child = remote.clone3Traced(scratch, CLONE_ARGS_SIZE);
+                long[] child;
+                do {
+                    ByteBuffer args = scratchBuffer(CLONE_ARGS_SIZE + 8);
+                    args.putLong(0, CLONE_THREAD_FLAGS);
+                    ids.prepare(args, scratch + CLONE_ARGS_SIZE, wanted);
+                    writeScratch(args, 0);
+                    child = remote.clone3Traced(scratch, CLONE_ARGS_SIZE);
+                } while (child[0] < 0 && ids.retry(child[1]));
                 if (child[0] < 0) {
                     throw new EngineException(Reason.INCOMPATIBLE, "cannot create thread " + wanted + ": "
                             + Sys.errno(child[1]));
@@ -351,6 +351,7 @@ final class Transplant {
                 if (!st.stopped()) {
                     throw new SysException("new thread " + tid + " " + st);
                 }
+                ids.check(tid, wanted, "thread " + wanted + " of process " + head.process().pid());
                 ptrace.setSigmask(tid, ~0L);
                 threadIds.add(tid);
                 threadRemotes.add(new Remote(ptrace, tid, remote.gadget()));
@@ -513,7 +514,9 @@ final class Transplant {
         if (held.vessel() == vessel) {
             return adopt(remote.call("dup", SYS_DUP, held.fd()));
         }
-        long pidfd = remote.call("pidfd_open(" + held.vessel() + ")", SYS_PIDFD_OPEN, held.vessel(), 0);
+        // The vessel's PID as the injected call sees it: in the vessels' PID namespace.
+        long pidfd = remote.call("pidfd_open(" + held.vessel() + ")", SYS_PIDFD_OPEN,
+                ids.inNamespace(held.vessel()), 0);
         long fd;
         try {
             fd = remote.call("pidfd_getfd(" + held.vessel() + ", " + held.fd() + ") for " + what, SYS_PIDFD_GETFD,

@@ -35,11 +35,13 @@ import java.util.Map;
  * thread.
  */
 final class TreeRestore {
-    private static final int CLONE_ARGS_SIZE = 88;
+    private static final int CLONE_ARGS_SIZE = TaskIds.CLONE_ARGS_SIZE;
     private static final int SYS_EXIT_GROUP = 231;
     private static final int SYS_SETPGID = 109;
     private static final int SYS_SETSID = 112;
-    private static final int SYS_CLONE3 = 435;
+    private static final int SYS_WAIT4 = 61;
+    private static final int WNOHANG = 1;
+    private static final int WALL = 0x40000000;
     private static final int PR_SET_DUMPABLE = 4;
     private static final long ZOMBIE_WAIT_MILLIS = 5000;
     private static final long PID_RELEASE_WAIT_NANOS = 3_000_000_000L;
@@ -50,19 +52,27 @@ final class TreeRestore {
     private final RestoreOptions options;
     private final ProcFs proc;
     private final SharedObjects shared;
+    private final TaskIds ids;
+    /** The first process goes into an existing vessel (a placeholder), which keeps its own PID. */
+    private final boolean existingRoot;
     /** Per PID of the tree: its vessel here, in the order they were made (parents first). */
     private final Map<Integer, Integer> vessels = new LinkedHashMap<>();
     /** Vessels of zombies that have exited: not traced any more, nothing to kill. */
     private final List<Integer> exited = new ArrayList<>();
     private final List<Transplant> transplants = new ArrayList<>();
+    /** The first vessel's signal mask as it was found. */
+    private long rootMask;
 
-    TreeRestore(Ptrace ptrace, ImageTree image, ImageReader reader, RestoreOptions options, ProcFs proc) {
+    TreeRestore(Ptrace ptrace, ImageTree image, ImageReader reader, RestoreOptions options, ProcFs proc,
+                TaskIds ids, boolean existingRoot) {
         this.ptrace = ptrace;
         this.image = image;
         this.reader = reader;
         this.options = options;
         this.proc = proc;
         this.shared = new SharedObjects(image.heads());
+        this.ids = ids;
+        this.existingRoot = existingRoot;
     }
 
     /**
@@ -89,6 +99,34 @@ final class TreeRestore {
                     throw new EngineException(Reason.INCOMPATIBLE, "thread " + t.tid() + " of process "
                             + h.process().pid() + " must keep its ID, but it is in use here (" + holder(proc, t.tid())
                             + ")");
+                }
+            }
+        }
+    }
+
+    /**
+     * For a restore into an existing vessel: every ID but the first process's (which takes the vessel's)
+     * must be free in the vessel's PID namespace; what holds one there is running, not being reaped (but
+     * for {@code ending}: processes the restore ends first).
+     */
+    static void checkIdsFreeBeside(ImageTree image, TaskIds ids, int vessel, java.util.Set<Integer> ending)
+            throws IOException, EngineException {
+        java.util.Set<Integer> used = new java.util.HashSet<>(ids.inUse());
+        used.removeAll(ending);
+        int root = image.root().process().pid();
+        for (ProcessTree.Member m : image.tree().members().subList(1, image.tree().members().size())) {
+            if (used.contains(m.pid())) {
+                throw new EngineException(Reason.INCOMPATIBLE, "process " + m.pid() + " (" + m.comm() + ") of the "
+                        + "tree must keep its PID, but PID " + m.pid() + " is in use in the PID namespace of the "
+                        + "vessel " + vessel);
+            }
+        }
+        for (ImageHead h : image.heads()) {
+            for (ThreadState t : h.threads()) {
+                if (t.tid() != root && used.contains(t.tid())) {
+                    throw new EngineException(Reason.INCOMPATIBLE, "thread " + t.tid() + " of process "
+                            + h.process().pid() + " must keep its ID, but it is in use in the PID namespace of the "
+                            + "vessel " + vessel);
                 }
             }
         }
@@ -137,10 +175,11 @@ final class TreeRestore {
     long run(int rootVessel) throws Exception {
         ProcessTree tree = image.tree();
         vessels.put(tree.root().pid(), rootVessel);
-        if (!image.single() && rootVessel != tree.root().pid()) {
+        if (!image.single() && !existingRoot && rootVessel != tree.root().pid()) {
             throw new EngineException(Reason.INCOMPATIBLE, "the process tree must keep its PIDs, but this restorer "
                     + "cannot choose PIDs here (clone3 set_tid needs CAP_CHECKPOINT_RESTORE in the PID namespace)");
         }
+        rootMask = ptrace.getSigmask(rootVessel);
         if (!image.single()) {
             ptrace.setSigmask(rootVessel, ~0L);
         }
@@ -167,9 +206,15 @@ final class TreeRestore {
             }
         }
 
+        // An existing vessel's own mask again, which its transplant saves to give it back on a failure.
+        if (existingRoot) {
+            ptrace.setSigmask(rootVessel, rootMask);
+        }
+
         // 4. Each live process: look, check, open files, build descriptors; what several share is made once.
         for (ImageHead h : image.heads()) {
-            Transplant t = new Transplant(ptrace, vessels.get(h.process().pid()), h, tree, shared, options, proc);
+            Transplant t = new Transplant(ptrace, vessels.get(h.process().pid()), h, tree, shared, options, proc,
+                    ids);
             transplants.add(t);
             t.prepare();
         }
@@ -217,12 +262,51 @@ final class TreeRestore {
         return !transplants.isEmpty() && transplants.get(0).pastPointOfNoReturn();
     }
 
-    /** Gives an existing vessel back as it was (a single process, before the point of no return). */
+    /**
+     * Gives an existing vessel back as it was (before the point of no return): the vessels forked from it
+     * are killed, and it reaps them (those of their own children that it inherits too, as a namespace's
+     * first process does).
+     */
     void release(int vessel) throws SysException {
+        if (vessels.size() > 1) {
+            List<Integer> pids = new ArrayList<>(vessels.keySet());
+            for (int i = pids.size() - 1; i > 0; i--) {
+                int v = vessels.get(pids.get(i));
+                if (!exited.contains(v)) {
+                    Restorer.killAndReap(ptrace, List.of(v));
+                }
+            }
+            reapChildren(vessel);
+        }
         if (transplants.isEmpty()) {
+            if (existingRoot && vessels.containsKey(image.tree().root().pid())) {
+                ptrace.setSigmask(vessel, rootMask);
+            }
             ptrace.detach(vessel, 0);
         } else {
             transplants.get(0).release();
+        }
+    }
+
+    private void reapChildren(int vessel) {
+        try {
+            Remote r = blank(vessel);
+            try {
+                long deadline = System.nanoTime() + 1_000_000_000L;
+                while (System.nanoTime() < deadline) {
+                    long pid = r.raw(SYS_WAIT4, -1, 0, WNOHANG | WALL, 0);
+                    if (pid < 0) {
+                        return; // ECHILD: none left
+                    }
+                    if (pid == 0) {
+                        Thread.sleep(5);
+                    }
+                }
+            } finally {
+                r.restoreRegisters();
+            }
+        } catch (Exception e) {
+            // the vessel lives on as it was; a child it did not reap stays a zombie of it
         }
     }
 
@@ -249,17 +333,19 @@ final class TreeRestore {
         long scratch = r.call("mmap", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
                 Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
         try {
-            ByteBuffer args = ByteBuffer.allocateDirect(CLONE_ARGS_SIZE + 8).order(ByteOrder.LITTLE_ENDIAN);
-            args.putLong(32, m.exitSignal()).putLong(64, scratch + CLONE_ARGS_SIZE).putLong(72, 1)
-                    .putInt(CLONE_ARGS_SIZE, m.pid());
-            Kernel.writeMemory(parent, scratch, args, CLONE_ARGS_SIZE + 8);
-            ptrace.setOptions(parent, Ptrace.O_EXITKILL | Ptrace.O_TRACECLONE | Ptrace.O_TRACEFORK);
             long[] child;
-            try {
-                child = r.clone3Traced(scratch, CLONE_ARGS_SIZE);
-            } finally {
-                ptrace.setOptions(parent, Ptrace.O_EXITKILL);
-            }
+            do {
+                ByteBuffer args = ByteBuffer.allocateDirect(CLONE_ARGS_SIZE + 8).order(ByteOrder.LITTLE_ENDIAN);
+                args.putLong(32, m.exitSignal());
+                ids.prepare(args, scratch + CLONE_ARGS_SIZE, m.pid());
+                Kernel.writeMemory(parent, scratch, args, CLONE_ARGS_SIZE + 8);
+                ptrace.setOptions(parent, Ptrace.O_EXITKILL | Ptrace.O_TRACECLONE | Ptrace.O_TRACEFORK);
+                try {
+                    child = r.clone3Traced(scratch, CLONE_ARGS_SIZE);
+                } finally {
+                    ptrace.setOptions(parent, Ptrace.O_EXITKILL);
+                }
+            } while (child[0] < 0 && ids.retry(child[1]));
             if (child[0] < 0) {
                 throw new EngineException(Reason.INCOMPATIBLE, "cannot re-create process " + m.pid() + " ("
                         + m.comm() + ") with its PID: clone3: " + Sys.errno(child[1]));
@@ -270,6 +356,7 @@ final class TreeRestore {
             if (!st.stopped()) {
                 throw new SysException("the vessel of process " + m.pid() + " " + st);
             }
+            ids.check(vessel, m.pid(), "process " + m.pid() + " (" + m.comm() + ")");
             return vessel;
         } finally {
             r.raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
@@ -278,7 +365,8 @@ final class TreeRestore {
     }
 
     private void setGroups(ProcessTree tree, int rootVessel) throws Exception {
-        int rootGroup = Integer.parseInt(proc.stat(rootVessel)[5]);
+        // Process groups as the vessels' PID namespace numbers them (the image's are the dumped processes').
+        int rootGroup = proc.idInOwnNamespace(rootVessel, "NSpgid");
         List<ProcessTree.Member> others = tree.members().subList(1, tree.members().size());
         for (int pass = 0; pass < 2; pass++) {
             for (ProcessTree.Member m : others) {
@@ -288,7 +376,7 @@ final class TreeRestore {
                 }
                 int group = leader ? m.pid() : m.pgid() == tree.root().pgid() ? rootGroup : m.pgid();
                 int vessel = vessels.get(m.pid());
-                if (Integer.parseInt(proc.stat(vessel)[5]) == group) {
+                if (proc.idInOwnNamespace(vessel, "NSpgid") == group) {
                     continue;
                 }
                 Remote remote = blank(vessel);
@@ -330,7 +418,7 @@ final class TreeRestore {
         } else {
             r.call("prctl(PR_SET_DUMPABLE, 0)", Sys.SYS_PRCTL, PR_SET_DUMPABLE, 0);
             regs[Regs.RAX] = Sys.SYS_KILL;
-            regs[Regs.RDI] = vessel;
+            regs[Regs.RDI] = m.pid(); // as its namespace numbers it: checked when it was forked
             regs[Regs.RSI] = signal;
             ptrace.setSigmask(vessel, ~(1L << (signal - 1)));
         }

@@ -331,6 +331,18 @@ public final class Kernel {
         }
     }
 
+    private static final int SYS_SETNS = 308;
+    public static final int CLONE_NEWPID = 0x20000000;
+
+    /** setns(fd, nstype) for the calling thread only (a PID namespace: only for its later children). */
+    public static void setns(int fd, int nstype) throws SysException {
+        try {
+            syscall(SYS_SETNS, fd, nstype, 0, 0, 0, 0);
+        } catch (LastErrorException e) {
+            throw new SysException("setns", e.getErrorCode());
+        }
+    }
+
     public static void close(int fd) {
         try {
             syscall(Sys.SYS_CLOSE, fd, 0, 0, 0, 0, 0);

@@ -65,6 +65,31 @@ public final class Spawner {
         }
     }
 
+    /**
+     * As {@link #spawn}, the child a member of the PID namespace of process {@code member} (host PID): the
+     * calling thread enters that namespace for its children only, just around the spawn, and then goes back
+     * (while they differ, the thread could not start threads: clone refuses CLONE_THREAD).
+     */
+    public static int spawnInPidNamespaceOf(int member, List<String> argv, Map<String, String> env)
+            throws SysException {
+        int own = Kernel.open("/proc/thread-self/ns/pid", Sys.O_RDONLY);
+        try {
+            int target = Kernel.open("/proc/" + member + "/ns/pid", Sys.O_RDONLY);
+            try {
+                Kernel.setns(target, Kernel.CLONE_NEWPID);
+            } finally {
+                Kernel.close(target);
+            }
+            try {
+                return spawn(argv, env);
+            } finally {
+                Kernel.setns(own, Kernel.CLONE_NEWPID);
+            }
+        } finally {
+            Kernel.close(own);
+        }
+    }
+
     private static void check(int err, String what) throws SysException {
         if (err != 0) {
             throw new SysException(what, err);

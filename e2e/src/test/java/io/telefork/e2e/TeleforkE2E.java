@@ -244,31 +244,42 @@ class TeleforkE2E {
     @Test
     @Order(4)
     void failedMigrationResumesTheStoppedSource() {
-        runPod(workloadPod(NS, "keeper", NODE_A, "/counter", "/data/counter.log"));
-        await("keeper printed 3 numbers", Duration.ofSeconds(30), () -> lastNumber(NS, "keeper") >= 3);
-        String uid = pod(NS, "keeper").getMetadata().getUid();
-        GenericKubernetesResource mig = resource("Migration", NS, "keeper-move", Map.of("podName", "keeper", "targetNode", NODE_B));
+        failedMigrationResumes("keeper", "test4b", "/counter", "/data/counter.log");
+    }
+
+    /** As 4b with a tree (a shell waiting for the counter): the dump left both stopped, both go on. */
+    @Test
+    @Order(4)
+    void failedMigrationResumesTheStoppedSourceTree() {
+        failedMigrationResumes("keeper-tree", "test4c", "/bin/sh", "-c", "/counter /data/counter.log & wait");
+    }
+
+    private void failedMigrationResumes(String name, String test, String... command) {
+        runPod(workloadPod(NS, name, NODE_A, command));
+        await(name + " printed 3 numbers", Duration.ofSeconds(30), () -> lastNumber(NS, name) >= 3);
+        String uid = pod(NS, name).getMetadata().getUid();
+        GenericKubernetesResource mig = resource("Migration", NS, name + "-move", Map.of("podName", name, "targetNode", NODE_B));
         long t0 = System.nanoTime();
         create(mig);
-        GenericKubernetesResource done = waitFinal("Migration", NS, "keeper-move", Duration.ofSeconds(180));
-        timing("test4b: failing Migration applied -> Failed, source resumed", t0);
+        GenericKubernetesResource done = waitFinal("Migration", NS, name + "-move", Duration.ofSeconds(180));
+        timing(test + ": failing Migration applied -> Failed, source resumed", t0);
         Map<String, Object> st = status(done);
-        System.out.println("keeper-move: " + st);
+        System.out.println(name + "-move: " + st);
         assertThat(phase(done)).as("status %s", st).isEqualTo("Failed");
         assertThat(st.get("sourceResumed")).as("status %s", st).isEqualTo(true);
         assertThat(condition(done, "Failed").map(c -> (String) c.get("message")).orElse(""))
                 .contains("/data/counter.log").contains("source process resumed");
-        long atFailure = lastNumber(NS, "keeper");
-        await("resumed keeper counts on", Duration.ofSeconds(20), () -> lastNumber(NS, "keeper") > atFailure + 1);
-        Pod src = pod(NS, "keeper");
+        long atFailure = lastNumber(NS, name);
+        await("resumed " + name + " counts on", Duration.ofSeconds(20), () -> lastNumber(NS, name) > atFailure + 1);
+        Pod src = pod(NS, name);
         assertThat(src.getMetadata().getUid()).isEqualTo(uid);
         assertThat(src.getMetadata().getDeletionTimestamp()).isNull();
         assertThat(src.getStatus().getContainerStatuses().get(0).getRestartCount()).as("restarts of the source container").isZero();
-        List<Long> all = numbers(log(NS, "keeper"));
+        List<Long> all = numbers(log(NS, name));
         for (int i = 1; i < all.size(); i++) {
             assertThat(all.get(i)).as("number %d of %s: one sequence, never restarted", i, all).isEqualTo(all.get(i - 1) + 1);
         }
-        forceDeletePod(NS, "keeper");
+        forceDeletePod(NS, name);
     }
 
     @Test
@@ -622,5 +633,132 @@ class TeleforkE2E {
         System.out.println("migration: source up to " + migrationBefore + ", node-b from " + migrationFirstOnB + "; vessel printed " + got);
         assertThat(got.get(0)).isBetween(migrationBefore, migrationFirstOnB);
         forceDeletePod(NS, "vessel");
+    }
+
+    /**
+     * A container whose main process has a child: a shell waiting for its counter. Checkpointed with both,
+     * restored into a user's placeholder pod whose placeholder (sleep) is PID 1 of its container (the shell
+     * takes the placeholder's PID, 1, as it had), then with targetNode into the operator's target pod (the
+     * shell goes into the waiting placeholder shell, PID 1): each time the counter is forked again with the
+     * PID it had in its own container and goes on counting.
+     */
+    @Test
+    @Order(12)
+    void treeOfAContainerRestoredIntoAPlaceholderPodKeepsItsPids() throws Exception {
+        runPod(workloadPod(NS, "tree", NODE_A, "/bin/sh", "-c", "/counter /dev/null & wait"));
+        await("tree's counter printed 3 numbers", Duration.ofSeconds(30), () -> lastNumber(NS, "tree") >= 3);
+        Map<Long, String> source = nsPidsAndNames(hostPids(containerId(pod(NS, "tree"))));
+        System.out.println("source container (namespace PID -> name): " + source);
+        assertThat(source).hasSize(2).containsEntry(1L, "sh").containsValue("counter");
+        long before = lastNumber(NS, "tree");
+
+        long t0 = System.nanoTime();
+        create(resource("Checkpoint", NS, "tree", Map.of("podName", "tree", "leaveRunning", true)));
+        GenericKubernetesResource ckpt = waitFinal("Checkpoint", NS, "tree", Duration.ofSeconds(120));
+        timing("test12: Checkpoint of a shell and its child -> Succeeded", t0);
+        assertThat(phase(ckpt)).as("status %s", status(ckpt)).isEqualTo("Succeeded");
+        long after = lastNumber(NS, "tree");
+
+        runPod(workloadPod(NS, "tree-vessel", NODE_A, "/bin/sleep", "2147483647"));
+        long t1 = System.nanoTime();
+        create(resource("Restore", NS, "tree-into-vessel", Map.of("checkpointName", "tree", "targetPod", "tree-vessel")));
+        GenericKubernetesResource done = waitFinal("Restore", NS, "tree-into-vessel", Duration.ofSeconds(120));
+        timing("test12: Restore of the tree into a placeholder pod -> Succeeded", t1);
+        assertThat(phase(done)).as("status %s", status(done)).isEqualTo("Succeeded");
+
+        await("the restored counter prints 3 numbers", Duration.ofSeconds(20),
+                () -> numbers(log(NS, "tree-vessel")).size() >= 3);
+        List<Long> got = numbers(log(NS, "tree-vessel"));
+        System.out.println("checkpoint taken between " + before + " and " + after + "; restored tree printed " + got);
+        assertThat(got.get(0)).isBetween(before, after + 1);
+        Map<Long, String> restored = nsPidsAndNames(hostPids(containerId(pod(NS, "tree-vessel"))));
+        System.out.println("target container (namespace PID -> name): " + restored);
+        assertThat(restored).isEqualTo(source);
+        forceDeletePod(NS, "tree-vessel");
+
+        // The operator's target pod: the tree goes into its waiting shell (PID 1), whose sleep is ended.
+        long t2 = System.nanoTime();
+        create(resource("Restore", NS, "tree-on-node", Map.of("checkpointName", "tree", "targetNode", NODE_A)));
+        GenericKubernetesResource onNode = waitFinal("Restore", NS, "tree-on-node", Duration.ofSeconds(120));
+        timing("test12: Restore of the tree with targetNode -> Succeeded", t2);
+        assertThat(phase(onNode)).as("status %s", status(onNode)).isEqualTo("Succeeded");
+        String target = (String) status(onNode).get("targetPod");
+        await("the tree in the operator's target pod prints 3 numbers", Duration.ofSeconds(20),
+                () -> numbers(log(NS, target)).size() >= 3);
+        List<Long> there = numbers(log(NS, target));
+        assertThat(there.get(0)).isBetween(before, after + 1);
+        Map<Long, String> inTarget = nsPidsAndNames(hostPids(containerId(pod(NS, target))));
+        System.out.println("operator's target container (namespace PID -> name): " + inTarget);
+        assertThat(inTarget).isEqualTo(source);
+        forceDeletePod(NS, target);
+        forceDeletePod(NS, "tree");
+    }
+
+    /**
+     * A container whose main process (PID 1) has two worker threads: checkpointed, restored with
+     * targetNode into the operator's target pod, where it goes into the placeholder's waiting shell (PID 1)
+     * and its threads are made with their IDs; the workload itself checks each second that pthread_kill
+     * still reaches them (glibc's cached IDs) and that they count on.
+     */
+    @Test
+    @Order(13)
+    void threadsOfAContainersMainProcessKeepTheirIds() throws Exception {
+        runPod(workloadPod(NS, "threads", NODE_A, "/threads"));
+        await("threads printed 3 numbers", Duration.ofSeconds(30), () -> lastNumber(NS, "threads") >= 3);
+        List<Long> sourcePids = hostPids(containerId(pod(NS, "threads")));
+        assertThat(sourcePids).hasSize(1);
+        List<Long> tids = nsTids(sourcePids.get(0));
+        System.out.println("source thread IDs in its namespace: " + tids);
+        assertThat(tids).hasSize(3).contains(1L);
+        long before = lastNumber(NS, "threads");
+
+        long t0 = System.nanoTime();
+        create(resource("Checkpoint", NS, "threads", Map.of("podName", "threads", "leaveRunning", true)));
+        GenericKubernetesResource ckpt = waitFinal("Checkpoint", NS, "threads", Duration.ofSeconds(120));
+        timing("test13: Checkpoint of a process with threads -> Succeeded", t0);
+        assertThat(phase(ckpt)).as("status %s", status(ckpt)).isEqualTo("Succeeded");
+        long after = lastNumber(NS, "threads");
+
+        long t1 = System.nanoTime();
+        create(resource("Restore", NS, "threads-on-node", Map.of("checkpointName", "threads", "targetNode", NODE_A)));
+        GenericKubernetesResource done = waitFinal("Restore", NS, "threads-on-node", Duration.ofSeconds(120));
+        timing("test13: Restore of a process with threads with targetNode -> Succeeded", t1);
+        assertThat(phase(done)).as("status %s", status(done)).isEqualTo("Succeeded");
+        String target = (String) status(done).get("targetPod");
+        await("the restored threads print 3 numbers", Duration.ofSeconds(20), () -> numbers(log(NS, target)).size() >= 3);
+        String log = log(NS, target);
+        System.out.println("checkpoint taken between " + before + " and " + after + "; restored: " + log.replace('\n', ' '));
+        assertThat(log).doesNotContain("bad");
+        assertThat(numbers(log).get(0)).isBetween(before, after + 1);
+        List<Long> targetPids = hostPids(containerId(pod(NS, target)));
+        assertThat(targetPids).as("the placeholder's sleep is gone; the restored process is PID 1").hasSize(1);
+        assertThat(nsTids(targetPids.get(0))).isEqualTo(tids);
+        forceDeletePod(NS, target);
+        forceDeletePod(NS, "threads");
+    }
+
+    /** A process's thread IDs in its own PID namespace, sorted. */
+    private static List<Long> nsTids(long pid) throws IOException {
+        List<Long> out = new java.util.ArrayList<>();
+        try (java.util.stream.Stream<Path> tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+            for (Path t : tasks.toList()) {
+                out.add(nsPidsAndNames(List.of(Long.parseLong(t.getFileName().toString()))).keySet().iterator().next());
+            }
+        }
+        out.sort(null);
+        return out;
+    }
+
+    /** Each process's PID in its own PID namespace (last NSpid field) and its name. */
+    private static Map<Long, String> nsPidsAndNames(List<Long> hostPids) throws IOException {
+        Map<Long, String> out = new java.util.TreeMap<>();
+        for (long pid : hostPids) {
+            Path dir = Path.of("/proc", Long.toString(pid));
+            String nspid = Files.readAllLines(dir.resolve("status")).stream().filter(l -> l.startsWith("NSpid:"))
+                    .findFirst().orElseThrow();
+            String[] f = nspid.split("\\s+");
+            out.put(Long.parseLong(f[f.length - 1]), Files.readString(dir.resolve("comm")).trim());
+        }
+        return out;
     }
 }

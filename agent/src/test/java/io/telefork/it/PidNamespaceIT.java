@@ -1,0 +1,282 @@
+package io.telefork.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import io.telefork.engine.Engine;
+import io.telefork.engine.EngineException;
+import io.telefork.engine.RestoreOptions;
+import io.telefork.engine.RestoreResult;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Restores into an existing process (the node agent's path) that is the first process of a PID namespace
+ * of its own, as a container's is, and that may not choose IDs itself (no CAP_SYS_ADMIN or
+ * CAP_CHECKPOINT_RESTORE, as in a pod): threads get their TIDs and a tree's processes their PIDs, as the
+ * namespace numbers them, and go on; an ID taken there is refused before anything is changed.
+ */
+@Timeout(value = 4, unit = TimeUnit.MINUTES)
+class PidNamespaceIT {
+
+    @TempDir
+    Path tmp;
+
+    private final Harness h = new Harness();
+
+    @AfterEach
+    void cleanUp() {
+        h.close();
+    }
+
+    @Test
+    void threadsKeepTheirIdsInAPlaceholdersNamespace() throws Exception {
+        Harness.Proc source = inNamespace("threads", Harness.program("threads").toString());
+        source.awaitReady();
+        int original = firstProcess(source);
+        TreeSet<Integer> tidsBefore = nsIds(original);
+        assertThat(tidsBefore).hasSize(5).contains(1);
+        Path image = tmp.resolve("threads.img");
+        h.dump(original, image);
+        source.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+
+        Harness.Proc placeholder = inNamespace("placeholder", "/bin/sleep", "1000");
+        int vessel = firstProcess(placeholder);
+        cannotChooseIds(vessel);
+        advanceNextPid(vessel);
+        RestoreResult r = restoreInto(vessel, image);
+        assertThat(r.pid()).isEqualTo(vessel);
+        assertThat(nsIds(vessel)).isEqualTo(tidsBefore);
+        placeholder.goAndExpectPass();
+    }
+
+    @Test
+    void treeKeepsItsPidsInAPlaceholdersNamespace() throws Exception {
+        Harness.Proc source = inNamespace("tree", Harness.program("tree").toString(), "pipes");
+        source.awaitReady();
+        int original = firstProcess(source);
+        List<Integer> pidsBefore = treeNsPids(original);
+        assertThat(pidsBefore).hasSizeGreaterThan(1).startsWith(1);
+        Path image = tmp.resolve("tree.img");
+        h.dump(original, image);
+        source.awaitDeath(Duration.ofSeconds(10), "dump kills the tree");
+
+        Harness.Proc placeholder = inNamespace("placeholder", "/bin/sleep", "1000");
+        int vessel = firstProcess(placeholder);
+        cannotChooseIds(vessel);
+        advanceNextPid(vessel);
+        restoreInto(vessel, image);
+        assertThat(treeNsPids(vessel)).isEqualTo(pidsBefore);
+        placeholder.goAndExpectPass();
+    }
+
+    /**
+     * The operator's target container: a shell (PID 1) waiting for its placeholder child. The tree, whose
+     * first process was PID 1, goes into the shell; the placeholder, which holds the PID the tree's first
+     * child wants, is ended first.
+     */
+    @Test
+    void treeGoesIntoTheWaitingInitOfItsPlaceholder() throws Exception {
+        Harness.Proc source = inNamespace("tree", Harness.program("tree").toString(), "pipes");
+        source.awaitReady();
+        int original = firstProcess(source);
+        List<Integer> pidsBefore = treeNsPids(original);
+        Path image = tmp.resolve("tree.img");
+        h.dump(original, image);
+        source.awaitDeath(Duration.ofSeconds(10), "dump kills the tree");
+
+        Harness.Proc target = inNamespace("placeholder", "/bin/sh", "-c",
+                "trap 'kill -TERM $c 2>/dev/null' TERM INT; sleep 2147483647 & c=$!; "
+                        + "while :; do wait $c; s=$?; kill -0 $c 2>/dev/null || exit $s; done");
+        int init = firstProcess(target);
+        await().atMost(Duration.ofSeconds(10)).until(() -> children(init).size() == 1
+                && comm(children(init).get(0)).equals("sleep"));
+        int placeholder = children(init).get(0);
+        assertThat(nsId(placeholder)).isEqualTo(pidsBefore.get(1));
+
+        RestoreResult r;
+        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
+            r = new Engine().restoreInto(placeholder, init, in, new RestoreOptions(false, null));
+        }
+        assertThat(r.pid()).isEqualTo(init);
+        assertThat(Harness.alive(placeholder)).isFalse();
+        assertThat(treeNsPids(init)).isEqualTo(pidsBefore);
+        target.goAndExpectPass();
+    }
+
+    @Test
+    void anIdTakenInTheNamespaceIsRefusedAndThePlaceholderLivesOnUntouched() throws Exception {
+        Harness.Proc source = inNamespace("tree", Harness.program("tree").toString(), "pipes");
+        source.awaitReady();
+        int original = firstProcess(source);
+        List<Integer> pidsBefore = treeNsPids(original);
+        Path image = tmp.resolve("tree.img");
+        h.dump(original, image);
+        source.awaitDeath(Duration.ofSeconds(10), "dump kills the tree");
+
+        Harness.Proc placeholder = inNamespace("placeholder", "/bin/sleep", "1000");
+        int vessel = firstProcess(placeholder);
+        // The namespace's next PID goes to this process: the tree's first child's.
+        Harness.Proc holder = h.start("holder", List.of("nsenter", "--target", Integer.toString(vessel), "--pid",
+                "--", "/bin/sleep", "1000"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> children((int) holder.pid()).size() == 1
+                && comm(children((int) holder.pid()).get(0)).equals("sleep"));
+        assertThat(nsId(children((int) holder.pid()).get(0))).isEqualTo(pidsBefore.get(1));
+        String mapsBefore = Files.readString(Path.of("/proc", Integer.toString(vessel), "maps"));
+        String maskBefore = status(vessel, "SigBlk");
+
+        assertThatThrownBy(() -> restoreInto(vessel, image)).isInstanceOf(EngineException.class)
+                .satisfies(e -> assertThat(((EngineException) e).reason()).isEqualTo(EngineException.Reason.INCOMPATIBLE))
+                .hasMessageContaining("process " + pidsBefore.get(1) + " (tree) of the tree must keep its PID, but PID "
+                        + pidsBefore.get(1) + " is in use in the PID namespace of the vessel " + vessel);
+
+        assertThat(Harness.state(vessel)).contains('S');
+        assertThat(Harness.status(vessel, "TracerPid")).contains("0");
+        assertThat(status(vessel, "SigBlk")).isEqualTo(maskBefore);
+        assertThat(Files.readString(Path.of("/proc", Integer.toString(vessel), "maps"))).isEqualTo(mapsBefore);
+        assertThat(Files.readString(Path.of("/proc", Integer.toString(vessel), "comm")).trim()).isEqualTo("sleep");
+    }
+
+    @Test
+    void aThreadIdTakenInTheNamespaceIsRefusedAndThePlaceholderLivesOn() throws Exception {
+        Harness.Proc source = inNamespace("threads", Harness.program("threads").toString());
+        source.awaitReady();
+        int original = firstProcess(source);
+        TreeSet<Integer> tids = nsIds(original);
+        Path image = tmp.resolve("threads.img");
+        h.dump(original, image);
+        source.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+
+        Harness.Proc placeholder = inNamespace("placeholder", "/bin/sleep", "1000");
+        int vessel = firstProcess(placeholder);
+        Harness.Proc holder = h.start("holder", List.of("nsenter", "--target", Integer.toString(vessel), "--pid",
+                "--", "/bin/sleep", "1000"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> children((int) holder.pid()).size() == 1
+                && comm(children((int) holder.pid()).get(0)).equals("sleep"));
+        int taken = nsId(children((int) holder.pid()).get(0));
+        assertThat(tids).contains(taken);
+
+        assertThatThrownBy(() -> restoreInto(vessel, image)).isInstanceOf(EngineException.class)
+                .hasMessageContaining("thread " + taken + " of process 1 must keep its ID, but it is in use in the PID "
+                        + "namespace of the vessel " + vessel);
+        assertThat(Harness.state(vessel)).contains('S');
+        assertThat(Harness.status(vessel, "TracerPid")).contains("0");
+        assertThat(comm(vessel)).isEqualTo("sleep");
+    }
+
+    /** The placeholder has neither CAP_SYS_ADMIN (21) nor CAP_CHECKPOINT_RESTORE (40): clone3 set_tid is refused to it. */
+    private static void cannotChooseIds(int vessel) {
+        long caps = Long.parseUnsignedLong(status(vessel, "CapEff"), 16);
+        assertThat(caps & (1L << 21 | 1L << 40)).isZero();
+    }
+
+    /**
+     * Processes started and ended in the placeholder's namespace, so that its next PID is past the IDs the
+     * image wants: only a chosen ID, not the next free one, can give them.
+     */
+    private void advanceNextPid(int vessel) {
+        for (int i = 0; i < 8; i++) {
+            Harness.Proc p = h.start("true", List.of("nsenter", "--target", Integer.toString(vessel), "--pid", "--",
+                    "/bin/true"));
+            p.closeStdin();
+            assertThat(p.waitFor(Duration.ofSeconds(10))).isZero();
+        }
+    }
+
+    /**
+     * {@code command} as the first process of a new PID namespace, without the capabilities that would let it
+     * choose IDs there itself.
+     */
+    private Harness.Proc inNamespace(String name, String... command) {
+        List<String> cmd = new ArrayList<>(List.of("unshare", "--pid", "--fork", "--kill-child", "setpriv",
+                "--bounding-set", "-sys_admin,-checkpoint_restore", "--"));
+        cmd.addAll(List.of(command));
+        return h.start(name, cmd);
+    }
+
+    /** The host PID of the namespace's first process: unshare's only child. */
+    private static int firstProcess(Harness.Proc unshare) {
+        await().atMost(Duration.ofSeconds(10)).until(() -> children((int) unshare.pid()).size() == 1);
+        int pid = children((int) unshare.pid()).get(0);
+        await().atMost(Duration.ofSeconds(10)).until(() -> !comm(pid).equals("setpriv") && !comm(pid).equals("unshare"));
+        assertThat(nsId(pid)).isEqualTo(1);
+        return pid;
+    }
+
+    private static String comm(int pid) {
+        try {
+            return Files.readString(Path.of("/proc", Integer.toString(pid), "comm")).trim();
+        } catch (IOException e) {
+            return "";
+        }
+    }
+
+    private static RestoreResult restoreInto(int vessel, Path image) throws EngineException, IOException {
+        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
+            return new Engine().restoreInto(vessel, in, new RestoreOptions(false, null));
+        }
+    }
+
+    /** The IDs of a process's threads, as its PID namespace numbers them. */
+    private static TreeSet<Integer> nsIds(int pid) {
+        TreeSet<Integer> out = new TreeSet<>();
+        try (var s = Files.list(Path.of("/proc", Integer.toString(pid), "task"))) {
+            s.forEach(t -> out.add(nsId(Integer.parseInt(t.getFileName().toString()))));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return out;
+    }
+
+    /** A process and its descendants, parents first, as their PID namespace numbers them. */
+    private static List<Integer> treeNsPids(int root) {
+        List<Integer> host = new ArrayList<>(List.of(root));
+        for (int i = 0; i < host.size(); i++) {
+            host.addAll(children(host.get(i)));
+        }
+        return host.stream().map(PidNamespaceIT::nsId).toList();
+    }
+
+    private static int nsId(int hostId) {
+        String[] f = status(hostId, "NSpid").split("\\s+");
+        return Integer.parseInt(f[f.length - 1]);
+    }
+
+    private static String status(int pid, String field) {
+        return Harness.status(pid, field).orElse("").trim();
+    }
+
+    private static List<Integer> children(int pid) {
+        try {
+            List<Integer> out = new ArrayList<>();
+            try (var s = Files.list(Path.of("/proc", Integer.toString(pid), "task"))) {
+                for (Path t : s.toList()) {
+                    String c = Files.readString(t.resolve("children")).trim();
+                    if (!c.isEmpty()) {
+                        for (String p : c.split("\\s+")) {
+                            out.add(Integer.parseInt(p));
+                        }
+                    }
+                }
+            }
+            return out;
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+}
