@@ -109,9 +109,12 @@ final class LazyServer implements AutoCloseable {
         pusher.start();
     }
 
-    /** Every page is in (or the processes are gone), or something failed: see {@link #failure()}. */
+    /**
+     * Every page is in (or the processes are gone) and the whole image verified, or something failed:
+     * see {@link #failure()}.
+     */
     boolean finished() {
-        return finished || failure.get() != null;
+        return (finished && pushed) || failure.get() != null;
     }
 
     Throwable failure() {
@@ -162,13 +165,15 @@ final class LazyServer implements AutoCloseable {
             while (!stopping && (r = reader.next()) != null) {
                 if (r.type() == RecordType.PAGES) {
                     if (lazyArea.test(r.address())) {
+                        boolean any = false;
                         for (LazyTarget t : targets) {
                             if (!t.gone()) {
                                 pushRecord(t, r.address(), r.pageCount(), r.pages(), r.offset());
+                                any = true;
                             }
                         }
                         pushedBytes.addAndGet((long) r.pageCount() * PAGE);
-                        if (pushDelayMillis > 0) {
+                        if (pushDelayMillis > 0 && any) {
                             Thread.sleep(pushDelayMillis);
                         }
                     }

@@ -50,8 +50,8 @@ final class PageFiller implements AutoCloseable {
 
     /**
      * Takes the private anonymous areas over with a userfaultfd that also reports forks, moves and
-     * removals, for a lazy restore: their pages are then filled only after the process runs. Shared
-     * anonymous memory is not taken (a fork shares it, and it is filled before the process runs).
+     * removals, for a lazy restore: their pages are then filled only after the process runs. The brk heap
+     * and shared anonymous memory are not taken: they are filled before the process runs.
      */
     void setUpLazy(List<MemoryArea> areas, long scratch) throws SysException, EngineException {
         long features = Userfaultfd.FEATURE_EVENT_FORK | Userfaultfd.FEATURE_EVENT_REMAP
@@ -106,8 +106,11 @@ final class PageFiller implements AutoCloseable {
         }
         lazy = forLazy;
         for (MemoryArea a : areas) {
+            // Lazily, not the brk heap: registered, it would not merge with its growth (the program would
+            // see its [heap] split in /proc/PID/maps), and shared memory, which a fork shares.
             boolean anonymous = switch (a.kind()) {
-                case ANONYMOUS, HEAP -> !a.shared();
+                case ANONYMOUS -> !a.shared() || !forLazy;
+                case HEAP -> !forLazy;
                 case SHARED_ANONYMOUS -> !forLazy;
                 default -> false;
             };
