@@ -31,11 +31,53 @@ public final class PageRecords {
         this.file = file;
     }
 
+    /** END: header, then a 32-byte SHA-256 as {@code bytes} and an i64. */
+    private static final int END_RECORD_BYTES = Format.RECORD_HEADER_BYTES + 4 + 32 + 8;
+    private static final int TAIL_BYTES = 4 << 20;
+
     /**
-     * The INDEX of the image, found by walking the record headers from {@code from} (the offset of a
-     * record, typically the first PAGES_OF) without reading the payloads in between.
+     * The INDEX of the image: the record right before the END record, which ends the file. Its start is
+     * found from its own length field (an INDEX of n entries is 4 + n entry sizes long) in the last few
+     * MiB; failing that (a huge index), by walking the record headers from {@code from}.
      */
     public static PageIndex findIndex(FileChannel file, long from, int version) throws IOException {
+        long size = file.size();
+        int entry = version >= Format.FIRST_TREE_VERSION ? 24 : 20;
+        long indexEnd = size - END_RECORD_BYTES;
+        for (int most = 256 << 10; most <= TAIL_BYTES; most *= 16) {
+            PageIndex found = indexInTail(file, (int) Math.min(most, indexEnd - from), indexEnd, entry, version);
+            if (found != null) {
+                return found;
+            }
+        }
+        return walkToIndex(file, from, version);
+    }
+
+    private static PageIndex indexInTail(FileChannel file, int tail, long indexEnd, int entry, int version)
+            throws IOException {
+        if (tail > Format.RECORD_HEADER_BYTES + 4) {
+            ByteBuffer b = ByteBuffer.allocate(tail).order(ByteOrder.BIG_ENDIAN);
+            // the INDEX record, if this tail holds it, is its last bytes
+            readFully(file, b, indexEnd - tail);
+            for (int n = 0; Format.RECORD_HEADER_BYTES + 4 + (long) entry * n <= tail; n++) {
+                int length = 4 + entry * n;
+                int at = tail - length - Format.RECORD_HEADER_BYTES;
+                if (b.getShort(at) == RecordType.INDEX.id() && b.get(at + 2) == 0 && b.getInt(at + 4) == length
+                        && b.getInt(at + 8) == length && b.getInt(at + Format.RECORD_HEADER_BYTES) == n) {
+                    CRC32C c = new CRC32C();
+                    c.update(b.array(), at + Format.RECORD_HEADER_BYTES, length);
+                    if ((int) c.getValue() == b.getInt(at + 12)) {
+                        byte[] payload = new byte[length];
+                        b.get(at + Format.RECORD_HEADER_BYTES, payload);
+                        return PageIndex.decode(payload, version);
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    private static PageIndex walkToIndex(FileChannel file, long from, int version) throws IOException {
         ByteBuffer h = ByteBuffer.allocateDirect(Format.RECORD_HEADER_BYTES).order(ByteOrder.BIG_ENDIAN);
         long at = from;
         long size = file.size();
@@ -67,6 +109,16 @@ public final class PageRecords {
             at += Format.RECORD_HEADER_BYTES + storedLength;
         }
         throw new ImageFormatException("the image has no INDEX record (truncated?)");
+    }
+
+    /** The PAGES record of an INDEX entry, decompressed, checked, and insisting that it is the entry's. */
+    public Pages fetch(PageIndex.Entry e) throws IOException {
+        Pages p = fetch(e.offset());
+        if (p.address() != e.address() || p.count() != e.pages()) {
+            throw new ImageFormatException(String.format("the INDEX says the record at byte %d holds %d pages at "
+                    + "0x%x, but it holds %d at 0x%x", e.offset(), e.pages(), e.address(), p.count(), p.address()));
+        }
+        return p;
     }
 
     /** The PAGES record whose header is at {@code offset}, decompressed and checked. */

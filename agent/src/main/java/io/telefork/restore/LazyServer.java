@@ -339,7 +339,7 @@ final class LazyServer implements AutoCloseable {
         if (won.isEmpty()) {
             return true; // being copied by the pusher, whose copy wakes the faulting thread
         }
-        PageRecords.Pages rec = records.fetch(e.offset());
+        PageRecords.Pages rec = records.fetch(e);
         for (int i = won.nextSetBit(0); i >= 0; ) {
             int end = won.nextClearBit(i);
             Run run = new Run(t, from + i * PAGE, end - i, e.offset());

@@ -227,7 +227,7 @@ final class TreeRestore {
         PageRecords records = new PageRecords(file);
         for (PageIndex.Entry e : index.entries()) {
             if (e.pid() == pid && !t.lazy(e.address())) {
-                PageRecords.Pages p = records.fetch(e.offset());
+                PageRecords.Pages p = records.fetch(e);
                 t.fill(p.address(), p.count(), p.pages());
                 options.progress().update(e.offset(), -1);
             }
