@@ -2,6 +2,7 @@ package io.telefork.restore;
 
 import io.telefork.engine.Progress;
 import io.telefork.image.Format;
+import io.telefork.image.ImageFormatException;
 import io.telefork.image.ImageReader;
 import io.telefork.image.PageIndex;
 import io.telefork.image.PageRecords;
@@ -180,7 +181,7 @@ final class LazyServer implements AutoCloseable {
                     progress.update(reader.offset(), -1);
                 } else if (r.type() != RecordType.PAGES_OF && r.type() != RecordType.INDEX
                         && r.type() != RecordType.END) {
-                    throw new io.telefork.image.ImageFormatException("unexpected " + r.type() + " record among pages");
+                    throw new ImageFormatException("unexpected " + r.type() + " record among pages");
                 }
             }
             pushed = true;

@@ -26,6 +26,8 @@ final class LazyTracer {
     private static final int SIGTTIN = 21;
     private static final int SIGTTOU = 22;
     private static final long DETACH_WAIT_NANOS = 10_000_000_000L;
+    private static final long MIN_PAUSE_NANOS = 100_000;
+    private static final long MAX_PAUSE_NANOS = 2_000_000;
 
     private final Ptrace ptrace;
     private final int root;
@@ -57,11 +59,20 @@ final class LazyTracer {
         }
     }
 
-    /** Passes on the tracees' stops until {@code server} has every page in or failed. */
+    /**
+     * Passes on the tracees' stops until {@code server} has every page in or failed. Each tracee is
+     * polled (waitpid(-1) would also reap children that are not this restorer's business); the pause
+     * between rounds grows while nothing happens, so that a process with many threads does not cost a
+     * core, at the price of a signal's delivery being delayed by up to that pause.
+     */
     void follow(LazyServer server) throws SysException {
+        long pause = MIN_PAUSE_NANOS;
         while (!server.finished()) {
-            if (!step()) {
-                LockSupport.parkNanos(200_000);
+            if (step()) {
+                pause = MIN_PAUSE_NANOS;
+            } else {
+                LockSupport.parkNanos(pause);
+                pause = Math.min(MAX_PAUSE_NANOS, pause * 2);
             }
         }
     }
