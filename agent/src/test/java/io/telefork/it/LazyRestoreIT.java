@@ -40,7 +40,11 @@ class LazyRestoreIT {
         h.close();
     }
 
-    /** Every dumpAndRestore case of {@link SelfCheckingProgramsIT}, restored lazily; trees are refused clearly. */
+    /**
+     * Every dumpAndRestore case of {@link SelfCheckingProgramsIT}, restored lazily; trees are refused clearly.
+     * The pusher is slowed down a little, so that the programs' checks (signals, timers, threads, memory)
+     * run while pages are still missing and the process is still traced.
+     */
     @ParameterizedTest(name = "{0}")
     @MethodSource("io.telefork.it.SelfCheckingProgramsIT#dumpCases")
     void selfCheckingPrograms(SelfCheckingProgramsIT.Case c) {
@@ -51,7 +55,7 @@ class LazyRestoreIT {
             assertThat(r.stderr()).contains("--lazy restores a single process");
             return;
         }
-        h.restore(image, "--lazy").goAndExpectPass();
+        h.restore(image, Map.of(PUSH_DELAY, "5"), "--lazy").goAndExpectPass();
     }
 
     @Test
