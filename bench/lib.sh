@@ -29,17 +29,21 @@ timed_dump() {
     return 0
 }
 
-# timed_restore IMG: `telefork restore -v --detach IMG`, timed until the command returns (the process
-# runs then); appends to the caller's arrays restore_s and e_restore. The restored PID is the first
-# line of $WORK/restore.out.
+# timed_restore IMG: `telefork restore -v --detach [--lazy] IMG` (--lazy when LAZY=1), timed until the
+# command returns (the process runs then; lazily, every page is in then too); appends to the caller's
+# arrays restore_s and e_restore, and lazily to e_first and e_allin (the engine's "running after X ms,
+# every page in after Y ms"). The restored PID is the first line of $WORK/restore.out.
 timed_restore() {
-    local img=$1 t0 t1 v
+    local img=$1 t0 t1 v lazy=()
+    [[ ${LAZY:-0} == 1 ]] && lazy=(--lazy)
     t0=$(now)
-    if ! "$JAVA" -jar "$JAR" restore -v --detach "$img" < /dev/null > "$WORK/restore.out" 2> "$WORK/restore.err"; then
+    if ! "$JAVA" -jar "$JAR" restore -v --detach "${lazy[@]+"${lazy[@]}"}" "$img" < /dev/null > "$WORK/restore.out" 2> "$WORK/restore.err"; then
         echo "bench: restore failed:" >&2; cat "$WORK/restore.err" >&2; exit 1
     fi
     t1=$(now)
     restore_s+=("$(elapsed "$t0" "$t1")")
     v=$(engine_ms "$WORK/restore.err" in); [[ -n $v ]] && e_restore+=("$v")
+    v=$(engine_ms "$WORK/restore.err" "running after"); [[ -n $v ]] && e_first+=("$v")
+    v=$(engine_ms "$WORK/restore.err" "every page in after"); [[ -n $v ]] && e_allin+=("$v")
     return 0
 }

@@ -23,8 +23,13 @@
 # of `java -jar telefork.jar --help`). The engine's own times are parsed from the -v lines
 # ("dumped ... in X ms (frozen Y ms)", "restored ... in X ms") where present.
 #
+# LAZY=1 restores with --lazy: the restore command then returns once every page is in, and two more
+# columns show the engine's time from the restore's start to the process's first instruction and to
+# every page in (from its -v line "lazy: running after X ms, every page in after Y ms").
+#
 # Environment: RUNS (5), SIZES ("64 512 2048", MiB), JVM_MIB (512), THREAD_MIB (256), THREADS ("1 64"),
-# JAR (agent/target/telefork.jar), JAVA (java). An empty SIZES, JVM_MIB or THREADS skips that table.
+# LAZY (0), JAR (agent/target/telefork.jar), JAVA (java). An empty SIZES, JVM_MIB or THREADS skips that
+# table. The lazy figures of the README: LAZY=1 SIZES=2048 JVM_MIB= THREADS= bench/run.sh
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +40,7 @@ THREAD_MIB=${THREAD_MIB:-256}
 THREADS=${THREADS-"1 64"}
 JAR=${JAR:-$ROOT/agent/target/telefork.jar}
 JAVA=${JAVA:-java}
+LAZY=${LAZY:-0}
 
 [[ -f $JAR ]] || { echo "bench: $JAR not found; build it with: mvn -B -pl agent -DskipTests package" >&2; exit 1; }
 command -v gcc >/dev/null || { echo "bench: gcc is needed to build bench/holder.c" >&2; exit 1; }
@@ -95,7 +101,7 @@ JVM_S=$(printf '%s\n' "${jvm[@]}" | median)
 measure() {
     local label=$1 r i v restored
     shift
-    local dump_s=() restore_s=() image_mib=() cp_s=() e_dump=() e_frozen=() e_restore=()
+    local dump_s=() restore_s=() image_mib=() cp_s=() e_dump=() e_frozen=() e_restore=() e_first=() e_allin=()
     for ((r = 1; r <= RUNS; r++)); do
         echo "bench: $label, run $r of $RUNS" >&2
         start_target "$@"
@@ -126,6 +132,9 @@ measure() {
     local d rs c
     d=$(md "${dump_s[@]}"); rs=$(md "${restore_s[@]}"); c=$(md "${cp_s[@]}")
     ROW="| $label | $d | $rs | $(md "${image_mib[@]}") | $c | $(ratio "$d" "$c") | $(ratio "$rs" "$c") | $JVM_S | $(md "${e_dump[@]+"${e_dump[@]}"}") | $(md "${e_frozen[@]+"${e_frozen[@]}"}") | $(md "${e_restore[@]+"${e_restore[@]}"}") |"
+    if [[ $LAZY == 1 ]]; then
+        ROW="$ROW $(md "${e_first[@]+"${e_first[@]}"}") | $(md "${e_allin[@]+"${e_allin[@]}"}") |"
+    fi
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -146,6 +155,10 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 header="| target | dump s | restore s | image MiB | cp s | dump/cp | restore/cp | jvm s | engine dump ms | frozen ms | engine restore ms |"
 rule="|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+if [[ $LAZY == 1 ]]; then
+    header="$header lazy: first instruction ms | lazy: all in ms |"
+    rule="$rule---:|---:|"
+fi
 table() {
     (($# == 0)) && return 0
     echo
@@ -156,7 +169,7 @@ table() {
 mkdir -p "$ROOT/bench/out"
 result=$ROOT/bench/out/results-$(date -u +%Y%m%dT%H%M%SZ).md
 {
-    echo "telefork dump/restore vs cp in /dev/shm: medians of $RUNS runs, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after"
+    echo "telefork dump/restore$( [[ $LAZY == 1 ]] && echo " --lazy") vs cp in /dev/shm: medians of $RUNS runs, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after"
     table "${plain[@]+"${plain[@]}"}"
     table "${jvmrows[@]+"${jvmrows[@]}"}"
     table "${threadrows[@]+"${threadrows[@]}"}"

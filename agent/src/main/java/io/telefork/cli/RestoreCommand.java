@@ -26,6 +26,12 @@ final class RestoreCommand implements Callable<Integer> {
             + "process_vm_writev (faster on some machines; see the README's benchmark).")
     boolean userfaultfd;
 
+    @Option(names = "--lazy", description = "Let the process run as soon as everything but its private anonymous "
+            + "memory is in, and serve that memory on demand (userfaultfd) while the rest is pushed in; return "
+            + "(or wait) once every page is in. The process stays traced meanwhile and dies if this command does. "
+            + "A single process (threads included) from an image file only.")
+    boolean lazy;
+
     @Parameters(index = "0", paramLabel = "FILE")
     String file;
 
@@ -37,13 +43,17 @@ final class RestoreCommand implements Callable<Integer> {
         ProgressLine progress = new ProgressLine(System.err, "restore");
         RestoredProcess p;
         try (ReadableByteChannel in = ImageInput.open(file)) {
-            p = new Engine().restore(in, new RestoreOptions(allowChangedFiles, progress, null, userfaultfd));
+            p = new Engine().restore(in, new RestoreOptions(allowChangedFiles, progress, null, userfaultfd, lazy));
         }
         progress.end();
         RestoreResult r = p.result();
         if (verbosity.level() > 0) {
             System.err.printf("restored %d as %d: %d bytes of memory in %.1f ms%n", r.originalPid(), r.pid(),
-                    r.memoryBytes(), r.total().toNanos() / 1e6);
+                    r.memoryBytes(), r.allIn().toNanos() / 1e6);
+            if (lazy) {
+                System.err.printf("lazy: running after %.1f ms, every page in after %.1f ms%n",
+                        r.total().toNanos() / 1e6, r.allIn().toNanos() / 1e6);
+            }
         }
         if (detach) {
             System.out.println(r.pid());

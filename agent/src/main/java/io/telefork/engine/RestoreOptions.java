@@ -8,9 +8,12 @@ package io.telefork.engine;
  * @param beforeResume      asked once the process is completely built, just before it runs; throwing
  *                          kills it instead (a migration waits here for the source to be gone)
  * @param userfaultfd       fill anonymous memory with UFFDIO_COPY instead of process_vm_writev
+ * @param lazy              let the process run before its private anonymous memory is in, serving it on
+ *                          demand through a userfaultfd while the rest is pushed; the restore returns once
+ *                          every page is in (a single process read from an image file only)
  */
 public record RestoreOptions(boolean allowChangedFiles, Progress progress, Commit beforeResume,
-                             boolean userfaultfd) {
+                             boolean userfaultfd, boolean lazy) {
 
     public RestoreOptions {
         if (progress == null) {
@@ -22,14 +25,14 @@ public record RestoreOptions(boolean allowChangedFiles, Progress progress, Commi
     }
 
     public RestoreOptions(boolean allowChangedFiles, Progress progress, Commit beforeResume) {
-        this(allowChangedFiles, progress, beforeResume, false);
+        this(allowChangedFiles, progress, beforeResume, false, false);
     }
 
     public RestoreOptions(boolean allowChangedFiles, Progress progress) {
-        this(allowChangedFiles, progress, Commit.NONE, false);
+        this(allowChangedFiles, progress, Commit.NONE, false, false);
     }
 
     public static RestoreOptions defaults() {
-        return new RestoreOptions(false, Progress.NONE, Commit.NONE, false);
+        return new RestoreOptions(false, Progress.NONE, Commit.NONE, false, false);
     }
 }

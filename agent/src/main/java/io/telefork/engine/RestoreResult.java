@@ -9,6 +9,12 @@ import java.time.Duration;
  * @param originalPid the PID the process had when it was dumped
  * @param memoryBytes bytes of page data written into it
  * @param total       wall time from the first image byte to the process running
+ * @param allIn       wall time from the first image byte to every page in: {@code total} unless the
+ *                    restore was lazy, when the process ran before its memory was all in
  */
-public record RestoreResult(int pid, int originalPid, long memoryBytes, Duration total) {
+public record RestoreResult(int pid, int originalPid, long memoryBytes, Duration total, Duration allIn) {
+
+    public RestoreResult(int pid, int originalPid, long memoryBytes, Duration total) {
+        this(pid, originalPid, memoryBytes, total, total);
+    }
 }

@@ -20,6 +20,7 @@ import io.telefork.sys.Waiter;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -51,8 +52,16 @@ public final class Restorer {
 
     public RestoredProcess restoreSpawned(ReadableByteChannel in) throws EngineException {
         long started = System.nanoTime();
+        FileChannel file = options.lazy() ? lazyImageFile(in) : null;
         ImageReader reader = openImage(in);
         ImageTree image = readTree(reader);
+        if (options.lazy() && !image.single()) {
+            reader.close();
+            throw new EngineException(Reason.INCOMPATIBLE, "--lazy restores a single process (with its threads); "
+                    + "this image holds a tree of " + image.tree().members().size() + " processes: restore it "
+                    + "without --lazy");
+        }
+        Integer[] endedWith = new Integer[1];
         try (reader; Tracer tracer = new Tracer("telefork-restore")) {
             RestoreResult result = tracer.call(ptrace -> {
                 TreeRestore.checkIdsFree(image, proc);
@@ -68,11 +77,14 @@ public final class Restorer {
                     killAndReap(ptrace, List.of(spawned));
                     throw e;
                 }
-                TreeRestore t = new TreeRestore(ptrace, image, reader, options, proc,
+                TreeRestore t = new TreeRestore(ptrace, image, reader, file, options, proc,
                         new TaskIds(ptrace, proc, vessel), false);
                 long bytes;
                 try {
                     bytes = t.run(vessel);
+                    if (options.lazy()) {
+                        return lazyPhase(ptrace, t, reader, vessel, rootPid, bytes, started, endedWith);
+                    }
                     t.resume();
                 } catch (Exception e) {
                     t.killAll();
@@ -80,7 +92,7 @@ public final class Restorer {
                 }
                 return new RestoreResult(vessel, rootPid, bytes, Duration.ofNanos(System.nanoTime() - started));
             });
-            return new RestoredProcess(result);
+            return new RestoredProcess(result, endedWith[0]);
         } catch (Exception e) {
             throw translate(e);
         }
@@ -106,6 +118,11 @@ public final class Restorer {
         }
         ImageReader reader = openImage(in);
         ImageTree image = readTree(reader);
+        if (options.lazy()) {
+            reader.close();
+            throw new EngineException(Reason.INCOMPATIBLE, "--lazy is for restores that spawn their process "
+                    + "(telefork restore), not into an existing one");
+        }
         int vesselPid;
         try {
             vesselPid = InitVessel.choose(image, placeholderPid, initPid, proc);
@@ -130,7 +147,7 @@ public final class Restorer {
                         throw e;
                     }
                 }
-                TreeRestore t = new TreeRestore(ptrace, image, reader, options, proc, ids, true);
+                TreeRestore t = new TreeRestore(ptrace, image, reader, null, options, proc, ids, true);
                 long bytes;
                 try {
                     bytes = t.run(vesselPid);
@@ -149,6 +166,55 @@ public final class Restorer {
         } catch (Exception e) {
             throw translate(e);
         }
+    }
+
+    /**
+     * Lets the process run while its memory is filled, tracing it all along (PTRACE_O_EXITKILL: should
+     * this restorer die, it dies too, rather than run on with missing pages read as zeros), and lets it go
+     * once every page is in. A failure meanwhile, a corrupt image found by the pusher included, kills it.
+     */
+    private RestoreResult lazyPhase(Ptrace ptrace, TreeRestore t, ImageReader reader, int vessel, int rootPid,
+                                    long bytes, long started, Integer[] endedWith) throws Exception {
+        LazyServer server = t.lazyServer();
+        LazyTracer follower = new LazyTracer(ptrace, vessel, t.rootThreads());
+        Duration running;
+        try {
+            follower.start(t.rootStopped());
+            running = Duration.ofNanos(System.nanoTime() - started);
+            server.startPushing(reader);
+            follower.follow(server);
+        } catch (Exception e) {
+            follower.killAll();
+            server.close();
+            throw e;
+        }
+        Throwable failed = server.failure();
+        if (failed != null) {
+            follower.killAll();
+            server.close();
+            EngineException e = translate(failed instanceof Exception ex ? ex : new RuntimeException(failed));
+            throw new EngineException(e.reason(), "the restored process was killed during its lazy phase: "
+                    + e.getMessage(), failed);
+        }
+        server.close();
+        Duration allIn = Duration.ofNanos(System.nanoTime() - started);
+        follower.detachAll();
+        endedWith[0] = follower.rootStatus();
+        return new RestoreResult(vessel, rootPid, bytes + server.pushedBytes(), running, allIn);
+    }
+
+    /** A lazy restore fetches pages out of order: it needs the image as a file, not a stream. */
+    private static FileChannel lazyImageFile(ReadableByteChannel in) throws EngineException {
+        if (in instanceof FileChannel fc) {
+            try {
+                fc.size();
+                return fc;
+            } catch (IOException e) {
+                // not a regular file (a pipe opened by name)
+            }
+        }
+        throw new EngineException(Reason.INCOMPATIBLE, "--lazy needs an image file (its pages are fetched out of "
+                + "order); it cannot restore from stdin or a stream: restore without --lazy");
     }
 
     /**

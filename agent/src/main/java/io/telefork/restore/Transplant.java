@@ -232,12 +232,33 @@ final class Transplant {
         scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
                 Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
         filler = new PageFiller(remote, vessel);
-        filler.setUp(head.areas(), scratch, options.userfaultfd());
+        if (options.lazy()) {
+            filler.setUpLazy(head.areas(), scratch);
+        } else {
+            filler.setUp(head.areas(), scratch, options.userfaultfd());
+        }
     }
 
-    /** Steps 9-15, once every page has arrived: everything but memory, up to the registers. */
+    /** Whether the pages at this image address are left to the lazy phase (not written before the process runs). */
+    boolean lazy(long address) {
+        return filler.lazy(address);
+    }
+
+    /** The areas filled lazily, as {start, length} pairs. */
+    List<long[]> lazyAreas() {
+        return filler.lazyAreas();
+    }
+
+    /** The restorer's userfaultfd of the process, for the lazy phase (taken once, by the caller, who closes it). */
+    int lazyUffd() throws SysException {
+        return filler.handOver();
+    }
+
+    /** Steps 9-15, once every page has arrived (or, lazily, is served): everything but memory, up to the registers. */
     void complete() throws Exception {
-        filler.close();
+        if (!options.lazy()) {
+            filler.close();
+        }
         clock.lap("step 8");
         // 9. Final protections.
         for (MemoryArea a : head.areas()) {
@@ -1021,15 +1042,20 @@ final class Transplant {
 
     /** Writes one PAGES record of this process into it. */
     void fill(ImageReader.Record r) throws Exception {
-        int length = r.pageCount() * Format.PAGE_SIZE;
-        MemoryArea a = head.areaAt(r.address());
+        fill(r.address(), r.pageCount(), r.pages());
+    }
+
+    /** Writes {@code count} pages from {@code pages}' position at {@code address}. */
+    void fill(long address, int count, ByteBuffer pages) throws Exception {
+        int length = count * Format.PAGE_SIZE;
+        MemoryArea a = head.areaAt(address);
         if (a == null || !isCreated(a) || holdsNoPages(a)
-                || Long.compareUnsigned(r.address() + length, a.end()) > 0) {
+                || Long.compareUnsigned(address + length, a.end()) > 0) {
             throw new EngineException(Reason.BAD_IMAGE, String.format(
-                    "pages at 0x%x of process %d lie outside any area that holds pages", r.address(),
+                    "pages at 0x%x of process %d lie outside any area that holds pages", address,
                     head.process().pid()));
         }
-        filler.fill(a, r.address(), r.pages(), length);
+        filler.fill(a, address, pages, length);
         memoryBytes += length;
     }
 

@@ -4,9 +4,12 @@ import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.RestoreOptions;
 import io.telefork.image.Decoder;
+import io.telefork.image.Format;
 import io.telefork.image.ImageHead;
 import io.telefork.image.ImageReader;
 import io.telefork.image.ImageTree;
+import io.telefork.image.PageIndex;
+import io.telefork.image.PageRecords;
 import io.telefork.image.ProcessTree;
 import io.telefork.image.Regs;
 import io.telefork.image.RecordType;
@@ -21,6 +24,7 @@ import io.telefork.sys.SysException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -63,11 +67,16 @@ final class TreeRestore {
     /** The first vessel's signal mask as it was found. */
     private long rootMask;
 
-    TreeRestore(Ptrace ptrace, ImageTree image, ImageReader reader, RestoreOptions options, ProcFs proc,
-                TaskIds ids, boolean existingRoot) {
+    /** The image file, for random access to its pages in a lazy restore; null when read from a stream. */
+    private final FileChannel file;
+    private LazyServer lazy;
+
+    TreeRestore(Ptrace ptrace, ImageTree image, ImageReader reader, FileChannel file, RestoreOptions options,
+                ProcFs proc, TaskIds ids, boolean existingRoot) {
         this.ptrace = ptrace;
         this.image = image;
         this.reader = reader;
+        this.file = file;
         this.options = options;
         this.proc = proc;
         this.shared = new SharedObjects(image.heads());
@@ -225,7 +234,13 @@ final class TreeRestore {
         }
 
         // 6. Pages as they arrive, each run into its process; the image's SHA-256 verified at its END.
-        receivePages();
+        //    Lazily: only the pages of the areas not taken by the userfaultfd, fetched by the INDEX; the
+        //    fault server starts now, as the injected calls of step 7 may touch the missing pages already.
+        if (options.lazy()) {
+            prepareLazy();
+        } else {
+            receivePages();
+        }
 
         // 7. Everything else, up to the registers.
         long bytes = 0;
@@ -240,6 +255,42 @@ final class TreeRestore {
             t.leaveTcpRepair();
         }
         return bytes;
+    }
+
+    private void prepareLazy() throws Exception {
+        if (!image.single() || file == null) {
+            throw new IllegalStateException("a lazy restore takes one process from an image file");
+        }
+        Transplant t = transplants.get(0);
+        PageIndex index = PageRecords.findIndex(file, file.position(), reader.version());
+        int pid = reader.version() >= Format.FIRST_TREE_VERSION ? t.head().process().pid() : 0;
+        PageRecords records = new PageRecords(file);
+        for (PageIndex.Entry e : index.entries()) {
+            if (e.pid() == pid && !t.lazy(e.address())) {
+                PageRecords.Pages p = records.fetch(e);
+                t.fill(p.address(), p.count(), p.pages());
+                options.progress().update(e.offset(), -1);
+            }
+        }
+        LazyTarget target = new LazyTarget(t.vessel(), t.lazyUffd(), t.lazyAreas());
+        lazy = new LazyServer(file, index, pid, target, t::lazy, options.progress(),
+                LazyServer.pushDelayFromEnvironment());
+        lazy.startServing();
+    }
+
+    /** The lazy phase's server, once {@link #run} has built the process (a lazy restore only). */
+    LazyServer lazyServer() {
+        return lazy;
+    }
+
+    /** The first process's threads, the leader first. */
+    List<Integer> rootThreads() {
+        return transplants.get(0).threadIds();
+    }
+
+    /** Whether the first process was dumped job-control stopped. */
+    boolean rootStopped() {
+        return transplants.get(0).head().process().stopped();
     }
 
     /** Lets every process run, or leaves it job-control stopped as it was dumped: children first. */
@@ -312,6 +363,13 @@ final class TreeRestore {
 
     /** Kills every vessel made or taken, children first, and collects the ends of all their threads. */
     void killAll() {
+        killVessels();
+        if (lazy != null) {
+            lazy.close();
+        }
+    }
+
+    private void killVessels() {
         List<Integer> pids = new ArrayList<>(vessels.keySet());
         for (int i = pids.size() - 1; i >= 0; i--) {
             int vessel = vessels.get(pids.get(i));

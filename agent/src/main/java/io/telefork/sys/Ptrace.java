@@ -26,6 +26,7 @@ public final class Ptrace {
     static final int PTRACE_SETREGSET = 0x4205;
     static final int PTRACE_SEIZE = 0x4206;
     static final int PTRACE_INTERRUPT = 0x4207;
+    static final int PTRACE_LISTEN = 0x4208;
     static final int PTRACE_PEEKSIGINFO = 0x4209;
     static final int PTRACE_GETSIGMASK = 0x420a;
     static final int PTRACE_SETSIGMASK = 0x420b;
@@ -36,8 +37,10 @@ public final class Ptrace {
     public static final int O_EXITKILL = 0x100000;
     public static final int O_TRACESYSGOOD = 1;
     public static final int O_TRACEFORK = 2;
+    public static final int O_TRACEVFORK = 4;
     public static final int O_TRACECLONE = 8;
     public static final int EVENT_FORK = 1;
+    public static final int EVENT_VFORK = 2;
     public static final int EVENT_CLONE = 3;
     public static final int EVENT_STOP = 128;
     static final int WALL = 0x40000000;
@@ -142,6 +145,11 @@ public final class Ptrace {
     /** Resumes until the next system-call entry or exit (or event) stop. */
     public void syscall(int pid) throws SysException {
         ptrace(PTRACE_SYSCALL, pid, 0, 0, "PTRACE_SYSCALL");
+    }
+
+    /** Leaves a tracee in its group-stop while still reporting what happens to it (PTRACE_LISTEN). */
+    public void listen(int pid) throws SysException {
+        ptrace(PTRACE_LISTEN, pid, 0, 0, "PTRACE_LISTEN");
     }
 
     public void detach(int pid, int signal) throws SysException {

@@ -130,10 +130,15 @@ final class Harness implements AutoCloseable {
 
     /** Starts {@code telefork restore [options] image} with stdio pipes (the restored program's stdio). */
     Proc restore(Path image, String... options) {
+        return restore(image, Map.of(), options);
+    }
+
+    /** As {@link #restore(Path, String...)}, with extra environment variables for the restore's JVM. */
+    Proc restore(Path image, Map<String, String> env, String... options) {
         List<String> args = new ArrayList<>(List.of("restore"));
         args.addAll(Arrays.asList(options));
         args.add(image.toString());
-        return start("telefork restore", cli(args.toArray(String[]::new)));
+        return start("telefork restore", cli(args.toArray(String[]::new)), env);
     }
 
     /**

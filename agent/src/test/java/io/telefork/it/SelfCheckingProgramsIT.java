@@ -93,7 +93,9 @@ class SelfCheckingProgramsIT {
                 Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
                 Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"),
                 Case.of("inotify_watch", "{tmp}"),
-                Case.of("fifo", "{tmp}"));
+                Case.of("fifo", "{tmp}"),
+                Case.of("lazy_fork"),
+                Case.of("lazy_mm"));
     }
 
     static Stream<Case> plainCases() {

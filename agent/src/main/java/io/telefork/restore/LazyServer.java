@@ -1,0 +1,414 @@
+package io.telefork.restore;
+
+import io.telefork.engine.Progress;
+import io.telefork.image.Format;
+import io.telefork.image.ImageFormatException;
+import io.telefork.image.ImageReader;
+import io.telefork.image.PageIndex;
+import io.telefork.image.PageRecords;
+import io.telefork.image.RecordType;
+import io.telefork.sys.Kernel;
+import io.telefork.sys.SysException;
+import io.telefork.sys.Userfaultfd;
+
+import com.sun.jna.Memory;
+
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.LongPredicate;
+
+/**
+ * Fills the registered memory of a running process through its userfaultfd: a fault server thread
+ * answers its page faults (a 64 KiB granule around the fault, from the image file by its INDEX) and
+ * follows its non-cooperative events (fork, mremap, madvise(DONTNEED), munmap); a pusher thread reads the
+ * rest of the image in one pass, verifying it to its SHA-256, and copies every record in. Both claim
+ * pages in {@link LazyTarget} before copying, so no page is copied twice.
+ *
+ * <p>Ordering with the kernel: while an event is queued, UFFDIO_COPY fails with EAGAIN (mmap_changing),
+ * and events are read only under the write lock, copies done only under the read lock: so a copy never
+ * lands on a range whose move or removal has been read but not yet applied to the layout. A copy that
+ * got EAGAIN keeps its claim and is retried after the events.
+ */
+final class LazyServer implements AutoCloseable {
+    private static final long PAGE = Format.PAGE_SIZE;
+    /** What one fault brings in: measured to balance fault latency against the number of faults. */
+    private static final long GRANULE = 64 * 1024;
+    private static final int MAX_MSGS = 64;
+    /** Test-only: milliseconds the pusher waits after each record, so that tests can act during the lazy phase. */
+    static final String PUSH_DELAY_ENV = "TELEFORK_TEST_LAZY_PUSH_DELAY_MS";
+
+    /** A claimed, contiguous run of source pages of one target, from the PAGES record at {@code offset}. */
+    private record Run(LazyTarget target, long source, int pages, long offset) {
+    }
+
+    private enum Copied { DONE, RETRY }
+
+    private final FileChannel file;
+    private final PageIndex index;
+    private final int indexPid;
+    private final LongPredicate lazyArea;
+    private final Progress progress;
+    private final long pushDelayMillis;
+    private final List<LazyTarget> targets = new CopyOnWriteArrayList<>();
+    private final ReentrantReadWriteLock layout = new ReentrantReadWriteLock();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final AtomicLong pushedBytes = new AtomicLong();
+    private final AtomicLong faults = new AtomicLong();
+    /** The pusher's run waiting for a retry (set and cleared under the read lock). */
+    private volatile Run pusherRetry;
+    private volatile boolean pushed;
+    private volatile boolean finished;
+    private volatile boolean stopping;
+    private Thread server;
+    private Thread pusher;
+
+    /**
+     * @param lazyArea whether the image address is in an area filled lazily (the others were written
+     *                 before the process ran, and the pusher skips their records)
+     */
+    LazyServer(FileChannel file, PageIndex index, int indexPid, LazyTarget first, LongPredicate lazyArea,
+               Progress progress, long pushDelayMillis) {
+        this.file = file;
+        this.index = index;
+        this.indexPid = indexPid;
+        this.lazyArea = lazyArea;
+        this.progress = progress;
+        this.pushDelayMillis = pushDelayMillis;
+        targets.add(first);
+    }
+
+    static long pushDelayFromEnvironment() {
+        String v = System.getenv(PUSH_DELAY_ENV);
+        try {
+            return v == null ? 0 : Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    /** Starts answering faults: needed before the process runs already, as injected calls touch its memory. */
+    void startServing() {
+        server = new Thread(this::serve, "telefork-lazy-faults");
+        server.setDaemon(true);
+        server.start();
+    }
+
+    /** Starts the pusher on {@code reader}, positioned at the first page record. */
+    void startPushing(ImageReader reader) {
+        pusher = new Thread(() -> push(reader), "telefork-lazy-pusher");
+        pusher.setDaemon(true);
+        pusher.start();
+    }
+
+    /**
+     * Every page is in (or the processes are gone) and the whole image verified, or something failed:
+     * see {@link #failure()}.
+     */
+    boolean finished() {
+        return (finished && pushed) || failure.get() != null;
+    }
+
+    Throwable failure() {
+        return failure.get();
+    }
+
+    long pushedBytes() {
+        return pushedBytes.get();
+    }
+
+    long faults() {
+        return faults.get();
+    }
+
+    /** Stops both threads and lets go of every userfaultfd: missing pages become zero-fill-on-demand. */
+    @Override
+    public void close() {
+        stopping = true;
+        join(pusher);
+        join(server);
+        for (LazyTarget t : targets) {
+            Kernel.close(t.uffd());
+        }
+        targets.clear();
+    }
+
+    private static void join(Thread t) {
+        if (t == null) {
+            return;
+        }
+        try {
+            t.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private void fail(Throwable e) {
+        failure.compareAndSet(null, e);
+        stopping = true;
+    }
+
+    // ---------------------------------------------------------------- the pusher
+
+    private void push(ImageReader reader) {
+        try {
+            ImageReader.Record r;
+            while (!stopping && (r = reader.next()) != null) {
+                if (r.type() == RecordType.PAGES) {
+                    if (lazyArea.test(r.address())) {
+                        boolean any = false;
+                        for (LazyTarget t : targets) {
+                            if (!t.gone()) {
+                                pushRecord(t, r.address(), r.pageCount(), r.pages(), r.offset());
+                                any = true;
+                            }
+                        }
+                        pushedBytes.addAndGet((long) r.pageCount() * PAGE);
+                        if (pushDelayMillis > 0 && any) {
+                            Thread.sleep(pushDelayMillis);
+                        }
+                    }
+                    progress.update(reader.offset(), -1);
+                } else if (r.type() != RecordType.PAGES_OF && r.type() != RecordType.INDEX
+                        && r.type() != RecordType.END) {
+                    throw new ImageFormatException("unexpected " + r.type() + " record among pages");
+                }
+            }
+            pushed = true;
+        } catch (Throwable e) {
+            fail(e);
+        }
+    }
+
+    private void pushRecord(LazyTarget t, long address, int count, ByteBuffer pages, long offset) throws Exception {
+        layout.readLock().lock();
+        try {
+            BitSet won = t.claim(address, count);
+            for (int i = won.nextSetBit(0); i >= 0; ) {
+                int end = won.nextClearBit(i);
+                Run run = new Run(t, address + i * PAGE, end - i, offset);
+                ByteBuffer data = pages.duplicate().position((int) (i * PAGE));
+                while (copyRun(run, data) == Copied.RETRY && !t.gone() && !stopping) {
+                    pusherRetry = run;
+                    layout.readLock().unlock();
+                    LockSupport.parkNanos(50_000);
+                    layout.readLock().lock();
+                }
+                pusherRetry = null;
+                i = end >= count ? -1 : won.nextSetBit(end);
+            }
+        } finally {
+            layout.readLock().unlock();
+        }
+    }
+
+    // ---------------------------------------------------------------- the fault server
+
+    private record Fault(LazyTarget target, long address) {
+    }
+
+    private void serve() {
+        PageRecords records = new PageRecords(file);
+        Deque<Fault> pending = new ArrayDeque<>();
+        Deque<Run> owed = new ArrayDeque<>();
+        try (Memory msgs = new Memory((long) Userfaultfd.MSG_BYTES * MAX_MSGS)) {
+            while (!stopping) {
+                List<LazyTarget> live = targets.stream().filter(t -> !t.gone()).toList();
+                if (live.isEmpty() || (pushed && owed.isEmpty())) {
+                    break;
+                }
+                int[] fds = live.stream().mapToInt(LazyTarget::uffd).toArray();
+                Userfaultfd.poll(fds, pending.isEmpty() && owed.isEmpty() ? 20 : 1);
+
+                layout.writeLock().lock();
+                try {
+                    for (LazyTarget t : live) {
+                        int n;
+                        while ((n = Userfaultfd.read(t.uffd(), msgs)) > 0) {
+                            for (int i = 0; i < n; i++) {
+                                handle(t, msgs, (long) i * Userfaultfd.MSG_BYTES, pending, owed);
+                            }
+                        }
+                    }
+                } finally {
+                    layout.writeLock().unlock();
+                }
+
+                layout.readLock().lock();
+                try {
+                    for (int k = owed.size(); k > 0; k--) {
+                        Run run = owed.poll();
+                        if (run.target().gone()) {
+                            continue;
+                        }
+                        PageRecords.Pages rec = records.fetch(run.offset());
+                        ByteBuffer data = rec.pages().duplicate().position((int) (run.source() - rec.address()));
+                        if (copyRun(run, data) == Copied.RETRY) {
+                            owed.add(run);
+                        }
+                    }
+                    for (int k = pending.size(); k > 0; k--) {
+                        Fault f = pending.poll();
+                        if (!f.target().gone() && !serveFault(f, records, owed)) {
+                            pending.add(f);
+                        }
+                    }
+                } finally {
+                    layout.readLock().unlock();
+                }
+            }
+            if (!stopping) {
+                finished = true;
+            }
+        } catch (Throwable e) {
+            fail(e);
+        }
+    }
+
+    private void handle(LazyTarget t, Memory msgs, long at, Deque<Fault> pending, Deque<Run> owed) {
+        int event = msgs.getByte(at) & 0xff;
+        switch (event) {
+            case Userfaultfd.EVENT_PAGEFAULT -> {
+                faults.incrementAndGet();
+                pending.add(new Fault(t, msgs.getLong(at + 16)));
+            }
+            case Userfaultfd.EVENT_FORK -> {
+                LazyTarget child = t.forked(0, msgs.getInt(at + 8));
+                // Claimed in the parent but not copied yet: the child's copy of the claim is owed to it.
+                List<Run> unfinished = new ArrayList<>(owed);
+                Run p = pusherRetry;
+                if (p != null) {
+                    unfinished.add(p);
+                }
+                for (Run r : unfinished) {
+                    if (r.target() == t) {
+                        owed.add(new Run(child, r.source(), r.pages(), r.offset()));
+                    }
+                }
+                targets.add(child);
+            }
+            case Userfaultfd.EVENT_REMAP -> t.move(msgs.getLong(at + 8), msgs.getLong(at + 16), msgs.getLong(at + 24));
+            case Userfaultfd.EVENT_REMOVE, Userfaultfd.EVENT_UNMAP -> {
+                long start = msgs.getLong(at + 8);
+                long end = msgs.getLong(at + 16);
+                t.drop(start, end - start);
+                // A thread waiting on a page of that range retries, and finds it zero (or gone).
+                Userfaultfd.wake(t.uffd(), start, end - start);
+            }
+            default -> {
+                // other events are not enabled
+            }
+        }
+    }
+
+    /** Serves one fault; false when it must be tried again after the next events. */
+    private boolean serveFault(Fault f, PageRecords records, Deque<Run> owed) throws Exception {
+        LazyTarget t = f.target();
+        long page = f.address() & -PAGE;
+        long source = t.source(page);
+        PageIndex.Entry e = source < 0 ? null : index.find(indexPid, source);
+        if (e == null) {
+            // Not in the image (never populated, or dropped by the program since): zero.
+            long r = Userfaultfd.zeroPage(t.uffd(), page, PAGE);
+            if (r == -Userfaultfd.EAGAIN) {
+                return false;
+            }
+            if (r == -Userfaultfd.ESRCH) {
+                t.markGone();
+            } else if (r == -Userfaultfd.ENOENT) {
+                Userfaultfd.wake(t.uffd(), page, PAGE);
+            } else if (r < 0 && r != -Userfaultfd.EEXIST) {
+                throw new SysException(String.format("UFFDIO_ZEROPAGE at 0x%x", page), (int) -r);
+            }
+            return true;
+        }
+        long recordEnd = e.address() + e.pages() * PAGE;
+        long from = Math.max(e.address(), source & -GRANULE);
+        long to = Math.min(recordEnd, (source & -GRANULE) + GRANULE);
+        int pages = (int) ((to - from) / PAGE);
+        BitSet won = t.claim(from, pages);
+        if (won.isEmpty()) {
+            return true; // being copied by the pusher, whose copy wakes the faulting thread
+        }
+        PageRecords.Pages rec = records.fetch(e);
+        for (int i = won.nextSetBit(0); i >= 0; ) {
+            int end = won.nextClearBit(i);
+            Run run = new Run(t, from + i * PAGE, end - i, e.offset());
+            ByteBuffer data = rec.pages().duplicate().position((int) (run.source() - rec.address()));
+            if (copyRun(run, data) == Copied.RETRY) {
+                owed.add(run);
+            }
+            i = end >= pages ? -1 : won.nextSetBit(end);
+        }
+        return true;
+    }
+
+    // ---------------------------------------------------------------- copying
+
+    /** Copies a claimed run to wherever its pages live now; {@code data} is positioned at its first page. */
+    private Copied copyRun(Run run, ByteBuffer data) throws SysException {
+        LazyTarget t = run.target();
+        for (long[] piece : t.placesOf(run.source(), run.pages() * PAGE)) {
+            int offset = data.position() + (int) (piece[1] - run.source());
+            if (copyPiece(t, piece[0], data, offset, piece[2]) == Copied.RETRY) {
+                return Copied.RETRY;
+            }
+            if (t.gone()) {
+                return Copied.DONE;
+            }
+        }
+        return Copied.DONE;
+    }
+
+    private Copied copyPiece(LazyTarget t, long address, ByteBuffer data, int offset, long length)
+            throws SysException {
+        long done = 0;
+        while (done < length) {
+            ByteBuffer src = data.duplicate().position((int) (offset + done));
+            long r = Userfaultfd.copy(t.uffd(), address + done, src, (int) (length - done));
+            if (r > 0) {
+                done += r;
+                continue;
+            }
+            int err = (int) -r;
+            if (err == Userfaultfd.EAGAIN) {
+                return Copied.RETRY;
+            }
+            if (err == Userfaultfd.ESRCH) {
+                t.markGone();
+                return Copied.DONE;
+            }
+            if (err == Userfaultfd.EEXIST) {
+                done += PAGE; // there already: copied before a retry, or the program's own
+                continue;
+            }
+            if (length - done > PAGE && (err == Userfaultfd.ENOENT || err == 22)) {
+                // The range spans areas now (mprotect split it, or part is unmapped): page by page.
+                long one = Userfaultfd.copy(t.uffd(), address + done, src, (int) PAGE);
+                if (one == -Userfaultfd.EAGAIN) {
+                    return Copied.RETRY;
+                }
+                if (one > 0 || one == -Userfaultfd.EEXIST || one == -Userfaultfd.ENOENT) {
+                    done += PAGE;
+                    continue;
+                }
+                err = (int) -one;
+            } else if (err == Userfaultfd.ENOENT) {
+                done += PAGE; // unmapped: its unmap event drops it from the layout
+                continue;
+            }
+            throw new SysException(String.format("UFFDIO_COPY at 0x%x", address + done), err);
+        }
+        return Copied.DONE;
+    }
+}

@@ -1,0 +1,142 @@
+package io.telefork.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * {@code telefork restore --lazy}: the process runs before its private anonymous memory is in, which a
+ * fault server and a pusher fill while the restorer keeps it traced. The self-checking programs pass
+ * restored this way; the lazy phase is stretched where a test must act during it, with the pusher's
+ * test-only delay (TELEFORK_TEST_LAZY_PUSH_DELAY_MS, milliseconds per record of 1 MiB).
+ */
+@Timeout(value = 5, unit = TimeUnit.MINUTES)
+class LazyRestoreIT {
+    private static final String PUSH_DELAY = "TELEFORK_TEST_LAZY_PUSH_DELAY_MS";
+
+    @TempDir
+    Path tmp;
+
+    private final Harness h = new Harness();
+
+    @AfterEach
+    void cleanUp() {
+        h.close();
+    }
+
+    /**
+     * Every dumpAndRestore case of {@link SelfCheckingProgramsIT}, restored lazily; trees are refused clearly.
+     * The pusher is slowed down a little, so that the programs' checks (signals, timers, threads, memory)
+     * run while pages are still missing and the process is still traced.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("io.telefork.it.SelfCheckingProgramsIT#dumpCases")
+    void selfCheckingPrograms(SelfCheckingProgramsIT.Case c) {
+        Path image = dumped(c.program(), c.args(tmp).toArray(String[]::new), c.dumpOptions().toArray(String[]::new));
+        if (processes(image) > 1) {
+            Harness.Result r = h.run("restore", "--lazy", image.toString());
+            r.assertFailedWith(8);
+            assertThat(r.stderr()).contains("--lazy restores a single process");
+            return;
+        }
+        h.restore(image, Map.of(PUSH_DELAY, "5"), "--lazy").goAndExpectPass();
+    }
+
+    @Test
+    void largeMemoryVerifiedByteForByte() {
+        Path image = dumped("mem_pattern", new String[] {"1024"});
+        Harness.Proc restored = h.restore(image, "--lazy", "-v");
+        restored.goAndExpectPass();
+        assertThat(restored.stderr()).contains("lazy: running after");
+    }
+
+    @Test
+    void forkDuringTheLazyPhase() {
+        Path image = dumped("lazy_fork", new String[] {"64"});
+        h.restore(image, Map.of(PUSH_DELAY, "20"), "--lazy").goAndExpectPass();
+    }
+
+    @Test
+    void dontneedMunmapMremapDuringTheLazyPhase() {
+        Path image = dumped("lazy_mm", new String[0]);
+        h.restore(image, Map.of(PUSH_DELAY, "20"), "--lazy").goAndExpectPass();
+    }
+
+    /** The restorer dies while pages are missing: the process dies with it, never runs on with zeros. */
+    @Test
+    void processDiesWithTheRestorer() {
+        Path image = dumped("mem_pattern", new String[] {"256"});
+        Harness.Proc restore = h.restore(image, Map.of(PUSH_DELAY, "100"), "--lazy");
+        long[] restored = new long[1];
+        await("the restored process runs, traced by the restorer").atMost(Duration.ofSeconds(30))
+                .pollInterval(Duration.ofMillis(20)).until(() -> {
+                    restored[0] = restore.process.children().mapToLong(ProcessHandle::pid).findFirst().orElse(0);
+                    // TracerPid names the restorer's tracer thread
+                    return restored[0] != 0 && Harness.status(restored[0], "TracerPid")
+                            .filter(t -> Files.exists(Path.of("/proc", Long.toString(restore.pid()), "task", t)))
+                            .isPresent();
+                });
+        Harness.signal(restore.pid(), "KILL");
+        await("the restored process " + restored[0] + " dies with its restorer").atMost(Duration.ofSeconds(10))
+                .pollInterval(Duration.ofMillis(20)).until(() -> !Harness.alive(restored[0]));
+        assertThat(restore.lines()).as("output of the restored process").doesNotContain("PASS");
+    }
+
+    /** A corrupt record found while the process runs: it is killed, and restore fails with BAD_IMAGE. */
+    @Test
+    void corruptionFoundDuringTheLazyPhaseKillsTheProcess() throws IOException {
+        Path image = dumped("mem_pattern", new String[] {"64"}, "--compress", "none");
+        try (FileChannel f = FileChannel.open(image, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
+            long at = f.size() * 3 / 4;
+            ByteBuffer b = ByteBuffer.allocate(1);
+            f.read(b, at);
+            b.put(0, (byte) ~b.get(0)).position(0);
+            f.write(b, at);
+        }
+        Harness.Proc restore = h.restore(image, "--lazy");
+        int code = restore.waitFor(Harness.CLI_TIMEOUT);
+        assertThat(code).as("exit status of restore --lazy of a corrupt image; stderr: %s", restore.stderr())
+                .isEqualTo(6);
+        assertThat(restore.stderr()).contains("corrupt");
+        assertThat(restore.lines()).doesNotContain("PASS");
+    }
+
+    @Test
+    void refusesAStream() {
+        Harness.Result r = h.run("restore", "--lazy", "-");
+        r.assertFailedWith(8);
+        assertThat(r.stderr()).contains("--lazy needs an image file");
+    }
+
+    private Path dumped(String program, String[] args, String... dumpOptions) {
+        Harness.Proc original = h.startProgram(program, java.util.List.of(args), Map.of("TF_EXPECT_RESTORE", "1"));
+        Path image = tmp.resolve(program + ".img");
+        h.dump(original.pid(), image, dumpOptions);
+        original.awaitDeath(Duration.ofSeconds(10), "dump without --leave-running kills the process");
+        return image;
+    }
+
+    private int processes(Path image) {
+        Harness.Result r = h.run("inspect", image.toString());
+        assertThat(r.code()).as("inspect %s: %s", image, r.stderr()).isZero();
+        return r.stdout().lines().filter(l -> l.startsWith("processes ")).findFirst()
+                .map(l -> Integer.parseInt(l.substring("processes ".length()).trim()))
+                .orElseThrow(() -> new UncheckedIOException(new IOException("no process count in " + r.stdout())));
+    }
+}
