@@ -21,6 +21,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * Runs the telefork CLI and the self-checking test programs (agent/src/test/c) for the integration tests,
@@ -34,7 +36,7 @@ import java.util.function.Predicate;
  * stdio but outlives it, so its output cannot be read through restore's {@link Process} pipes:
  * {@link #restoreDetached} redirects stdio to files instead.
  */
-final class Harness implements AutoCloseable {
+final class Harness implements AutoCloseable, AfterEachCallback {
 
     static final Path ROOT = Path.of(System.getProperty("telefork.root", "..")).toAbsolutePath().normalize();
     static final Path JAR = Path.of(System.getProperty("telefork.jar",
@@ -192,6 +194,12 @@ final class Harness implements AutoCloseable {
         synchronized (foreignPids) {
             foreignPids.add(pid);
         }
+    }
+
+    /** A test's field {@code @RegisterExtension final Harness h}: cleaned up after each test. */
+    @Override
+    public void afterEach(ExtensionContext context) {
+        close();
     }
 
     /** Kills everything this harness started (and their descendants). */

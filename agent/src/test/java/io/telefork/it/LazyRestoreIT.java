@@ -13,12 +13,12 @@ import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code telefork restore --lazy}: the process runs before its private anonymous memory is in, which a
@@ -33,12 +33,8 @@ class LazyRestoreIT {
     @TempDir
     Path tmp;
 
-    private final Harness h = new Harness();
-
-    @AfterEach
-    void cleanUp() {
-        h.close();
-    }
+    @RegisterExtension
+    final Harness h = new Harness();
 
     /**
      * Every dumpAndRestore case of {@link SelfCheckingProgramsIT}, restored lazily; trees are refused clearly.

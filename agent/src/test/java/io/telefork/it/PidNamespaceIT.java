@@ -20,10 +20,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
+import java.util.function.Function;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Restores into an existing process (the node agent's path) that is the first process of a PID namespace
@@ -37,23 +38,14 @@ class PidNamespaceIT {
     @TempDir
     Path tmp;
 
-    private final Harness h = new Harness();
-
-    @AfterEach
-    void cleanUp() {
-        h.close();
-    }
+    @RegisterExtension
+    final Harness h = new Harness();
 
     @Test
     void threadsKeepTheirIdsInAPlaceholdersNamespace() throws Exception {
-        Harness.Proc source = inNamespace("threads", Harness.program("threads").toString());
-        source.awaitReady();
-        int original = firstProcess(source);
-        TreeSet<Integer> tidsBefore = nsIds(original);
-        assertThat(tidsBefore).hasSize(5).contains(1);
         Path image = tmp.resolve("threads.img");
-        h.dump(original, image);
-        source.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        TreeSet<Integer> tidsBefore = dumpedInNamespace(image, PidNamespaceIT::nsIds, "threads");
+        assertThat(tidsBefore).hasSize(5).contains(1);
 
         Harness.Proc placeholder = inNamespace("placeholder", "/bin/sleep", "1000");
         int vessel = firstProcess(placeholder);
@@ -67,14 +59,9 @@ class PidNamespaceIT {
 
     @Test
     void treeKeepsItsPidsInAPlaceholdersNamespace() throws Exception {
-        Harness.Proc source = inNamespace("tree", Harness.program("tree").toString(), "pipes");
-        source.awaitReady();
-        int original = firstProcess(source);
-        List<Integer> pidsBefore = treeNsPids(original);
-        assertThat(pidsBefore).hasSizeGreaterThan(1).startsWith(1);
         Path image = tmp.resolve("tree.img");
-        h.dump(original, image);
-        source.awaitDeath(Duration.ofSeconds(10), "dump kills the tree");
+        List<Integer> pidsBefore = dumpedInNamespace(image, PidNamespaceIT::treeNsPids, "tree", "pipes");
+        assertThat(pidsBefore).hasSizeGreaterThan(1).startsWith(1);
 
         Harness.Proc placeholder = inNamespace("placeholder", "/bin/sleep", "1000");
         int vessel = firstProcess(placeholder);
@@ -92,13 +79,8 @@ class PidNamespaceIT {
      */
     @Test
     void treeGoesIntoTheWaitingInitOfItsPlaceholder() throws Exception {
-        Harness.Proc source = inNamespace("tree", Harness.program("tree").toString(), "pipes");
-        source.awaitReady();
-        int original = firstProcess(source);
-        List<Integer> pidsBefore = treeNsPids(original);
         Path image = tmp.resolve("tree.img");
-        h.dump(original, image);
-        source.awaitDeath(Duration.ofSeconds(10), "dump kills the tree");
+        List<Integer> pidsBefore = dumpedInNamespace(image, PidNamespaceIT::treeNsPids, "tree", "pipes");
 
         Harness.Proc target = inNamespace("placeholder", "/bin/sh", "-c",
                 "trap 'kill -TERM $c 2>/dev/null' TERM INT; sleep 2147483647 & c=$!; "
@@ -121,22 +103,14 @@ class PidNamespaceIT {
 
     @Test
     void anIdTakenInTheNamespaceIsRefusedAndThePlaceholderLivesOnUntouched() throws Exception {
-        Harness.Proc source = inNamespace("tree", Harness.program("tree").toString(), "pipes");
-        source.awaitReady();
-        int original = firstProcess(source);
-        List<Integer> pidsBefore = treeNsPids(original);
         Path image = tmp.resolve("tree.img");
-        h.dump(original, image);
-        source.awaitDeath(Duration.ofSeconds(10), "dump kills the tree");
+        List<Integer> pidsBefore = dumpedInNamespace(image, PidNamespaceIT::treeNsPids, "tree", "pipes");
 
         Harness.Proc placeholder = inNamespace("placeholder", "/bin/sleep", "1000");
         int vessel = firstProcess(placeholder);
         // The namespace's next PID goes to this process: the tree's first child's.
-        Harness.Proc holder = h.start("holder", List.of("nsenter", "--target", Integer.toString(vessel), "--pid",
-                "--", "/bin/sleep", "1000"));
-        await().atMost(Duration.ofSeconds(10)).until(() -> children((int) holder.pid()).size() == 1
-                && comm(children((int) holder.pid()).get(0)).equals("sleep"));
-        assertThat(nsId(children((int) holder.pid()).get(0))).isEqualTo(pidsBefore.get(1));
+        int taken = takeNextPid(vessel);
+        assertThat(taken).isEqualTo(pidsBefore.get(1));
         String mapsBefore = Files.readString(Path.of("/proc", Integer.toString(vessel), "maps"));
         String maskBefore = status(vessel, "SigBlk");
 
@@ -154,21 +128,12 @@ class PidNamespaceIT {
 
     @Test
     void aThreadIdTakenInTheNamespaceIsRefusedAndThePlaceholderLivesOn() throws Exception {
-        Harness.Proc source = inNamespace("threads", Harness.program("threads").toString());
-        source.awaitReady();
-        int original = firstProcess(source);
-        TreeSet<Integer> tids = nsIds(original);
         Path image = tmp.resolve("threads.img");
-        h.dump(original, image);
-        source.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        TreeSet<Integer> tids = dumpedInNamespace(image, PidNamespaceIT::nsIds, "threads");
 
         Harness.Proc placeholder = inNamespace("placeholder", "/bin/sleep", "1000");
         int vessel = firstProcess(placeholder);
-        Harness.Proc holder = h.start("holder", List.of("nsenter", "--target", Integer.toString(vessel), "--pid",
-                "--", "/bin/sleep", "1000"));
-        await().atMost(Duration.ofSeconds(10)).until(() -> children((int) holder.pid()).size() == 1
-                && comm(children((int) holder.pid()).get(0)).equals("sleep"));
-        int taken = nsId(children((int) holder.pid()).get(0));
+        int taken = takeNextPid(vessel);
         assertThat(tids).contains(taken);
 
         assertThatThrownBy(() -> restoreInto(vessel, image)).isInstanceOf(EngineException.class)
@@ -177,6 +142,31 @@ class PidNamespaceIT {
         assertThat(Harness.state(vessel)).contains('S');
         assertThat(Harness.status(vessel, "TracerPid")).contains("0");
         assertThat(comm(vessel)).isEqualTo("sleep");
+    }
+
+    /**
+     * Starts test program {@code program} in a PID namespace of its own, takes {@code ids} of its first
+     * process, and dumps it (which kills it) into {@code image}; returns those IDs.
+     */
+    private <T> T dumpedInNamespace(Path image, Function<Integer, T> ids, String program, String... args) {
+        List<String> command = new ArrayList<>(List.of(Harness.program(program).toString()));
+        command.addAll(List.of(args));
+        Harness.Proc source = inNamespace(program, command.toArray(String[]::new));
+        source.awaitReady();
+        int original = firstProcess(source);
+        T before = ids.apply(original);
+        h.dump(original, image);
+        source.awaitDeath(Duration.ofSeconds(10), "dump kills it");
+        return before;
+    }
+
+    /** A sleep entered into the vessel's namespace takes its next PID; returns that PID as the namespace numbers it. */
+    private int takeNextPid(int vessel) {
+        Harness.Proc holder = h.start("holder", List.of("nsenter", "--target", Integer.toString(vessel), "--pid",
+                "--", "/bin/sleep", "1000"));
+        await().atMost(Duration.ofSeconds(10)).until(() -> children((int) holder.pid()).size() == 1
+                && comm(children((int) holder.pid()).get(0)).equals("sleep"));
+        return nsId(children((int) holder.pid()).get(0));
     }
 
     /** The placeholder has neither CAP_SYS_ADMIN (21) nor CAP_CHECKPOINT_RESTORE (40): clone3 set_tid is refused to it. */

@@ -16,10 +16,10 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.IntStream;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code telefork serve --listen 127.0.0.1:PORT --once} and {@code telefork send PID 127.0.0.1:PORT}: a
@@ -38,12 +38,8 @@ class SendServeIT {
 
     private static final long MIB = 1L << 20;
 
-    private final Harness h = new Harness();
-
-    @AfterEach
-    void cleanUp() {
-        h.close();
-    }
+    @RegisterExtension
+    final Harness h = new Harness();
 
     private static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {

@@ -15,10 +15,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Servers with their listening sockets and their state. First a real one: redis-server (Debian's package, installed by .ci/run) with a million keys of 1000 bytes (about 1 GB; the data set's DEBUG DIGEST compared), a listening TCP
@@ -33,12 +33,8 @@ class ServersIT {
     @TempDir
     Path tmp;
 
-    private final Harness h = new Harness();
-
-    @AfterEach
-    void cleanUp() {
-        h.close();
-    }
+    @RegisterExtension
+    final Harness h = new Harness();
 
     @Test
     void keysAndPortSurviveAndOldClientsReconnect() throws Exception {

@@ -7,10 +7,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * A process stopped with SIGSTOP is dumped and restored stopped; it runs again on SIGCONT. The program
@@ -23,12 +23,8 @@ class StoppedProcessIT {
     @TempDir
     Path tmp;
 
-    private final Harness h = new Harness();
-
-    @AfterEach
-    void cleanUp() {
-        h.close();
-    }
+    @RegisterExtension
+    final Harness h = new Harness();
 
     private static void awaitState(long pid, char state, String why) {
         await(why + ": state of " + pid + " should be " + state).atMost(Duration.ofSeconds(10))

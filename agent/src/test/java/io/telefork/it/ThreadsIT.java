@@ -10,10 +10,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import javax.tools.ToolProvider;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Multi-threaded processes: every thread dumped and re-created with its own ID. The C program checks
@@ -26,12 +26,8 @@ class ThreadsIT {
     @TempDir
     Path tmp;
 
-    private final Harness h = new Harness();
-
-    @AfterEach
-    void cleanUp() {
-        h.close();
-    }
+    @RegisterExtension
+    final Harness h = new Harness();
 
     @Test
     void threadsProgramPassesPlainly() {
