@@ -134,7 +134,7 @@ final class PageFiller implements AutoCloseable {
 
     /** Writes {@code length} bytes from {@code pages}' position at {@code address}. */
     void fill(MemoryArea area, long address, ByteBuffer pages, int length) throws SysException {
-        if (uffd >= 0 && !lazy && registered.contains(area) && Kernel.uffdCopy(uffd, address, pages, length)) {
+        if (uffd >= 0 && !lazy && registered.contains(area) && Userfaultfd.fill(uffd, address, pages, length)) {
             return;
         }
         long n = Kernel.writeMemory(vessel, address, pages, length);

@@ -104,7 +104,6 @@ public final class Kernel {
     private static final int SPLICE_F_NONBLOCK = 2;
     private static final int O_NONBLOCK = 04000;
     private static final int EAGAIN = 11;
-    private static final int EEXIST = 17;
     private static final int SYS_IOCTL = 16;
 
     /** A copy, in this process, of descriptor {@code fd} of process {@code pid} (pidfd_getfd). */
@@ -121,41 +120,6 @@ public final class Kernel {
             throw new SysException("pidfd_getfd(" + pid + ", " + fd + ")", e.getErrorCode());
         } finally {
             close((int) pidfd);
-        }
-    }
-
-    private static final long UFFDIO_COPY = 0xc028aa03L;
-
-    /**
-     * Fills {@code length} bytes at {@code remote} of the process that {@code uffd} (a userfaultfd of its,
-     * stolen with {@link #stealFd}) belongs to, from {@code local}'s position: pages that must be missing
-     * there. Returns false if a page was already present (EEXIST), so the caller can fall back.
-     */
-    public static boolean uffdCopy(int uffd, long remote, ByteBuffer local, int length) throws SysException {
-        long src = Pointer.nativeValue(Native.getDirectBufferPointer(local)) + local.position();
-        try (Memory copy = new Memory(40)) {
-            long done = 0;
-            while (done < length) {
-                copy.setLong(0, remote + done);
-                copy.setLong(8, src + done);
-                copy.setLong(16, length - done);
-                copy.setLong(24, 0);
-                copy.setLong(32, 0);
-                try {
-                    syscall(SYS_IOCTL, uffd, UFFDIO_COPY, Pointer.nativeValue(copy), 0, 0, 0);
-                    done = length;
-                } catch (LastErrorException e) {
-                    long copied = copy.getLong(32);
-                    if (copied > 0) {
-                        done += copied;
-                    } else if (e.getErrorCode() == EEXIST) {
-                        return false;
-                    } else if (e.getErrorCode() != EAGAIN) {
-                        throw new SysException(String.format("UFFDIO_COPY at 0x%x", remote + done), e.getErrorCode());
-                    }
-                }
-            }
-            return true;
         }
     }
 

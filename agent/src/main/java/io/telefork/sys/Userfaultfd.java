@@ -62,6 +62,28 @@ public final class Userfaultfd {
         }
     }
 
+    /**
+     * Fills all {@code length} bytes at {@code remote} from {@code local}'s position (an eager restore's
+     * pages, which must be missing there). Returns false if a page was already present (EEXIST), so the
+     * caller can fall back.
+     */
+    public static boolean fill(int uffd, long remote, ByteBuffer local, int length) throws SysException {
+        ByteBuffer src = local.duplicate();
+        long done = 0;
+        while (done < length) {
+            src.position(local.position() + (int) done);
+            long r = copy(uffd, remote + done, src, (int) (length - done));
+            if (r > 0) {
+                done += r;
+            } else if (r == -EEXIST) {
+                return false;
+            } else if (r != -EAGAIN) {
+                throw new SysException(String.format("UFFDIO_COPY at 0x%x", remote + done), (int) -r);
+            }
+        }
+        return true;
+    }
+
     /** UFFDIO_ZEROPAGE: maps the zero page at the missing pages of the range; 0 or a negative errno. */
     public static long zeroPage(int uffd, long start, long length) {
         try (Memory args = new Memory(32)) {

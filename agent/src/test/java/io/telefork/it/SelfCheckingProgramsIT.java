@@ -152,6 +152,21 @@ class SelfCheckingProgramsIT {
         restored.goAndExpectPass();
     }
 
+    /** {@code restore --userfaultfd}: anonymous memory filled with UFFDIO_COPY before the process runs. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("userfaultfdCases")
+    void eagerUserfaultfdFill(Case c) {
+        Harness.Proc original = h.startProgram(c.program(), c.args(tmp), Map.of("TF_EXPECT_RESTORE", "1"));
+        Path image = tmp.resolve(c.program() + ".img");
+        h.dump(original.pid(), image);
+        original.awaitDeath(Duration.ofSeconds(10), "dump without --leave-running kills the process");
+        h.restore(image, "--userfaultfd").goAndExpectPass();
+    }
+
+    static Stream<Case> userfaultfdCases() {
+        return Stream.of(Case.of("mem_pattern"), Case.of("threads"), Case.of("brk_growth"), Case.of("shared_anon"));
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("leaveRunningCases")
     void leaveRunning(Case c) {
