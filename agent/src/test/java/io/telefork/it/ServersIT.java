@@ -17,8 +17,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Servers with their listening sockets and their state. First a real one: redis-server (Debian's package, installed by .ci/run) with a million keys of 1000 bytes (about 1 GB; the data set's DEBUG DIGEST compared), a listening TCP
@@ -36,8 +38,10 @@ class ServersIT {
     @RegisterExtension
     final Harness h = new Harness();
 
-    @Test
-    void keysAndPortSurviveAndOldClientsReconnect() throws Exception {
+    /** Also restored with {@code --lazy}: redis answers while its data set is still being paged in. */
+    @ParameterizedTest(name = "restore {0}")
+    @ValueSource(strings = {"(eager)", "--lazy"})
+    void keysAndPortSurviveAndOldClientsReconnect(String mode) throws Exception {
         Path server = Path.of("/usr/bin/redis-server");
         assertThat(server).as("redis-server (apt-get install redis-server; .ci/run does)").isExecutable();
         int port = freePort();
@@ -61,7 +65,11 @@ class ServersIT {
             h.dump(redis.pid(), image);
             redis.awaitDeath(Duration.ofSeconds(10), "dump kills redis");
 
-            h.restoreDetached(image, tmp, "");
+            if (mode.startsWith("--")) {
+                h.restoreDetached(image, tmp, "", mode);
+            } else {
+                h.restoreDetached(image, tmp, "");
+            }
             awaitPong(port);
             assertThat(command(port, "DBSIZE")).isEqualTo(":1000001");
             assertThat(command(port, "DEBUG", "DIGEST")).as("digest of every key and value").isEqualTo(digest);

@@ -12,8 +12,10 @@ import java.util.stream.IntStream;
 import javax.tools.ToolProvider;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Multi-threaded processes: every thread dumped and re-created with its own ID. The C program checks
@@ -64,8 +66,10 @@ class ThreadsIT {
         copy.goAndExpectPass();
     }
 
-    @Test
-    void jvmCountsOnAfterRestore() throws Exception {
+    /** Also restored with {@code --lazy}: the JVM's heap served on demand while its threads run. */
+    @ParameterizedTest(name = "restore {0}")
+    @ValueSource(strings = {"(eager)", "--lazy"})
+    void jvmCountsOnAfterRestore(String mode) throws Exception {
         Path classes = tmp.resolve("classes");
         Files.createDirectories(classes);
         Path source = Path.of(getClass().getResource("/workloads/ThreadedCounter.java").toURI());
@@ -77,11 +81,12 @@ class ThreadsIT {
                 "-cp", classes.toString(), "ThreadedCounter", Integer.toString(limit)));
         jvm.awaitLine("5 ok", Duration.ofSeconds(30));
         assertThat(tids(jvm.pid()).size()).as("a JVM has many threads").isGreaterThan(8);
-        dumpRestoreAndCountOn(jvm, "jvm", limit);
+        dumpRestoreAndCountOn(jvm, "jvm", limit, mode);
     }
 
-    @Test
-    void pythonThreadsCountOnAfterRestore() throws Exception {
+    @ParameterizedTest(name = "restore {0}")
+    @ValueSource(strings = {"(eager)", "--lazy"})
+    void pythonThreadsCountOnAfterRestore(String mode) throws Exception {
         Path script = tmp.resolve("threads.py");
         Files.writeString(script, String.join("\n",
                 "import sys, threading, time",
@@ -102,21 +107,22 @@ class ThreadsIT {
         String python = Files.isExecutable(Path.of("/usr/bin/python3")) ? "/usr/bin/python3" : "python3";
         Harness.Proc py = h.start("threads.py", List.of(python, script.toString(), "15"));
         py.awaitLine("4 ok", Duration.ofSeconds(20));
-        dumpRestoreAndCountOn(py, "python", 15);
+        dumpRestoreAndCountOn(py, "python", 15, mode);
     }
 
     /**
      * Dumps a counting workload (lines "N ok" or "N stalled", N from 1 to {@code limit}), restores it and
      * checks that together the original and the restored process printed exactly 1..limit, and that its
-     * threads were counting again at the end.
+     * threads were counting again at the end. {@code mode}: a restore option ("--lazy"), or anything else
+     * for none.
      */
-    private void dumpRestoreAndCountOn(Harness.Proc workload, String name, int limit) {
+    private void dumpRestoreAndCountOn(Harness.Proc workload, String name, int limit, String mode) {
         Path image = tmp.resolve(name + ".img");
         h.dump(workload.pid(), image);
         workload.awaitDeath(Duration.ofSeconds(10), "dump kills " + name);
         List<String> before = workload.awaitEof(Duration.ofSeconds(5));
 
-        Harness.Proc restored = h.restore(image);
+        Harness.Proc restored = mode.startsWith("--") ? h.restore(image, mode) : h.restore(image);
         restored.closeStdin();
         assertThat(restored.waitFor(Duration.ofSeconds(60))).as(restored.describe()).isZero();
         List<String> all = new ArrayList<>(before);
