@@ -20,15 +20,8 @@ static char *brk_before;
 static unsigned long heap_end_in_maps(void)
 {
 	static char buf[1 << 16];
-	int fd = open("/proc/self/maps", O_RDONLY);
-	if (fd < 0)
+	if (tf_read_file("/proc/self/maps", buf, sizeof(buf)) < 0)
 		return 0;
-	size_t len = 0;
-	ssize_t n;
-	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	buf[len] = 0;
 	char *line = strstr(buf, "[heap]");
 	if (!line)
 		return 0;

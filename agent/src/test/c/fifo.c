@@ -97,13 +97,8 @@ static void check_own(const char *own)
 static long read_pattern(int fd, uint64_t salt, size_t n)
 {
 	static unsigned char buf[CHILD_BYTES];
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
+	if (tf_read_all(fd, buf, n) != 0)
+		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (buf[i] != pattern(salt, i))
 			return (long)i + 1;

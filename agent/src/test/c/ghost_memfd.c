@@ -19,26 +19,15 @@
 static unsigned char pattern[SHARED_SIZE];
 static unsigned char *shared, *maponly;
 
-/* The maps line of the area at addr, with its name: 0 when none. */
+/* The path in the maps line of the area at addr: 0 when there is no such area. */
 static int maps_name(void *addr, char *name, size_t size)
 {
 	char line[4096];
-	FILE *f = fopen("/proc/self/maps", "r");
-	if (!f)
+	if (!tf_maps_line(addr, line, sizeof(line)))
 		return 0;
-	int found = 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start;
-		if (sscanf(line, "%lx-", &start) == 1 && start == (unsigned long)addr) {
-			char *slash = strchr(line, '/');
-			snprintf(name, size, "%s", slash ? slash : "");
-			name[strcspn(name, "\n")] = 0;
-			found = 1;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
+	char *slash = strchr(line, '/');
+	snprintf(name, size, "%s", slash ? slash : "");
+	return 1;
 }
 
 static int link_of(int fd, char *out, size_t size)

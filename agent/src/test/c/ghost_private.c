@@ -19,26 +19,6 @@
 static unsigned char pattern[PAGES * PAGE];
 static unsigned char *priv, *shared;
 
-static int maps_line(void *addr, char *out, size_t size)
-{
-	char line[4096];
-	FILE *f = fopen("/proc/self/maps", "r");
-	if (!f)
-		return 0;
-	int found = 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long start;
-		if (sscanf(line, "%lx-", &start) == 1 && start == (unsigned long)addr) {
-			snprintf(out, size, "%s", line);
-			out[strcspn(out, "\n")] = 0;
-			found = 1;
-			break;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
 static unsigned char *map_deleted(const char *dir, const char *name, size_t len, int flags)
 {
 	char path[4096];
@@ -58,7 +38,7 @@ static unsigned char *map_deleted(const char *dir, const char *name, size_t len,
 static void check_area(void *addr, const char *dir)
 {
 	char line[4096];
-	tf_check(maps_line(addr, line, sizeof(line)), "no area at %p any more", addr);
+	tf_check(tf_maps_line(addr, line, sizeof(line)), "no area at %p any more", addr);
 	const char *suffix = " (deleted)";
 	size_t l = strlen(line), sl = strlen(suffix);
 	const char *path = strchr(line, '/');

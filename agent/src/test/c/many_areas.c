@@ -46,14 +46,7 @@ int main(int argc, char **argv)
 	/* the read-write pages are still writable, the read-only ones still read-only (mincore is no help
 	 * here; a write to a read-only page would kill us, so look at /proc/self/maps instead) */
 	static char maps[1 << 20];
-	int fd = open("/proc/self/maps", O_RDONLY);
-	size_t len = 0;
-	ssize_t r;
-	while (fd >= 0 && len < sizeof(maps) - 1 && (r = read(fd, maps + len, sizeof(maps) - 1 - len)) > 0)
-		len += (size_t)r;
-	if (fd >= 0)
-		close(fd);
-	maps[len] = 0;
+	tf_read_file("/proc/self/maps", maps, sizeof(maps));
 	size_t wrong = 0, seen = 0;
 	for (char *line = maps; *line;) {
 		unsigned long s, e;

@@ -35,15 +35,8 @@ static char maps[1 << 17];
 
 static void read_maps(void)
 {
-	int fd = open("/proc/self/maps", O_RDONLY);
-	if (fd < 0)
-		tf_die("open /proc/self/maps");
-	size_t len = 0;
-	ssize_t n;
-	while (len < sizeof(maps) - 1 && (n = read(fd, maps + len, sizeof(maps) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	maps[len] = 0;
+	if (tf_read_file("/proc/self/maps", maps, sizeof(maps)) < 0)
+		tf_die("read /proc/self/maps");
 }
 
 /* Finds the maps line holding addr: its range and permission string. Returns 0 if none. */

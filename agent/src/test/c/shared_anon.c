@@ -14,15 +14,8 @@ static const char *perms_of(const void *addr)
 {
 	static char buf[1 << 16];
 	static char perms[8];
-	int fd = open("/proc/self/maps", O_RDONLY);
-	if (fd < 0)
+	if (tf_read_file("/proc/self/maps", buf, sizeof(buf)) < 0)
 		return "?";
-	size_t len = 0;
-	ssize_t n;
-	while (len < sizeof(buf) - 1 && (n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	buf[len] = 0;
 	for (char *line = buf; *line;) {
 		unsigned long s, e;
 		if (sscanf(line, "%lx-%lx %7s", &s, &e, perms) == 3 && (unsigned long)addr >= s && (unsigned long)addr < e)

@@ -42,6 +42,60 @@ static inline void tf_write_all(int fd, const char *buf, size_t len)
 	}
 }
 
+/* Reads exactly len bytes, over short reads: 0, or -1 at an early end of file or an error. */
+static inline int tf_read_all(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* A whole small file (such as /proc/self/maps) into buf, NUL-terminated: its length, or -1. */
+static inline ssize_t tf_read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	size_t len = 0;
+	ssize_t n;
+	while (len < size - 1 && (n = read(fd, buf + len, size - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = 0;
+	return (ssize_t)len;
+}
+
+/* The /proc/self/maps line of the area that starts at addr, without its newline: 1, or 0 if none. */
+static inline int tf_maps_line(const void *addr, char *out, size_t size)
+{
+	static char maps[1 << 16];
+	if (tf_read_file("/proc/self/maps", maps, sizeof(maps)) < 0)
+		return 0;
+	for (char *line = maps; *line;) {
+		char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		if (strtoul(line, NULL, 16) == (unsigned long)addr) {
+			if (len >= size)
+				len = size - 1;
+			memcpy(out, line, len);
+			out[len] = 0;
+			return 1;
+		}
+		if (!end)
+			break;
+		line = end + 1;
+	}
+	return 0;
+}
+
 __attribute__((format(printf, 2, 3)))
 static inline void tf_printf(int fd, const char *fmt, ...)
 {

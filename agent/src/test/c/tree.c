@@ -61,13 +61,8 @@ static void write_pattern(int fd, uint64_t salt, size_t n)
 static int read_pattern(int fd, uint64_t salt, size_t n)
 {
 	unsigned char buf[P2C_BYTES];
-	size_t got = 0;
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-		if (r <= 0)
-			return -1;
-		got += (size_t)r;
-	}
+	if (tf_read_all(fd, buf, n) != 0)
+		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (buf[i] != pattern(salt, i))
 			return (int)i + 1;

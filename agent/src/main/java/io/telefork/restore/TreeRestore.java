@@ -95,21 +95,10 @@ final class TreeRestore {
             return;
         }
         long deadline = System.nanoTime() + PID_RELEASE_WAIT_NANOS;
-        for (ProcessTree.Member m : image.tree().members()) {
-            if (!awaitFree(proc, m.pid(), deadline)) {
-                throw new EngineException(Reason.INCOMPATIBLE, "process " + m.pid() + " (" + m.comm() + ") of the "
-                        + "tree must keep its PID, but PID " + m.pid() + " is in use here (" + holder(proc, m.pid())
-                        + ")");
-            }
-        }
-        for (ImageHead h : image.heads()) {
-            for (ThreadState t : h.threads()) {
-                if (!awaitFree(proc, t.tid(), deadline)) {
-                    throw new EngineException(Reason.INCOMPATIBLE, "thread " + t.tid() + " of process "
-                            + h.process().pid() + " must keep its ID, but it is in use here (" + holder(proc, t.tid())
-                            + ")");
-                }
-            }
+        try {
+            requireFree(image, false, id -> awaitFree(proc, id, deadline) ? null : "here (" + holder(proc, id) + ")");
+        } catch (IOException e) {
+            throw new EngineException(Reason.SYSTEM, "reading /proc: " + e.getMessage(), e);
         }
     }
 
@@ -122,20 +111,31 @@ final class TreeRestore {
             throws IOException, EngineException {
         java.util.Set<Integer> used = new java.util.HashSet<>(ids.inUse());
         used.removeAll(ending);
+        requireFree(image, true, id -> used.contains(id) ? "in the PID namespace of the vessel " + vessel : null);
+    }
+
+    /** Where an ID is taken ("here (by ...)"), or null when it is free. */
+    private interface Holder {
+        String of(int id) throws IOException, EngineException;
+    }
+
+    /** Every process's PID and every thread's ID of the image free, but the first process's if so asked. */
+    private static void requireFree(ImageTree image, boolean exceptRoot, Holder holder)
+            throws IOException, EngineException {
         int root = image.root().process().pid();
-        for (ProcessTree.Member m : image.tree().members().subList(1, image.tree().members().size())) {
-            if (used.contains(m.pid())) {
+        for (ProcessTree.Member m : image.tree().members()) {
+            String where = exceptRoot && m.pid() == root ? null : holder.of(m.pid());
+            if (where != null) {
                 throw new EngineException(Reason.INCOMPATIBLE, "process " + m.pid() + " (" + m.comm() + ") of the "
-                        + "tree must keep its PID, but PID " + m.pid() + " is in use in the PID namespace of the "
-                        + "vessel " + vessel);
+                        + "tree must keep its PID, but PID " + m.pid() + " is in use " + where);
             }
         }
         for (ImageHead h : image.heads()) {
             for (ThreadState t : h.threads()) {
-                if (t.tid() != root && used.contains(t.tid())) {
+                String where = exceptRoot && t.tid() == root ? null : holder.of(t.tid());
+                if (where != null) {
                     throw new EngineException(Reason.INCOMPATIBLE, "thread " + t.tid() + " of process "
-                            + h.process().pid() + " must keep its ID, but it is in use in the PID namespace of the "
-                            + "vessel " + vessel);
+                            + h.process().pid() + " must keep its ID, but it is in use " + where);
                 }
             }
         }

@@ -50,20 +50,9 @@ class DumpmeExampleIT {
         Harness.Proc original = h.start("dumpme.sh", List.of("bash", SCRIPT.toString()));
         original.awaitLine("3", Duration.ofSeconds(10));
         Path image = tmp.resolve("dumpme.img");
-        h.dump(original.pid(), image);
-        original.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
-        List<String> before = original.awaitEof(Duration.ofSeconds(5));
-
-        Harness.Proc restored = h.restore(image);
-        restored.closeStdin();
-        int code = restored.waitFor(Duration.ofSeconds(30));
-        List<String> all = new ArrayList<>(before);
-        all.addAll(restored.lines());
-        assertThat(all).as("output before the dump %s, then after the restore: %s", before, restored.describe())
-                .isEqualTo(ONE_TO_TEN);
-        assertThat(restored.lines()).as("the restored process printed the rest").isNotEmpty();
-        assertThat(restored.stderr()).as("stderr of the restored script").doesNotContain("sleep:");
-        assertThat(code).as("exit status of restore (the script's)\n%s", restored.describe()).isZero();
+        Harness.Continued c = h.restoreToEnd(image, h.dumpKilling(original, image), Duration.ofSeconds(30));
+        assertCountedToTen(c);
+        assertThat(c.restored().stderr()).as("stderr of the restored script").doesNotContain("sleep:");
     }
 
     @Test
@@ -74,22 +63,19 @@ class DumpmeExampleIT {
         await("dumpme.sh external runs /usr/bin/sleep").atMost(Duration.ofSeconds(5))
                 .until(() -> original.process.children().findAny().isPresent());
         Path image = tmp.resolve("dumpme-external.img");
-        h.dump(original.pid(), image);
-        original.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
-        List<String> before = original.awaitEof(Duration.ofSeconds(5));
+        List<String> before = h.dumpKilling(original, image);
 
         Harness.Result inspect = h.run("inspect", image.toString());
         assertThat(inspect.code()).as("inspect\n%s", inspect.stderr()).isZero();
         assertThat(inspect.stdout()).as("the image holds bash and its sleep").contains("processes 2").contains("sleep");
 
-        Harness.Proc restored = h.restore(image);
-        restored.closeStdin();
-        int code = restored.waitFor(Duration.ofSeconds(30));
-        List<String> all = new ArrayList<>(before);
-        all.addAll(restored.lines());
-        assertThat(all).as("output before the dump %s, then after the restore: %s", before, restored.describe())
-                .isEqualTo(ONE_TO_TEN);
-        assertThat(restored.lines()).as("the restored process printed the rest").isNotEmpty();
-        assertThat(code).as("exit status of restore (the script's)\n%s", restored.describe()).isZero();
+        assertCountedToTen(h.restoreToEnd(image, before, Duration.ofSeconds(30)));
+    }
+
+    private static void assertCountedToTen(Harness.Continued c) {
+        assertThat(c.all()).as("output before the dump %s, then after the restore: %s", c.before(),
+                c.restored().describe()).isEqualTo(ONE_TO_TEN);
+        assertThat(c.restored().lines()).as("the restored process printed the rest").isNotEmpty();
+        assertThat(c.code()).as("exit status of restore (the script's)\n%s", c.restored().describe()).isZero();
     }
 }

@@ -130,6 +130,30 @@ final class Harness implements AutoCloseable, AfterEachCallback {
         return r;
     }
 
+    /** Dumps a workload that prints as it goes (which kills it); returns what it printed until then. */
+    List<String> dumpKilling(Proc original, Path image) {
+        dump(original.pid(), image);
+        original.awaitDeath(Duration.ofSeconds(10), "dump kills " + original.name);
+        return original.awaitEof(Duration.ofSeconds(5));
+    }
+
+    /** What a workload printed before its dump, and its restored process, run to its end with {@code code}. */
+    record Continued(List<String> before, Proc restored, int code) {
+        /** Everything printed, before the dump and after the restore. */
+        List<String> all() {
+            List<String> all = new ArrayList<>(before);
+            all.addAll(restored.lines());
+            return all;
+        }
+    }
+
+    /** Restores {@code image} (stdin closed) and waits up to {@code timeout} for the restored process to end. */
+    Continued restoreToEnd(Path image, List<String> before, Duration timeout, String... options) {
+        Proc restored = restore(image, options);
+        restored.closeStdin();
+        return new Continued(before, restored, restored.waitFor(timeout));
+    }
+
     /** Starts {@code telefork restore [options] image} with stdio pipes (the restored program's stdio). */
     Proc restore(Path image, String... options) {
         return restore(image, Map.of(), options);

@@ -34,23 +34,17 @@ class PipelineExampleIT {
         Harness.Proc original = h.start("pipeline.sh", List.of("bash", SCRIPT.toString(), Integer.toString(COUNT)));
         original.awaitLine("at 100", Duration.ofSeconds(20));
         Path image = tmp.resolve("pipeline.img");
-        h.dump(original.pid(), image);
-        original.awaitDeath(Duration.ofSeconds(10), "dump kills the pipeline");
-        List<String> before = original.awaitEof(Duration.ofSeconds(5));
+        List<String> before = h.dumpKilling(original, image);
         assertThat(before).as("the pipeline was dumped mid-stream").doesNotContain("COUNT " + COUNT);
 
         Harness.Result inspect = h.run("inspect", image.toString());
         assertThat(inspect.code()).as("inspect\n%s", inspect.stderr()).isZero();
         assertThat(inspect.stdout()).as("bash with its producer and consumer subshells").containsPattern("processes [3-9]");
 
-        Harness.Proc restored = h.restore(image);
-        restored.closeStdin();
-        int code = restored.waitFor(Duration.ofSeconds(60));
-        List<String> all = new ArrayList<>(before);
-        all.addAll(restored.lines());
-        assertThat(all).as("output of the consumer, before and after: %s", restored.describe())
+        Harness.Continued c = h.restoreToEnd(image, before, Duration.ofSeconds(60));
+        assertThat(c.all()).as("output of the consumer, before and after: %s", c.restored().describe())
                 .noneMatch(l -> l.startsWith("GAP")).endsWith("at " + COUNT, "COUNT " + COUNT);
-        assertThat(restored.lines()).as("the restored consumer went on").isNotEmpty();
-        assertThat(code).as("exit status of the restored pipeline\n%s", restored.describe()).isZero();
+        assertThat(c.restored().lines()).as("the restored consumer went on").isNotEmpty();
+        assertThat(c.code()).as("exit status of the restored pipeline\n%s", c.restored().describe()).isZero();
     }
 }

@@ -83,18 +83,10 @@ class PythonCounterIT {
         Harness.Proc original = h.start("counter.py", List.of(python(), SCRIPT.toString(), Integer.toString(LIMIT)));
         original.awaitLine("3", Duration.ofSeconds(20));
         Path image = tmp.resolve("counter.img");
-        h.dump(original.pid(), image);
-        original.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
-        List<String> before = original.awaitEof(Duration.ofSeconds(5));
-
-        Harness.Proc restored = h.restore(image);
-        restored.closeStdin();
-        int code = restored.waitFor(Duration.ofSeconds(60));
-        List<String> all = new ArrayList<>(before);
-        all.addAll(restored.lines());
-        assertThat(all).as("output before the dump %s, then after the restore: %s", before, restored.describe())
-                .isEqualTo(upTo(LIMIT));
-        assertThat(restored.lines()).as("the restored process printed the rest").isNotEmpty();
-        assertThat(code).as("exit status of restore (the script's)\n%s", restored.describe()).isZero();
+        Harness.Continued c = h.restoreToEnd(image, h.dumpKilling(original, image), Duration.ofSeconds(60));
+        assertThat(c.all()).as("output before the dump %s, then after the restore: %s", c.before(),
+                c.restored().describe()).isEqualTo(upTo(LIMIT));
+        assertThat(c.restored().lines()).as("the restored process printed the rest").isNotEmpty();
+        assertThat(c.code()).as("exit status of restore (the script's)\n%s", c.restored().describe()).isZero();
     }
 }

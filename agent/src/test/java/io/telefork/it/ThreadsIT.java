@@ -118,16 +118,12 @@ class ThreadsIT {
      */
     private void dumpRestoreAndCountOn(Harness.Proc workload, String name, int limit, String mode) {
         Path image = tmp.resolve(name + ".img");
-        h.dump(workload.pid(), image);
-        workload.awaitDeath(Duration.ofSeconds(10), "dump kills " + name);
-        List<String> before = workload.awaitEof(Duration.ofSeconds(5));
-
-        Harness.Proc restored = mode.startsWith("--") ? h.restore(image, mode) : h.restore(image);
-        restored.closeStdin();
-        assertThat(restored.waitFor(Duration.ofSeconds(60))).as(restored.describe()).isZero();
-        List<String> all = new ArrayList<>(before);
-        all.addAll(restored.lines());
-        assertThat(all.stream().map(l -> l.split(" ")[0]).toList()).as("%s's output before and after the restore", name)
+        List<String> before = h.dumpKilling(workload, image);
+        String[] options = mode.startsWith("--") ? new String[] {mode} : new String[0];
+        Harness.Continued c = h.restoreToEnd(image, before, Duration.ofSeconds(60), options);
+        Harness.Proc restored = c.restored();
+        assertThat(c.code()).as(restored.describe()).isZero();
+        assertThat(c.all().stream().map(l -> l.split(" ")[0]).toList()).as("%s's output before and after the restore", name)
                 .isEqualTo(IntStream.rangeClosed(1, limit).mapToObj(Integer::toString).toList());
         List<String> after = restored.lines();
         assertThat(after.subList(after.size() - 5, after.size())).as("%s's threads kept counting after the restore", name)

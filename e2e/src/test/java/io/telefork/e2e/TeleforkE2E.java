@@ -652,19 +652,13 @@ class TeleforkE2E {
         assertThat(source).hasSize(2).containsEntry(1L, "sh").containsValue("counter");
         long before = lastNumber(NS, "tree");
 
-        long t0 = System.nanoTime();
-        create(resource("Checkpoint", NS, "tree", Map.of("podName", "tree", "leaveRunning", true)));
-        GenericKubernetesResource ckpt = waitFinal("Checkpoint", NS, "tree", Duration.ofSeconds(120));
-        timing("test12: Checkpoint of a shell and its child -> Succeeded", t0);
-        assertThat(phase(ckpt)).as("status %s", status(ckpt)).isEqualTo("Succeeded");
+        succeeded("Checkpoint", "tree", Map.of("podName", "tree", "leaveRunning", true),
+                "test12: Checkpoint of a shell and its child -> Succeeded");
         long after = lastNumber(NS, "tree");
 
         runPod(workloadPod(NS, "tree-vessel", NODE_A, "/bin/sleep", "2147483647"));
-        long t1 = System.nanoTime();
-        create(resource("Restore", NS, "tree-into-vessel", Map.of("checkpointName", "tree", "targetPod", "tree-vessel")));
-        GenericKubernetesResource done = waitFinal("Restore", NS, "tree-into-vessel", Duration.ofSeconds(120));
-        timing("test12: Restore of the tree into a placeholder pod -> Succeeded", t1);
-        assertThat(phase(done)).as("status %s", status(done)).isEqualTo("Succeeded");
+        succeeded("Restore", "tree-into-vessel", Map.of("checkpointName", "tree", "targetPod", "tree-vessel"),
+                "test12: Restore of the tree into a placeholder pod -> Succeeded");
 
         await("the restored counter prints 3 numbers", Duration.ofSeconds(20),
                 () -> numbers(log(NS, "tree-vessel")).size() >= 3);
@@ -677,11 +671,9 @@ class TeleforkE2E {
         forceDeletePod(NS, "tree-vessel");
 
         // The operator's target pod: the tree goes into its waiting shell (PID 1), whose sleep is ended.
-        long t2 = System.nanoTime();
-        create(resource("Restore", NS, "tree-on-node", Map.of("checkpointName", "tree", "targetNode", NODE_A)));
-        GenericKubernetesResource onNode = waitFinal("Restore", NS, "tree-on-node", Duration.ofSeconds(120));
-        timing("test12: Restore of the tree with targetNode -> Succeeded", t2);
-        assertThat(phase(onNode)).as("status %s", status(onNode)).isEqualTo("Succeeded");
+        GenericKubernetesResource onNode = succeeded("Restore", "tree-on-node",
+                Map.of("checkpointName", "tree", "targetNode", NODE_A),
+                "test12: Restore of the tree with targetNode -> Succeeded");
         String target = (String) status(onNode).get("targetPod");
         await("the tree in the operator's target pod prints 3 numbers", Duration.ofSeconds(20),
                 () -> numbers(log(NS, target)).size() >= 3);
@@ -712,18 +704,13 @@ class TeleforkE2E {
         assertThat(tids).hasSize(3).contains(1L);
         long before = lastNumber(NS, "threads");
 
-        long t0 = System.nanoTime();
-        create(resource("Checkpoint", NS, "threads", Map.of("podName", "threads", "leaveRunning", true)));
-        GenericKubernetesResource ckpt = waitFinal("Checkpoint", NS, "threads", Duration.ofSeconds(120));
-        timing("test13: Checkpoint of a process with threads -> Succeeded", t0);
-        assertThat(phase(ckpt)).as("status %s", status(ckpt)).isEqualTo("Succeeded");
+        succeeded("Checkpoint", "threads", Map.of("podName", "threads", "leaveRunning", true),
+                "test13: Checkpoint of a process with threads -> Succeeded");
         long after = lastNumber(NS, "threads");
 
-        long t1 = System.nanoTime();
-        create(resource("Restore", NS, "threads-on-node", Map.of("checkpointName", "threads", "targetNode", NODE_A)));
-        GenericKubernetesResource done = waitFinal("Restore", NS, "threads-on-node", Duration.ofSeconds(120));
-        timing("test13: Restore of a process with threads with targetNode -> Succeeded", t1);
-        assertThat(phase(done)).as("status %s", status(done)).isEqualTo("Succeeded");
+        GenericKubernetesResource done = succeeded("Restore", "threads-on-node",
+                Map.of("checkpointName", "threads", "targetNode", NODE_A),
+                "test13: Restore of a process with threads with targetNode -> Succeeded");
         String target = (String) status(done).get("targetPod");
         await("the restored threads print 3 numbers", Duration.ofSeconds(20), () -> numbers(log(NS, target)).size() >= 3);
         String log = log(NS, target);
@@ -735,6 +722,17 @@ class TeleforkE2E {
         assertThat(nsTids(targetPids.get(0))).isEqualTo(tids);
         forceDeletePod(NS, target);
         forceDeletePod(NS, "threads");
+    }
+
+    /** Creates a resource in NS, waits for its end (timed as {@code what}) and insists that it Succeeded. */
+    private static GenericKubernetesResource succeeded(String kind, String name, Map<String, Object> spec,
+                                                       String what) {
+        long t0 = System.nanoTime();
+        create(resource(kind, NS, name, spec));
+        GenericKubernetesResource done = waitFinal(kind, NS, name, Duration.ofSeconds(120));
+        timing(what, t0);
+        assertThat(phase(done)).as("status %s", status(done)).isEqualTo("Succeeded");
+        return done;
     }
 
     /** A process's thread IDs in its own PID namespace, sorted. */
