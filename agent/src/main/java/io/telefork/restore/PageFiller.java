@@ -23,16 +23,23 @@ import java.util.List;
 final class PageFiller implements AutoCloseable {
     private static final int SYS_USERFAULTFD = 323;
     private static final int SYS_IOCTL = 16;
-    private static final long UFFDIO_API = 0xc018aa3fL;
-    private static final long UFFDIO_REGISTER = 0xc020aa00L;
-    private static final long UFFD_API = 0xAA;
-    private static final long UFFDIO_REGISTER_MODE_MISSING = 1;
     private static final int O_NONBLOCK = 04000;
+    private static final int EPERM = 1;
+    private static final int SYS_SOCKETPAIR = 53;
+    private static final int SYS_RECVMSG = 47;
+    private static final int AF_UNIX = 1;
+    private static final int SOCK_STREAM = 1;
+    private static final int SOL_SOCKET = 1;
+    private static final int SCM_RIGHTS = 1;
+    private static final int MSG_CMSG_CLOEXEC = 0x40000000;
+    private static final long USERFAULTFD_IOC_NEW = 0xaa00;
+
+    private static final long LAZY_FEATURES = Userfaultfd.FEATURE_EVENT_FORK | Userfaultfd.FEATURE_EVENT_REMAP
+            | Userfaultfd.FEATURE_EVENT_REMOVE | Userfaultfd.FEATURE_EVENT_UNMAP;
 
     private final Remote remote;
     private final int vessel;
     private final List<MemoryArea> registered = new ArrayList<>();
-    private long vesselUffd = -1;
     private int uffd = -1;
     private boolean lazy;
 
@@ -41,25 +48,49 @@ final class PageFiller implements AutoCloseable {
         this.vessel = vessel;
     }
 
-    /** Tries to take the anonymous areas over with a userfaultfd; on any refusal, stays with process_vm_writev. */
-    void setUp(List<MemoryArea> areas, long scratch, boolean userfaultfd) throws SysException {
-        if (userfaultfd) {
-            register(areas, scratch, 0, false);
+    /**
+     * Before the point of no return, while the vessel still has its own memory: makes the userfaultfd of
+     * its memory (the same memory once it is replaced) and takes it over. Lazily, with the events that keep
+     * the lazy phase correct (fork, move, removal), and a refusal is an error; otherwise a refusal leaves
+     * this filler with process_vm_writev.
+     */
+    void open(long scratch, boolean forLazy) throws SysException, EngineException {
+        String refusal = openUffd(scratch, forLazy ? LAZY_FEATURES : 0);
+        if (refusal != null && forLazy) {
+            throw new EngineException(Reason.INCOMPATIBLE, "--lazy needs a userfaultfd in the restored process, "
+                    + "with fork, remap, remove and unmap events: " + refusal);
         }
+        lazy = forLazy && refusal == null;
     }
 
     /**
-     * Takes the private anonymous areas over with a userfaultfd that also reports forks, moves and
-     * removals, for a lazy restore: their pages are then filled only after the process runs. The brk heap
-     * and shared anonymous memory are not taken: they are filled before the process runs.
+     * Takes the areas over with the userfaultfd, if {@link #open} made one: lazily, the private anonymous
+     * areas, whose pages are then filled only after the process runs (the brk heap and shared anonymous
+     * memory are filled before it runs); eagerly, the anonymous ones, where refusals are skipped.
      */
-    void setUpLazy(List<MemoryArea> areas, long scratch) throws SysException, EngineException {
-        long features = Userfaultfd.FEATURE_EVENT_FORK | Userfaultfd.FEATURE_EVENT_REMAP
-                | Userfaultfd.FEATURE_EVENT_REMOVE | Userfaultfd.FEATURE_EVENT_UNMAP;
-        String refusal = register(areas, scratch, features, true);
-        if (refusal != null) {
-            throw new EngineException(Reason.INCOMPATIBLE, "--lazy needs a userfaultfd in the restored process, "
-                    + "with fork, remap, remove and unmap events: " + refusal);
+    void register(List<MemoryArea> areas) throws SysException, EngineException {
+        if (uffd < 0) {
+            return;
+        }
+        for (MemoryArea a : areas) {
+            // Lazily, not the brk heap: registered, it would not merge with its growth (the program would
+            // see its [heap] split in /proc/PID/maps), and shared memory, which a fork shares.
+            boolean anonymous = switch (a.kind()) {
+                case ANONYMOUS -> !a.shared() || !lazy;
+                case HEAP -> !lazy;
+                case SHARED_ANONYMOUS -> !lazy;
+                default -> false;
+            };
+            if (!anonymous) {
+                continue;
+            }
+            long r = Userfaultfd.registerMissing(uffd, a.start(), a.length());
+            if (r == 0) {
+                registered.add(a);
+            } else if (lazy) {
+                throw new EngineException(Reason.INCOMPATIBLE, String.format("--lazy could not take memory area "
+                        + "%x-%x: UFFDIO_REGISTER: %s", a.start(), a.end(), Sys.errno(r)));
+            }
         }
     }
 
@@ -78,56 +109,35 @@ final class PageFiller implements AutoCloseable {
         return registered.stream().map(a -> new long[] {a.start(), a.length()}).toList();
     }
 
-    /**
-     * Closes the vessel's descriptor (the restored process must not hold it) and hands this process's
-     * over to the caller, which must close it only once every page is in.
-     */
-    int handOver() throws SysException {
+    /** Hands the userfaultfd over to the caller, which must close it only once every page is in. */
+    int handOver() {
         int fd = uffd;
         uffd = -1;
-        close();
         return fd;
     }
 
-    /** Returns why the areas could not be registered, or null. */
-    private String register(List<MemoryArea> areas, long scratch, long features, boolean forLazy)
-            throws SysException {
+    /**
+     * Makes the userfaultfd in the vessel, takes it into this process and closes the vessel's (the restored
+     * process must not hold it); UFFDIO_API is asked from here. Returns why it could not, or null.
+     */
+    private String openUffd(long scratch, long features) throws SysException {
         long fd = remote.raw(SYS_USERFAULTFD, Sys.O_CLOEXEC | O_NONBLOCK);
+        if (fd == -EPERM) {
+            // A vessel without CAP_SYS_PTRACE while vm.unprivileged_userfaultfd is 0, as a pod's is.
+            fd = fromDevice(scratch);
+        }
         if (fd < 0) {
             return "userfaultfd: " + Sys.errno(fd);
         }
-        vesselUffd = fd;
-        ByteBuffer b = ByteBuffer.allocateDirect(32).order(ByteOrder.LITTLE_ENDIAN);
-        b.putLong(0, UFFD_API).putLong(8, features).putLong(16, 0);
-        write(b, scratch, 24);
-        long api = remote.raw(SYS_IOCTL, fd, UFFDIO_API, scratch);
-        if (api < 0) {
-            return "UFFDIO_API: " + Sys.errno(api);
-        }
-        lazy = forLazy;
-        for (MemoryArea a : areas) {
-            // Lazily, not the brk heap: registered, it would not merge with its growth (the program would
-            // see its [heap] split in /proc/PID/maps), and shared memory, which a fork shares.
-            boolean anonymous = switch (a.kind()) {
-                case ANONYMOUS -> !a.shared() || !forLazy;
-                case HEAP -> !forLazy;
-                case SHARED_ANONYMOUS -> !forLazy;
-                default -> false;
-            };
-            if (!anonymous) {
-                continue;
-            }
-            b.putLong(0, a.start()).putLong(8, a.length()).putLong(16, UFFDIO_REGISTER_MODE_MISSING).putLong(24, 0);
-            write(b, scratch, 32);
-            long r = remote.raw(SYS_IOCTL, fd, UFFDIO_REGISTER, scratch);
-            if (r == 0) {
-                registered.add(a);
-            } else if (forLazy) {
-                return String.format("UFFDIO_REGISTER of %x-%x: %s", a.start(), a.end(), Sys.errno(r));
-            }
-        }
-        if (!registered.isEmpty() || forLazy) {
+        try {
             uffd = Kernel.stealFd(vessel, (int) fd);
+        } finally {
+            remote.raw(Sys.SYS_CLOSE, fd);
+        }
+        long api = Userfaultfd.api(uffd, features);
+        if (api < 0) {
+            close();
+            return "UFFDIO_API: " + Sys.errno(api);
         }
         return null;
     }
@@ -143,16 +153,75 @@ final class PageFiller implements AutoCloseable {
         }
     }
 
-    /** Lets go of the userfaultfd in both processes: pages not filled are plain zero-fill-on-demand again. */
+    /** Lets go of the userfaultfd: pages not filled are plain zero-fill-on-demand again. */
     @Override
-    public void close() throws SysException {
+    public void close() {
         if (uffd >= 0) {
             Kernel.close(uffd);
             uffd = -1;
         }
-        if (vesselUffd >= 0) {
-            remote.raw(Sys.SYS_CLOSE, vesselUffd);
-            vesselUffd = -1;
+    }
+
+    /**
+     * A userfaultfd made in the vessel from /dev/userfaultfd, which this restorer may open and the vessel
+     * may then use whatever its privileges: the opened device goes to the vessel over a socket pair made
+     * in the vessel (this restorer takes one end with pidfd_getfd), and the vessel's ioctl
+     * USERFAULTFD_IOC_NEW gives a userfaultfd of its own memory. Returns it, or -errno.
+     */
+    private long fromDevice(long scratch) throws SysException {
+        int device;
+        try {
+            device = Kernel.open("/dev/userfaultfd", Sys.O_RDWR);
+        } catch (SysException e) {
+            return -EPERM;
+        }
+        long[] pair = null;
+        long received = -1;
+        try {
+            long r = remote.raw(SYS_SOCKETPAIR, AF_UNIX, SOCK_STREAM | Sys.O_CLOEXEC, 0, scratch);
+            if (r < 0) {
+                return r;
+            }
+            ByteBuffer b = ByteBuffer.allocateDirect(Kernel.MSGHDR_BYTES + 16 + Kernel.FD_CMSG_SPACE + 8)
+                    .order(ByteOrder.LITTLE_ENDIAN);
+            Kernel.readMemory(vessel, scratch, b, 8);
+            pair = new long[] {b.getInt(0), b.getInt(4)};
+            int mine = Kernel.stealFd(vessel, (int) pair[1]);
+            try {
+                Kernel.sendFd(mine, device);
+            } finally {
+                Kernel.close(mine);
+            }
+            // The vessel's msghdr, iovec, control buffer and data byte, one after the other in its scratch page.
+            long iov = scratch + Kernel.MSGHDR_BYTES;
+            long control = iov + 16;
+            b.clear();
+            for (int i = 0; i < b.capacity(); i += 8) {
+                b.putLong(i, 0);
+            }
+            b.putLong(16, iov).putLong(24, 1).putLong(32, control).putLong(40, Kernel.FD_CMSG_SPACE);
+            b.putLong(Kernel.MSGHDR_BYTES, control + Kernel.FD_CMSG_SPACE).putLong(Kernel.MSGHDR_BYTES + 8, 1);
+            write(b, scratch, b.capacity());
+            r = remote.raw(SYS_RECVMSG, pair[0], scratch, MSG_CMSG_CLOEXEC);
+            if (r < 0) {
+                return r;
+            }
+            b.clear();
+            Kernel.readMemory(vessel, control, b, Kernel.FD_CMSG_SPACE);
+            if (b.getInt(8) != SOL_SOCKET || b.getInt(12) != SCM_RIGHTS) {
+                throw new SysException("the vessel received no descriptor of /dev/userfaultfd");
+            }
+            received = b.getInt(16);
+            return remote.raw(SYS_IOCTL, received, USERFAULTFD_IOC_NEW, Sys.O_CLOEXEC | O_NONBLOCK);
+        } finally {
+            Kernel.close(device);
+            if (received >= 0) {
+                remote.raw(Sys.SYS_CLOSE, received);
+            }
+            if (pair != null) {
+                remote.raw(Sys.SYS_CLOSE, pair[0]);
+                remote.raw(Sys.SYS_CLOSE, pair[1]);
+            }
         }
     }
 

@@ -116,13 +116,11 @@ public final class Restorer {
         if (!proc.exists(placeholderPid)) {
             throw new EngineException(Reason.NO_SUCH_PROCESS, "no vessel process with PID " + placeholderPid);
         }
+        FileChannel file = options.lazy() ? lazyImageFile(in) : null;
         ImageReader reader = openImage(in);
         ImageTree image = readTree(reader);
-        if (options.lazy()) {
-            reader.close();
-            throw new EngineException(Reason.INCOMPATIBLE, "--lazy is for restores that spawn their process "
-                    + "(telefork restore), not into an existing one");
-        }
+        // A tree is restored eagerly here (the result says so): a placeholder is taken either way.
+        RestoreOptions how = options.lazy() && !image.single() ? options.eager() : options;
         int vesselPid;
         try {
             vesselPid = InitVessel.choose(image, placeholderPid, initPid, proc);
@@ -147,13 +145,19 @@ public final class Restorer {
                         throw e;
                     }
                 }
-                TreeRestore t = new TreeRestore(ptrace, image, reader, null, options, proc, ids, true);
+                TreeRestore t = new TreeRestore(ptrace, image, reader, how.lazy() ? file : null, how, proc, ids, true);
                 long bytes;
                 try {
                     bytes = t.run(vesselPid);
+                    if (how.lazy()) {
+                        return lazyPhase(ptrace, t, reader, vesselPid, image.root().process().pid(), bytes,
+                                started, new Integer[1]);
+                    }
                     t.resume();
                 } catch (Exception e) {
-                    if (t.pastPointOfNoReturn()) {
+                    if (how.lazy() && t.pastPointOfNoReturn()) {
+                        t.killAll();
+                    } else if (t.pastPointOfNoReturn()) {
                         Kernel.kill(vesselPid, Sys.SIGKILL);
                     } else {
                         t.release(vesselPid);
@@ -200,7 +204,7 @@ public final class Restorer {
         Duration allIn = Duration.ofNanos(System.nanoTime() - started);
         follower.detachAll();
         endedWith[0] = follower.rootStatus();
-        return new RestoreResult(vessel, rootPid, bytes + server.pushedBytes(), running, allIn);
+        return new RestoreResult(vessel, rootPid, bytes + server.pushedBytes(), running, allIn, true);
     }
 
     /** A lazy restore fetches pages out of order: it needs the image as a file, not a stream. */

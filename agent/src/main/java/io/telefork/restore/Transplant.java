@@ -126,10 +126,20 @@ final class Transplant {
         return memoryBytes;
     }
 
+    /** Lets go of what this restorer holds of a vessel that is being killed. */
+    void abandon() {
+        if (filler != null) {
+            filler.close();
+        }
+    }
+
     /** Undoes steps 1-4 on a vessel that is to live on as it was (only before the point of no return). */
     void release() throws SysException {
         if (pointOfNoReturn) {
             throw new IllegalStateException("the vessel's memory is gone; it can only be killed");
+        }
+        if (filler != null) {
+            filler.close();
         }
         if (remote != null) {
             closeTemps();
@@ -196,6 +206,11 @@ final class Transplant {
         if (remote.raw(Sys.SYS_CHDIR, putString(cwd)) < 0) {
             throw new EngineException(Reason.FILE_CHANGED, "the working directory " + cwd + " is gone");
         }
+        // The userfaultfd belongs to the memory, not to what is mapped in it: made now, a refusal leaves the vessel as it was.
+        filler = new PageFiller(remote, vessel);
+        if (options.lazy() || options.userfaultfd()) {
+            filler.open(scratch, options.lazy());
+        }
 
         clock.lap("step 4");
     }
@@ -231,12 +246,7 @@ final class Transplant {
         // 8. Pages, as they arrive (fill); the image's SHA-256 is verified at its END record.
         scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
                 Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-        filler = new PageFiller(remote, vessel);
-        if (options.lazy()) {
-            filler.setUpLazy(head.areas(), scratch);
-        } else {
-            filler.setUp(head.areas(), scratch, options.userfaultfd());
-        }
+        filler.register(head.areas());
     }
 
     /** Whether the pages at this image address are left to the lazy phase (not written before the process runs). */
@@ -250,7 +260,7 @@ final class Transplant {
     }
 
     /** The restorer's userfaultfd of the process, for the lazy phase (taken once, by the caller, who closes it). */
-    int lazyUffd() throws SysException {
+    int lazyUffd() {
         return filler.handOver();
     }
 

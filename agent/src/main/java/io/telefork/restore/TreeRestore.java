@@ -364,6 +364,7 @@ final class TreeRestore {
     /** Kills every vessel made or taken, children first, and collects the ends of all their threads. */
     void killAll() {
         killVessels();
+        transplants.forEach(Transplant::abandon);
         if (lazy != null) {
             lazy.close();
         }

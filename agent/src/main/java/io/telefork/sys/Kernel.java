@@ -260,6 +260,39 @@ public final class Kernel {
         }
     }
 
+    private static final int SYS_SENDMSG = 46;
+    private static final int SOL_SOCKET = 1;
+    private static final int SCM_RIGHTS = 1;
+    /** sizeof(struct msghdr), and where a one-descriptor control message starts after it. */
+    public static final int MSGHDR_BYTES = 56;
+    /** CMSG_SPACE(sizeof(int)): room for one descriptor's control message. */
+    public static final int FD_CMSG_SPACE = 24;
+
+    /** Sends a copy of {@code fd} (SCM_RIGHTS, with one byte of data) over the unix socket {@code socket}. */
+    public static void sendFd(int socket, int fd) throws SysException {
+        try (Memory m = new Memory(MSGHDR_BYTES + 16 + FD_CMSG_SPACE + 8)) {
+            m.clear();
+            long base = Pointer.nativeValue(m);
+            long iov = base + MSGHDR_BYTES;
+            long control = iov + 16;
+            long data = control + FD_CMSG_SPACE;
+            m.setLong(16, iov);
+            m.setLong(24, 1);
+            m.setLong(32, control);
+            m.setLong(40, FD_CMSG_SPACE);
+            m.setLong(MSGHDR_BYTES, data);
+            m.setLong(MSGHDR_BYTES + 8, 1);
+            m.setLong(MSGHDR_BYTES + 16, 20); // CMSG_LEN(sizeof(int))
+            m.setInt(MSGHDR_BYTES + 24, SOL_SOCKET);
+            m.setInt(MSGHDR_BYTES + 28, SCM_RIGHTS);
+            m.setInt(MSGHDR_BYTES + 32, fd);
+            m.setByte(MSGHDR_BYTES + 16 + FD_CMSG_SPACE, (byte) 'u');
+            syscall(SYS_SENDMSG, socket, base, 0, 0, 0, 0);
+        } catch (LastErrorException e) {
+            throw new SysException("sendmsg(SCM_RIGHTS) on fd " + socket, e.getErrorCode());
+        }
+    }
+
     /** open(path, flags | O_CLOEXEC) in this process. */
     public static int open(String path, int flags) throws SysException {
         byte[] bytes = path.getBytes(java.nio.charset.StandardCharsets.UTF_8);

@@ -32,6 +32,10 @@ public final class Userfaultfd {
 
     private static final int SYS_IOCTL = 16;
     private static final int SYS_POLL = 7;
+    private static final long UFFDIO_API = 0xc018aa3fL;
+    private static final long UFFDIO_REGISTER = 0xc020aa00L;
+    private static final long UFFD_API = 0xAA;
+    private static final long REGISTER_MODE_MISSING = 1;
     private static final long UFFDIO_WAKE = 0x8010aa02L;
     private static final long UFFDIO_COPY = 0xc028aa03L;
     private static final long UFFDIO_ZEROPAGE = 0xc020aa04L;
@@ -82,6 +86,36 @@ public final class Userfaultfd {
             }
         }
         return true;
+    }
+
+    /**
+     * UFFDIO_API with {@code features}: 0 or a negative errno. Done by this process, not the one whose
+     * memory the userfaultfd serves: the fork event needs CAP_SYS_PTRACE of whoever asks for it.
+     */
+    public static long api(int uffd, long features) {
+        try (Memory args = new Memory(24)) {
+            args.setLong(0, UFFD_API);
+            args.setLong(8, features);
+            args.setLong(16, 0);
+            Kernel.syscall(SYS_IOCTL, uffd, UFFDIO_API, Pointer.nativeValue(args), 0, 0, 0);
+            return 0;
+        } catch (LastErrorException e) {
+            return -e.getErrorCode();
+        }
+    }
+
+    /** UFFDIO_REGISTER of a range of the served memory for missing-page faults: 0 or a negative errno. */
+    public static long registerMissing(int uffd, long start, long length) {
+        try (Memory args = new Memory(32)) {
+            args.setLong(0, start);
+            args.setLong(8, length);
+            args.setLong(16, REGISTER_MODE_MISSING);
+            args.setLong(24, 0);
+            Kernel.syscall(SYS_IOCTL, uffd, UFFDIO_REGISTER, Pointer.nativeValue(args), 0, 0, 0);
+            return 0;
+        } catch (LastErrorException e) {
+            return -e.getErrorCode();
+        }
     }
 
     /** UFFDIO_ZEROPAGE: maps the zero page at the missing pages of the range; 0 or a negative errno. */

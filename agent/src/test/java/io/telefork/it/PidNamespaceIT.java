@@ -101,6 +101,48 @@ class PidNamespaceIT {
         target.goAndExpectPass();
     }
 
+    /**
+     * The node agent's lazy restore: the placeholder may not make a userfaultfd itself (no CAP_SYS_PTRACE,
+     * vm.unprivileged_userfaultfd 0), so it gets one from /dev/userfaultfd opened by the restorer; the
+     * program then finds every page of its memory as dumped, and nobody traces it any more.
+     */
+    @Test
+    void lazilyIntoAPlaceholderThatMayNotMakeAUserfaultfd() throws Exception {
+        Path image = tmp.resolve("pattern.img");
+        dumpedInNamespace(image, PidNamespaceIT::nsIds, "mem_pattern", "64");
+
+        Harness.Proc placeholder = h.start("placeholder", withoutCaps("-sys_admin,-checkpoint_restore,-sys_ptrace",
+                "/bin/sleep", "1000"));
+        int vessel = firstProcess(placeholder);
+        assertThat(Long.parseUnsignedLong(status(vessel, "CapEff"), 16) & (1L << 19)).isZero();
+        RestoreResult r;
+        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
+            r = new Engine().restoreInto(vessel, in, new RestoreOptions(false, null, null, false, true));
+        }
+        assertThat(r.lazy()).isTrue();
+        assertThat(r.pid()).isEqualTo(vessel);
+        assertThat(r.total()).isLessThan(r.allIn());
+        assertThat(status(vessel, "TracerPid")).isEqualTo("0");
+        placeholder.goAndExpectPass();
+    }
+
+    /** Asked to restore a tree lazily into a placeholder, the engine restores it eagerly and says so. */
+    @Test
+    void aTreeAskedLazilyIsRestoredEagerly() throws Exception {
+        Path image = tmp.resolve("tree.img");
+        List<Integer> pidsBefore = dumpedInNamespace(image, PidNamespaceIT::treeNsPids, "tree", "pipes");
+
+        Harness.Proc placeholder = inNamespace("placeholder", "/bin/sleep", "1000");
+        int vessel = firstProcess(placeholder);
+        RestoreResult r;
+        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
+            r = new Engine().restoreInto(vessel, in, new RestoreOptions(false, null, null, false, true));
+        }
+        assertThat(r.lazy()).isFalse();
+        assertThat(treeNsPids(vessel)).isEqualTo(pidsBefore);
+        placeholder.goAndExpectPass();
+    }
+
     @Test
     void anIdTakenInTheNamespaceIsRefusedAndThePlaceholderLivesOnUntouched() throws Exception {
         Path image = tmp.resolve("tree.img");
@@ -193,10 +235,15 @@ class PidNamespaceIT {
      * choose IDs there itself.
      */
     private Harness.Proc inNamespace(String name, String... command) {
+        return h.start(name, withoutCaps("-sys_admin,-checkpoint_restore", command));
+    }
+
+    /** {@code command} as the first process of a new PID namespace, with {@code bounding} taken from its capabilities. */
+    private static List<String> withoutCaps(String bounding, String... command) {
         List<String> cmd = new ArrayList<>(List.of("unshare", "--pid", "--fork", "--kill-child", "setpriv",
-                "--bounding-set", "-sys_admin,-checkpoint_restore", "--"));
+                "--bounding-set", bounding, "--"));
         cmd.addAll(List.of(command));
-        return h.start(name, cmd);
+        return cmd;
     }
 
     /** The host PID of the namespace's first process: unshare's only child. */
