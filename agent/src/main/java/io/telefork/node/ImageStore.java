@@ -21,8 +21,8 @@ import java.util.Optional;
 /**
  * The node-local image directory (hostPath, 0700, files 0600) and the shared volume. File names come only
  * from {@link ImageFiles}. Every file is written under a temporary name, synced and renamed, so a reader
- * never sees half an image; every copy hashes the bytes it moves (the whole file, independent of the
- * image format) and compares with the digest recorded when the file was first written.
+ * never sees half an image; the SHA-256 of the whole file (independent of the image format) is taken as it
+ * is written, for a restore to compare with before it reads the file.
  */
 final class ImageStore {
 
@@ -144,36 +144,6 @@ final class ImageStore {
     }
 
     /**
-     * Copies between the node-local directory and the shared volume, hashing the bytes read; the copy
-     * becomes visible only if they hash to {@code expectedSha256}, and the written copy is hashed again
-     * from disk (the other end's check).
-     */
-    FileDigest copyVerified(ImageStorage from, ImageStorage to, String fileName, String expectedSha256)
-            throws IOException, ChecksumMismatchException {
-        Path src = path(from, fileName);
-        try (Writing w = create(to, fileName); FileChannel in = FileChannel.open(src, StandardOpenOption.READ)) {
-            ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER);
-            WritableByteChannel out = w.channel();
-            while (in.read(buf) >= 0) {
-                buf.flip();
-                out.write(buf);
-                buf.clear();
-            }
-            FileDigest copied = w.commit();
-            if (!copied.sha256().equals(expectedSha256)) {
-                Files.deleteIfExists(path(to, fileName));
-                throw new ChecksumMismatchException(src + " hashed to " + copied.sha256() + ", expected " + expectedSha256);
-            }
-            FileDigest onDisk = digest(path(to, fileName));
-            if (!onDisk.sha256().equals(expectedSha256)) {
-                Files.deleteIfExists(path(to, fileName));
-                throw new ChecksumMismatchException(path(to, fileName) + " reads back as " + onDisk.sha256() + ", expected " + expectedSha256);
-            }
-            return onDisk;
-        }
-    }
-
-    /**
      * Deletes a checkpoint's files from both places, and what an interrupted write left of them
      * (".NAME.partial"); true if anything was there.
      */
@@ -200,12 +170,6 @@ final class ImageStore {
             return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
-        }
-    }
-
-    static final class ChecksumMismatchException extends Exception {
-        ChecksumMismatchException(String message) {
-            super(message);
         }
     }
 }

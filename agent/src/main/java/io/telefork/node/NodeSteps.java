@@ -15,6 +15,10 @@ import io.telefork.engine.DumpOptions;
 import io.telefork.engine.DumpResult;
 import io.telefork.engine.EngineException;
 import io.telefork.engine.RestoreOptions;
+import io.telefork.image.ImageFormatException;
+import io.telefork.image.ImageReader;
+import io.telefork.image.ImageTree;
+import io.telefork.image.PageRecords;
 import io.telefork.engine.RestoreResult;
 import io.telefork.engine.StepClock;
 import io.telefork.image.Compression;
@@ -27,6 +31,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.List;
@@ -87,7 +92,7 @@ final class NodeSteps {
         }
     }
 
-    /** 1 pod check, 2 main PID, 3 credentials, 4 dump to a node-local file, 5 copy to the shared volume. */
+    /** 1 pod check, 2 main PID, 3 credentials, 4 dump to a file in the storage asked for. */
     private void dump(NodeOperation op, String fileName, NodeOperationStatus out) throws StepFailure, IOException {
         NodeOperationSpec spec = op.getSpec();
         StepClock clock = new StepClock("agent dump " + op.getMetadata().getName());
@@ -108,9 +113,14 @@ final class NodeSteps {
         checkAllUnderMain(spec.getContainerID(), main);
         DumpOptions options = new DumpOptions(leaveRunning, compression(spec.getCompression()), null, false, leaveStopped,
                 false, false, spec.getGhostLimitBytes() == null ? 0 : spec.getGhostLimitBytes());
+        // Written where the restore will read it: a copy afterwards would keep a migration's source stopped longer.
+        ImageStorage storage = spec.getStorage() == ImageStorage.Shared ? ImageStorage.Shared : ImageStorage.NodeLocal;
+        if (storage == ImageStorage.Shared && !images.hasShared()) {
+            throw new StepFailure(Reason.ImageNotReachable, "no shared volume is mounted on node " + nodeName);
+        }
         DumpResult result;
         ImageStore.FileDigest written;
-        try (ImageStore.Writing w = images.create(ImageStorage.NodeLocal, fileName)) {
+        try (ImageStore.Writing w = images.create(storage, fileName)) {
             try {
                 result = engine.dump(main.pid(), w.channel(), options);
             } catch (EngineException e) {
@@ -118,24 +128,7 @@ final class NodeSteps {
             }
             written = w.commit();
         }
-        clock.lap("engine dump, file committed");
-        ImageStorage storage = ImageStorage.NodeLocal;
-        if (spec.getStorage() == ImageStorage.Shared) {
-            if (!images.hasShared()) {
-                images.delete(fileName);
-                throw new StepFailure(Reason.ImageNotReachable, "no shared volume is mounted on node " + nodeName);
-            }
-            try {
-                images.copyVerified(ImageStorage.NodeLocal, ImageStorage.Shared, fileName, written.sha256());
-            } catch (ImageStore.ChecksumMismatchException e) {
-                images.delete(fileName);
-                throw new StepFailure(Reason.ChecksumMismatch, e.getMessage());
-            }
-            // The verified shared copy is the image now; a second copy would only use disk.
-            Files.deleteIfExists(images.path(ImageStorage.NodeLocal, fileName));
-            storage = ImageStorage.Shared;
-            clock.lap("copied to the shared volume");
-        }
+        clock.lap("engine dump, file committed to " + storage);
         ImageLocation image = new ImageLocation();
         image.setStorage(storage);
         image.setNode(nodeName);
@@ -237,6 +230,7 @@ final class NodeSteps {
     private void restore(NodeOperation op, String fileName, NodeOperationStatus out) throws StepFailure, IOException {
         NodeOperationSpec spec = op.getSpec();
         StepClock clock = new StepClock("agent restore " + op.getMetadata().getName());
+        Instant stepStart = Instant.now();
         checkPod(op);
         ImageLocation image = spec.getImage();
         if (image == null || image.getFileSha256() == null) {
@@ -253,12 +247,22 @@ final class NodeSteps {
         if (!Files.isRegularFile(file)) {
             throw new StepFailure(Reason.ImageNotReachable, "image " + fileName + " is not in " + storage + " storage on " + nodeName);
         }
-        // Verified before the engine reads a byte: a corrupt image must not get past the point of no return.
-        ImageStore.FileDigest digest = ImageStore.digest(file);
-        if (!digest.sha256().equals(image.getFileSha256())) {
-            throw new StepFailure(Reason.ChecksumMismatch, fileName + " hashes to " + digest.sha256() + ", expected " + image.getFileSha256());
+        boolean lazy = Boolean.TRUE.equals(spec.getLazy()) && singleProcess(file);
+        if (lazy) {
+            // The engine verifies every byte against the END record's SHA-256 while the process runs, and kills
+            // it on a mismatch (a migration's source is still there to resume): here, that it is the right image.
+            String end = endSha256(file);
+            if (!end.equals(image.getSha256())) {
+                throw new StepFailure(Reason.ChecksumMismatch, fileName + " is an image with SHA-256 " + end + ", expected " + image.getSha256());
+            }
+        } else {
+            // Verified before the engine reads a byte: a corrupt image must not get past the point of no return.
+            ImageStore.FileDigest digest = ImageStore.digest(file);
+            if (!digest.sha256().equals(image.getFileSha256())) {
+                throw new StepFailure(Reason.ChecksumMismatch, fileName + " hashes to " + digest.sha256() + ", expected " + image.getFileSha256());
+            }
         }
-        clock.lap("pod check, image digest");
+        clock.lap(lazy ? "pod check, image's END record" : "pod check, image digest");
 
         ProcessInfo vessel = awaitPlaceholder(spec.getContainerID());
         // The placeholder's parent when it is the container's main process (the operator's waiting shell):
@@ -271,13 +275,18 @@ final class NodeSteps {
 
         RestoreResult result;
         try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+            Instant engineStart = Instant.now();
             result = engine.restoreInto(vessel.pid(), init == null ? 0 : init.pid(), in,
-                    new RestoreOptions(Boolean.TRUE.equals(spec.getAllowChangedFiles()), null));
-            out.setResumedAt(Instant.now().truncatedTo(ChronoUnit.MILLIS).toString());
+                    new RestoreOptions(Boolean.TRUE.equals(spec.getAllowChangedFiles()), null, null, false, lazy));
+            Instant allIn = Instant.now();
+            out.setResumedAt((result.lazy() ? engineStart.plus(result.total()) : allIn).truncatedTo(ChronoUnit.MILLIS).toString());
+            out.setLazy(result.lazy());
+            out.setMemoryInMillis(Duration.between(stepStart, allIn).toMillis());
         } catch (EngineException e) {
             throw StepFailure.from(e);
         }
-        clock.lap("engine restore");
+        clock.lap(result.lazy() ? "engine restore (running after " + result.total().toMillis() + " ms, every page in after "
+                + result.allIn().toMillis() + " ms)" : "engine restore");
         confirm(init != null && result.pid() == init.pid() ? init : vessel, result.pid(),
                 spec.getProcess() == null ? null : spec.getProcess().getComm(), cgroupsBefore);
         clock.lap("takeover confirmed");
@@ -287,7 +296,24 @@ final class NodeSteps {
         out.setReason(Reason.Restored);
         out.setMessage("restored PID " + result.originalPid() + " into " + (result.pid() == vessel.pid()
                 ? "placeholder PID " + vessel.pid() : "the placeholder's parent, PID " + result.pid()));
-        metrics.imageBytes("restore", digest.size());
+        metrics.imageBytes("restore", Files.size(file));
+    }
+
+    /** Whether the image holds one process (with its threads), which a lazy restore takes; a tree is restored eagerly. */
+    private static boolean singleProcess(Path file) throws StepFailure, IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); ImageReader reader = new ImageReader(ch)) {
+            return ImageTree.read(reader).single();
+        } catch (ImageFormatException e) {
+            throw new StepFailure(Reason.BadImage, file.getFileName() + ": " + e.getMessage());
+        }
+    }
+
+    private static String endSha256(Path file) throws StepFailure, IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            return PageRecords.endSha256(ch);
+        } catch (ImageFormatException e) {
+            throw new StepFailure(Reason.ChecksumMismatch, file.getFileName() + ": " + e.getMessage());
+        }
     }
 
     /**

@@ -97,6 +97,12 @@ final class FakeContainers implements AutoCloseable {
         return new String(Files.readAllBytes(Path.of("/proc/" + pid + "/cmdline")), StandardCharsets.UTF_8).replace('\0', ' ').trim();
     }
 
+    /** The PID tracing the process (0: none), from /proc/PID/status. */
+    static int tracerPid(long pid) throws IOException {
+        return Files.readAllLines(Path.of("/proc/" + pid + "/status")).stream().filter(l -> l.startsWith("TracerPid:"))
+                .mapToInt(l -> Integer.parseInt(l.substring("TracerPid:".length()).trim())).findFirst().orElseThrow();
+    }
+
     /** 'R', 'S', 'Z', ... or 0 when there is no such process. */
     static char state(long pid) {
         try {

@@ -173,7 +173,7 @@ class NodeAgentIT {
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(images))).isEqualTo("rwx------");
         try (var local = Files.list(images)) {
-            assertThat(local).as("the node-local copy goes once the shared one is verified").isEmpty();
+            assertThat(local).as("a Shared image is written to the shared volume only").isEmpty();
         }
         await().atMost(WAIT).until(() -> FakeContainers.state(source) == 0 || FakeContainers.state(source) == 'Z');
 
@@ -234,6 +234,52 @@ class NodeAgentIT {
         assertThat(failed.getPhase()).isEqualTo(Phase.Failed);
         assertThat(failed.getReason()).isEqualTo(Reason.ChecksumMismatch);
         assertThat(FakeContainers.cmdline(vessel)).isEqualTo("sleep 4322");
+    }
+
+    /**
+     * A lazy restore skips hashing the whole file first (the engine verifies every byte while the process
+     * runs): it checks that the file's END record names the image's SHA-256, refusing another image with the
+     * placeholder untouched.
+     */
+    @Test
+    void restoresLazilyAfterCheckingThatTheFileIsTheImage() throws Exception {
+        String srcId = containers.container();
+        String dstId = containers.container();
+        long source = containers.start(srcId, "exec sleep 1237");
+        long vessel = containers.start(dstId, "exec sleep 4323");
+        Pod src = pod("src", NODE, srcId);
+        Pod dst = pod("dst", NODE, dstId);
+        String uid = UUID.randomUUID().toString();
+
+        op("lazy-d", NodeOperation.Type.Dump, NODE, spec("ck", uid, src));
+        NodeOperationStatus dumped = awaitDone("lazy-d");
+        assertThat(dumped.getPhase()).as("%s: %s", dumped.getReason(), dumped.getMessage()).isEqualTo(Phase.Succeeded);
+
+        NodeOperationSpec r = spec("ck", uid, dst);
+        r.setImage(dumped.getImage());
+        r.setProcess(dumped.getProcess());
+        r.setLazy(true);
+        String sha256 = dumped.getImage().getSha256();
+        r.getImage().setSha256(sha256.substring(1) + (sha256.charAt(0) == '0' ? "1" : "0"));
+        op("lazy-wrong", NodeOperation.Type.Restore, NODE, r);
+        NodeOperationStatus wrong = awaitDone("lazy-wrong");
+        assertThat(wrong.getPhase()).isEqualTo(Phase.Failed);
+        assertThat(wrong.getReason()).isEqualTo(Reason.ChecksumMismatch);
+        assertThat(wrong.getMessage()).contains(sha256);
+        assertThat(FakeContainers.cmdline(vessel)).isEqualTo("sleep 4323");
+
+        r.getImage().setSha256(sha256);
+        op("lazy-r", NodeOperation.Type.Restore, NODE, r);
+        NodeOperationStatus restored = awaitDone("lazy-r");
+        assertThat(restored.getPhase()).as("%s: %s", restored.getReason(), restored.getMessage()).isEqualTo(Phase.Succeeded);
+        assertThat(restored.getLazy()).isTrue();
+        assertThat(restored.getOriginalPid()).isEqualTo((int) source);
+        assertThat(restored.getMemoryInMillis()).isPositive();
+        assertThat(java.time.Instant.parse(restored.getResumedAt())).isAfter(java.time.Instant.parse(dumped.getFrozenAt()));
+        assertThat(FakeContainers.cmdline(vessel)).isEqualTo("sleep 1237");
+        Thread.sleep(300);
+        assertThat(FakeContainers.state(vessel)).isIn('S', 'R');
+        assertThat(FakeContainers.tracerPid(vessel)).isZero();
     }
 
     @Test

@@ -201,6 +201,7 @@ class TeleforkE2E {
         assertThat(path(status(ckpt), "image.storage")).isEqualTo("Shared");
         GenericKubernetesResource rst = get("Restore", NS, (String) st.get("restoreName"));
         assertThat(phase(rst)).isEqualTo("Succeeded");
+        assertThat(status(rst).get("lazy")).as("a single process migrates lazily by default; %s", status(rst)).isEqualTo(true);
 
         String target = (String) st.get("targetPod");
         Pod tp = pod(NS, target);
@@ -386,6 +387,9 @@ class TeleforkE2E {
         Map<String, Object> st = status(done);
         assertThat(phase(done)).as("status %s", st).isEqualTo("Succeeded");
         timing("test6b: 1 GiB Migration frozenMillis / downtimeMillis", st.get("frozenMillis") + " ms / " + st.get("downtimeMillis") + " ms");
+        Map<String, Object> rst = status(get("Restore", NS, (String) st.get("restoreName")));
+        assertThat(rst.get("lazy")).as("restored lazily; %s", rst).isEqualTo(true);
+        timing("test6b: 1 GiB Migration's Restore restoreMillis / memoryInMillis (all pages in)", rst.get("restoreMillis") + " ms / " + rst.get("memoryInMillis") + " ms");
         String target = (String) st.get("targetPod");
         await("migrated hog prints 3 lines", Duration.ofSeconds(30), () -> memhogLines(log(NS, target)).size() >= 3);
         List<long[]> lines = memhogLines(log(NS, target));

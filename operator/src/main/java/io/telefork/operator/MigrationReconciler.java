@@ -199,6 +199,7 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
             rs.setCheckpointName(ckpt.getMetadata().getName());
             rs.setTargetPod(s.getTargetPod());
             rs.setTargetContainer(ckpt.getStatus().getContainerName());
+            rs.setLazy(!Boolean.FALSE.equals(mig.getSpec().getLazy()));
             restore = new Restore();
             restore.setSpec(rs);
             own(restore, mig);

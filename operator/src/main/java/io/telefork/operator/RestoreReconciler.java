@@ -170,6 +170,7 @@ public class RestoreReconciler implements Reconciler<Restore> {
         op.setProcess(cs.getProcess());
         op.setMemoryBytes(cs.getMemoryBytes());
         op.setAllowChangedFiles(Boolean.TRUE.equals(spec.getAllowChangedFiles()));
+        op.setLazy(Boolean.TRUE.equals(spec.getLazy()));
         NodeOperation created = nodeWork.ensure(restore, NodeOperation.Type.Restore, op);
         s.setTargetPod(t.pod().getMetadata().getName());
         s.setTargetContainer(t.containerName());
@@ -206,6 +207,8 @@ public class RestoreReconciler implements Reconciler<Restore> {
         s.setMemoryBytes(os.getMemoryBytes());
         s.setRestoreMillis(os.getTotalMillis());
         s.setResumedAt(os.getResumedAt());
+        s.setLazy(os.getLazy());
+        s.setMemoryInMillis(os.getMemoryInMillis());
         Statuses.succeed(s, Reason.Restored, "restored as PID " + os.getPid() + " in pod " + s.getTargetPod());
         events.normal(restore, Reason.Restored, "restored PID " + os.getOriginalPid() + " as PID " + os.getPid()
                 + " in pod " + s.getTargetPod() + " on node " + s.getNodeName() + " in " + os.getTotalMillis() + " ms");

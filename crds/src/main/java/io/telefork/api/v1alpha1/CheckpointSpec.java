@@ -30,7 +30,7 @@ public class CheckpointSpec {
     private Boolean leaveStopped = Boolean.FALSE;
 
     @Default("NodeLocal")
-    @JsonPropertyDescription("Where the image is kept: NodeLocal (default; restorable on the same node) or Shared (copied to the shared volume; restorable on any node).")
+    @JsonPropertyDescription("Where the image is kept: NodeLocal (default; restorable on the same node) or Shared (written to the shared volume; restorable on any node).")
     private ImageStorage storage = ImageStorage.NodeLocal;
 
     @JsonPropertyDescription("Largest deleted-but-open file or memfd whose content the image may hold, as a quantity (e.g. 64Mi). Default 0: a process holding such a file is not checkpointed (Failed, reason Unsupported, naming the file and the size it needs).")

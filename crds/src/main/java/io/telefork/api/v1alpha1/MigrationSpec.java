@@ -42,6 +42,10 @@ public class MigrationSpec {
     @JsonPropertyDescription("Delete the source pod after the restore succeeded (default true). Never deleted when anything failed.")
     private Boolean deleteSourcePod = Boolean.TRUE;
 
+    @Default("true")
+    @JsonPropertyDescription("Restore lazily (default true): the process runs on the target node before its memory is all in, which shortens the downtime; the source stays stopped until every page is in and is resumed if anything fails before. A process tree is restored eagerly.")
+    private Boolean lazy = Boolean.TRUE;
+
     public String getPodName() { return podName; }
     public void setPodName(String podName) { this.podName = podName; }
     public String getContainerName() { return containerName; }
@@ -56,4 +60,6 @@ public class MigrationSpec {
     public void setCompression(ImageCompression compression) { this.compression = compression; }
     public Boolean getDeleteSourcePod() { return deleteSourcePod; }
     public void setDeleteSourcePod(Boolean deleteSourcePod) { this.deleteSourcePod = deleteSourcePod; }
+    public Boolean getLazy() { return lazy; }
+    public void setLazy(Boolean lazy) { this.lazy = lazy; }
 }

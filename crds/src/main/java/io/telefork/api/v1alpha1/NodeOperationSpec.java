@@ -56,7 +56,7 @@ public class NodeOperationSpec {
     @JsonPropertyDescription("Dump: compression of memory pages.")
     private ImageCompression compression;
 
-    @JsonPropertyDescription("Dump: where the image must end up. Shared means node-local first, then copied to the shared volume and verified.")
+    @JsonPropertyDescription("Dump: where the image is written: NodeLocal or Shared (the shared volume, directly).")
     private ImageStorage storage;
 
     @JsonPropertyDescription("Restore: the image to read, with the digest it must have.")
@@ -70,6 +70,9 @@ public class NodeOperationSpec {
 
     @JsonPropertyDescription("Restore: proceed when an open file changed size or mtime since the dump.")
     private Boolean allowChangedFiles;
+
+    @JsonPropertyDescription("Restore: let a single process run before its memory is in, serving its pages on demand while the rest is pushed; the operation succeeds once every page is in (a process tree is restored eagerly).")
+    private Boolean lazy;
 
     public NodeOperation.Type getType() { return type; }
     public void setType(NodeOperation.Type type) { this.type = type; }
@@ -107,4 +110,6 @@ public class NodeOperationSpec {
     public void setMemoryBytes(Long memoryBytes) { this.memoryBytes = memoryBytes; }
     public Boolean getAllowChangedFiles() { return allowChangedFiles; }
     public void setAllowChangedFiles(Boolean allowChangedFiles) { this.allowChangedFiles = allowChangedFiles; }
+    public Boolean getLazy() { return lazy; }
+    public void setLazy(Boolean lazy) { this.lazy = lazy; }
 }

@@ -49,9 +49,19 @@ public class NodeOperationStatus {
     @JsonPropertyDescription("Restore: when the restored process was let run (RFC 3339, milliseconds, the node's clock).")
     private String resumedAt;
 
+    @JsonPropertyDescription("Restore: whether the process ran before its memory was all in (a lazy restore).")
+    private Boolean lazy;
+
+    @JsonPropertyDescription("Restore: from the step's start until every page of the process was in, in milliseconds.")
+    private Long memoryInMillis;
+
     public String getFrozenAt() { return frozenAt; }
     public void setFrozenAt(String frozenAt) { this.frozenAt = frozenAt; }
     public String getResumedAt() { return resumedAt; }
+    public Boolean getLazy() { return lazy; }
+    public void setLazy(Boolean lazy) { this.lazy = lazy; }
+    public Long getMemoryInMillis() { return memoryInMillis; }
+    public void setMemoryInMillis(Long memoryInMillis) { this.memoryInMillis = memoryInMillis; }
     public void setResumedAt(String resumedAt) { this.resumedAt = resumedAt; }
     public Phase getPhase() { return phase; }
     public void setPhase(Phase phase) { this.phase = phase; }

@@ -33,6 +33,10 @@ public class RestoreSpec {
     @JsonPropertyDescription("Restore even if a file the process had open changed size or mtime since the checkpoint.")
     private Boolean allowChangedFiles = Boolean.FALSE;
 
+    @Default("false")
+    @JsonPropertyDescription("Let the process run before its memory is in: its pages are served on demand (userfaultfd) while the rest is pushed, and the Restore succeeds once every page is in. Should the restore fail meanwhile (a corrupt image, the agent gone), the process dies rather than run on with pages missing. A process tree is restored eagerly.")
+    private Boolean lazy = Boolean.FALSE;
+
     public String getCheckpointName() { return checkpointName; }
     public void setCheckpointName(String checkpointName) { this.checkpointName = checkpointName; }
     public String getTargetPod() { return targetPod; }
@@ -43,4 +47,6 @@ public class RestoreSpec {
     public void setTargetNode(String targetNode) { this.targetNode = targetNode; }
     public Boolean getAllowChangedFiles() { return allowChangedFiles; }
     public void setAllowChangedFiles(Boolean allowChangedFiles) { this.allowChangedFiles = allowChangedFiles; }
+    public Boolean getLazy() { return lazy; }
+    public void setLazy(Boolean lazy) { this.lazy = lazy; }
 }

@@ -36,10 +36,20 @@ public class RestoreStatus extends OperationStatus {
     @JsonPropertyDescription("When the restored process was let run (RFC 3339, milliseconds, the node's clock).")
     private String resumedAt;
 
+    @JsonPropertyDescription("Whether the process ran before its memory was all in (spec.lazy, a single process).")
+    private Boolean lazy;
+
+    @JsonPropertyDescription("From the restore's start on the node until every page of the process was in, in milliseconds.")
+    private Long memoryInMillis;
+
     @JsonPropertyDescription("Name of the NodeOperation that performs the restore.")
     private String nodeOperation;
 
     public String getResumedAt() { return resumedAt; }
+    public Boolean getLazy() { return lazy; }
+    public void setLazy(Boolean lazy) { this.lazy = lazy; }
+    public Long getMemoryInMillis() { return memoryInMillis; }
+    public void setMemoryInMillis(Long memoryInMillis) { this.memoryInMillis = memoryInMillis; }
     public void setResumedAt(String resumedAt) { this.resumedAt = resumedAt; }
     public String getTargetPod() { return targetPod; }
     public void setTargetPod(String targetPod) { this.targetPod = targetPod; }
