@@ -31,33 +31,8 @@ public final class PageRecords {
         this.file = file;
     }
 
-    /** END: header, then a 32-byte SHA-256 as {@code bytes} and an i64. */
-    private static final int END_RECORD_BYTES = Format.RECORD_HEADER_BYTES + 4 + 32 + 8;
+    private static final int END_RECORD_BYTES = ImageDigest.END_RECORD_BYTES;
     private static final int TAIL_BYTES = 4 << 20;
-
-    /**
-     * The SHA-256 (hex) that the END record, which ends the file, holds for everything before it: what a
-     * restore that reads the file through will verify, so a caller can tell that a file is the image it
-     * expects before the restore starts. Only the END record itself is checked (its CRC32C).
-     */
-    public static String endSha256(FileChannel file) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(END_RECORD_BYTES).order(ByteOrder.BIG_ENDIAN);
-        long at = file.size() - END_RECORD_BYTES;
-        if (at < 0) {
-            throw new ImageFormatException("the file is too short to be an image");
-        }
-        readFully(file, b, at);
-        int length = END_RECORD_BYTES - Format.RECORD_HEADER_BYTES;
-        CRC32C c = new CRC32C();
-        c.update(b.array(), Format.RECORD_HEADER_BYTES, length);
-        if (b.getShort(0) != RecordType.END.id() || b.getInt(4) != length || b.getInt(8) != length
-                || b.getInt(Format.RECORD_HEADER_BYTES) != 32 || (int) c.getValue() != b.getInt(12)) {
-            throw new ImageFormatException("the file does not end with an image's END record (truncated or corrupt)");
-        }
-        byte[] digest = new byte[32];
-        b.get(Format.RECORD_HEADER_BYTES + 4, digest);
-        return java.util.HexFormat.of().formatHex(digest);
-    }
 
     /**
      * The INDEX of the image: the record right before the END record, which ends the file. Its start is

@@ -13,20 +13,15 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Optional;
 
 /**
  * The node-local image directory (hostPath, 0700, files 0600) and the shared volume. File names come only
  * from {@link ImageFiles}. Every file is written under a temporary name, synced and renamed, so a reader
- * never sees half an image; the SHA-256 of the whole file (independent of the image format) is taken as it
- * is written, for a restore to compare with before it reads the file.
+ * never sees half an image. What a file must hash to is the image's own digest, in its END record
+ * ({@link io.telefork.image.ImageDigest}).
  */
 final class ImageStore {
-
-    private static final int BUFFER = 1 << 20;
 
     private final Path localDir;
     private final Optional<Path> sharedDir;
@@ -58,12 +53,11 @@ final class ImageStore {
         return dir.resolve(fileName);
     }
 
-    /** A file being written: hashes what goes through it; becomes visible only at {@link #commit()}. */
+    /** A file being written: becomes visible only at {@link #commit()}. */
     final class Writing implements AutoCloseable {
         private final Path target;
         private final Path temp;
         private final FileChannel channel;
-        private final MessageDigest digest = sha256();
         private long bytes;
         private boolean committed;
 
@@ -79,13 +73,10 @@ final class ImageStore {
             return new WritableByteChannel() {
                 @Override
                 public int write(ByteBuffer src) throws IOException {
-                    ByteBuffer view = src.duplicate();
                     int n = 0;
                     while (src.hasRemaining()) {
                         n += channel.write(src);
                     }
-                    view.limit(view.position() + n);
-                    digest.update(view);
                     bytes += n;
                     return n;
                 }
@@ -102,13 +93,13 @@ final class ImageStore {
             };
         }
 
-        /** Syncs, renames into place and returns the digest and size of what was written. */
-        FileDigest commit() throws IOException {
+        /** Syncs, renames into place and returns the size of what was written. */
+        long commit() throws IOException {
             channel.force(true);
             channel.close();
             move(temp, target);
             committed = true;
-            return new FileDigest(HexFormat.of().formatHex(digest.digest()), bytes);
+            return bytes;
         }
 
         @Override
@@ -122,25 +113,6 @@ final class ImageStore {
 
     Writing create(ImageStorage storage, String fileName) throws IOException {
         return new Writing(path(storage, fileName));
-    }
-
-    /** SHA-256 and size of a whole file. */
-    record FileDigest(String sha256, long size) {
-    }
-
-    static FileDigest digest(Path file) throws IOException {
-        MessageDigest md = sha256();
-        long size = 0;
-        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
-            ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER);
-            while (in.read(buf) >= 0) {
-                buf.flip();
-                size += buf.remaining();
-                md.update(buf);
-                buf.clear();
-            }
-        }
-        return new FileDigest(HexFormat.of().formatHex(md.digest()), size);
     }
 
     /**
@@ -162,14 +134,6 @@ final class ImageStore {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(from, to, StandardCopyOption.REPLACE_EXISTING);
-        }
-    }
-
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 }

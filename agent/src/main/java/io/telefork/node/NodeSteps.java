@@ -18,7 +18,7 @@ import io.telefork.engine.RestoreOptions;
 import io.telefork.image.ImageFormatException;
 import io.telefork.image.ImageReader;
 import io.telefork.image.ImageTree;
-import io.telefork.image.PageRecords;
+import io.telefork.image.ImageDigest;
 import io.telefork.engine.RestoreResult;
 import io.telefork.engine.StepClock;
 import io.telefork.image.Compression;
@@ -119,7 +119,7 @@ final class NodeSteps {
             throw new StepFailure(Reason.ImageNotReachable, "no shared volume is mounted on node " + nodeName);
         }
         DumpResult result;
-        ImageStore.FileDigest written;
+        long written;
         try (ImageStore.Writing w = images.create(storage, fileName)) {
             try {
                 result = engine.dump(main.pid(), w.channel(), options);
@@ -133,16 +133,15 @@ final class NodeSteps {
         image.setStorage(storage);
         image.setNode(nodeName);
         image.setFileName(fileName);
-        image.setSizeBytes(written.size());
+        image.setSizeBytes(written);
         image.setSha256(result.sha256());
-        image.setFileSha256(written.sha256());
         out.setImage(image);
         out.setMemoryBytes(result.memoryBytes());
         out.setFrozenMillis(result.frozen().toMillis());
         out.setFrozenAt(result.frozenSince().truncatedTo(ChronoUnit.MILLIS).toString());
         out.setReason(Reason.Dumped);
         out.setMessage("dumped PID " + main.pid() + " to " + storage + " " + fileName);
-        metrics.imageBytes("dump", written.size());
+        metrics.imageBytes("dump", written);
         metrics.frozen(result.frozen());
     }
 
@@ -233,7 +232,7 @@ final class NodeSteps {
         Instant stepStart = Instant.now();
         checkPod(op);
         ImageLocation image = spec.getImage();
-        if (image == null || image.getFileSha256() == null) {
+        if (image == null || image.getSha256() == null) {
             throw new StepFailure(Reason.InvalidSpec, "the operation names no image digest");
         }
         ImageStorage storage = image.getStorage() == null ? ImageStorage.NodeLocal : image.getStorage();
@@ -248,20 +247,11 @@ final class NodeSteps {
             throw new StepFailure(Reason.ImageNotReachable, "image " + fileName + " is not in " + storage + " storage on " + nodeName);
         }
         boolean lazy = Boolean.TRUE.equals(spec.getLazy()) && singleProcess(file);
-        if (lazy) {
-            // The engine verifies every byte against the END record's SHA-256 while the process runs, and kills
-            // it on a mismatch (a migration's source is still there to resume): here, that it is the right image.
-            String end = endSha256(file);
-            if (!end.equals(image.getSha256())) {
-                throw new StepFailure(Reason.ChecksumMismatch, fileName + " is an image with SHA-256 " + end + ", expected " + image.getSha256());
-            }
-        } else {
-            // Verified before the engine reads a byte: a corrupt image must not get past the point of no return.
-            ImageStore.FileDigest digest = ImageStore.digest(file);
-            if (!digest.sha256().equals(image.getFileSha256())) {
-                throw new StepFailure(Reason.ChecksumMismatch, fileName + " hashes to " + digest.sha256() + ", expected " + image.getFileSha256());
-            }
-        }
+        // Lazily, the engine verifies every byte against the END record's SHA-256 while the process runs, and
+        // kills it on a mismatch (a migration's source is still there to resume): here, only that the file is that
+        // image. Eagerly, all of it before the engine reads a byte: a corrupt image must not get past the point of
+        // no return.
+        verify(file, image.getSha256(), !lazy);
         clock.lap(lazy ? "pod check, image's END record" : "pod check, image digest");
 
         ProcessInfo vessel = awaitPlaceholder(spec.getContainerID());
@@ -308,9 +298,13 @@ final class NodeSteps {
         }
     }
 
-    private static String endSha256(Path file) throws StepFailure, IOException {
+    private static void verify(Path file, String sha256, boolean everyByte) throws StepFailure, IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return PageRecords.endSha256(ch);
+            if (everyByte) {
+                ImageDigest.verify(ch, sha256);
+            } else {
+                ImageDigest.checkEnd(ch, sha256);
+            }
         } catch (ImageFormatException e) {
             throw new StepFailure(Reason.ChecksumMismatch, file.getFileName() + ": " + e.getMessage());
         }

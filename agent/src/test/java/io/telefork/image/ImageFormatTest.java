@@ -1,5 +1,9 @@
 package io.telefork.image;
 
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -90,6 +94,44 @@ class ImageFormatTest {
         byte[] before = Arrays.copyOf(image.bytes, image.bytes.length - endRecord);
         String expected = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(before));
         assertThat(image.summary.sha256()).isEqualTo(expected);
+    }
+
+    /** A file checked against the digest a dump reported, without reading it as an image (the node agent's check). */
+    @Test
+    void aFileIsCheckedAgainstItsImageDigest(@TempDir Path tmp) throws IOException {
+        byte[] data = new byte[3 * PAGE];
+        new Random(5).nextBytes(data);
+        Image image = write(Compression.LZ4, List.of(new Run(0x1000, data)));
+        Path file = tmp.resolve("img");
+        Files.write(file, image.bytes);
+        String sha = image.summary.sha256();
+        try (FileChannel ch = FileChannel.open(file)) {
+            assertThat(ImageDigest.endSha256(ch)).isEqualTo(sha);
+            ImageDigest.verify(ch, sha);
+            String other = (sha.charAt(0) == '0' ? "1" : "0") + sha.substring(1);
+            assertThatThrownBy(() -> ImageDigest.checkEnd(ch, other)).isInstanceOf(ImageFormatException.class)
+                    .hasMessageContaining("another image");
+        }
+        for (int at : new int[] {0, image.bytes.length / 2, image.bytes.length - 61}) {
+            byte[] bad = image.bytes.clone();
+            bad[at] ^= 4;
+            Files.write(file, bad);
+            try (FileChannel ch = FileChannel.open(file)) {
+                assertThatThrownBy(() -> ImageDigest.verify(ch, sha)).as("flip at byte %d", at)
+                        .isInstanceOf(ImageFormatException.class).hasMessageContaining("corrupt");
+            }
+        }
+        byte[] bad = image.bytes.clone();
+        bad[image.bytes.length - 20] ^= 4;
+        Files.write(file, bad);
+        try (FileChannel ch = FileChannel.open(file)) {
+            assertThatThrownBy(() -> ImageDigest.checkEnd(ch, sha)).isInstanceOf(ImageFormatException.class)
+                    .hasMessageContaining("END record");
+        }
+        Files.write(file, Arrays.copyOf(image.bytes, image.bytes.length - 1));
+        try (FileChannel ch = FileChannel.open(file)) {
+            assertThatThrownBy(() -> ImageDigest.verify(ch, sha)).isInstanceOf(ImageFormatException.class);
+        }
     }
 
     @Test

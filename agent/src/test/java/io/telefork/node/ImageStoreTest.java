@@ -9,8 +9,6 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
-import java.util.HexFormat;
 import java.util.Optional;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -21,7 +19,7 @@ class ImageStoreTest {
     static final String NAME = "default_c_0f1e2d3c-0000-4000-8000-000000000001.tfimg";
 
     @Test
-    void writesOwnerOnlyFilesAtomicallyAndHashesWhatWasWritten(@TempDir Path tmp) throws Exception {
+    void writesOwnerOnlyFilesAtomically(@TempDir Path tmp) throws Exception {
         ImageStore store = new ImageStore(tmp.resolve("images"), Optional.of(tmp.resolve("shared")));
         store.init();
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("images")))).isEqualTo("rwx------");
@@ -30,23 +28,21 @@ class ImageStoreTest {
         for (int i = 0; i < data.length; i++) {
             data[i] = (byte) (i * 31);
         }
-        ImageStore.FileDigest d;
+        long written;
         try (ImageStore.Writing w = store.create(ImageStorage.NodeLocal, NAME)) {
             w.channel().write(ByteBuffer.wrap(data, 0, 1000));
             w.channel().write(ByteBuffer.wrap(data, 1000, data.length - 1000));
             assertThat(store.path(ImageStorage.NodeLocal, NAME)).doesNotExist();
-            d = w.commit();
+            written = w.commit();
         }
         Path file = store.path(ImageStorage.NodeLocal, NAME);
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
-        String expected = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(data));
-        assertThat(d.sha256()).isEqualTo(expected);
-        assertThat(d.size()).isEqualTo(data.length);
-        assertThat(ImageStore.digest(file)).isEqualTo(d);
+        assertThat(written).isEqualTo(data.length);
+        assertThat(file).hasBinaryContent(data);
 
         try (ImageStore.Writing w = store.create(ImageStorage.Shared, NAME)) {
             w.channel().write(ByteBuffer.wrap(data));
-            assertThat(w.commit()).isEqualTo(d);
+            assertThat(w.commit()).isEqualTo(data.length);
         }
         assertThat(store.path(ImageStorage.Shared, NAME)).hasBinaryContent(data);
 

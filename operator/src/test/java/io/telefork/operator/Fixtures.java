@@ -125,7 +125,6 @@ final class Fixtures {
         img.setFileName(ns + "_" + op.getSpec().getCheckpointName() + "_" + op.getSpec().getCheckpointUid() + ".tfimg");
         img.setSizeBytes(123456L);
         img.setSha256("ab".repeat(32));
-        img.setFileSha256("cd".repeat(32));
         s.setImage(img);
         s.setMemoryBytes(1L << 20);
         s.setFrozenMillis(12L);

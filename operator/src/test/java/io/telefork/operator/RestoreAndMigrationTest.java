@@ -128,7 +128,7 @@ class RestoreAndMigrationTest {
         NodeOperation op = f.awaitNodeOperation(NodeOperation.Type.Restore);
         assertThat(Fixtures.nodeLabel(op)).isEqualTo("node-a");
         assertThat(op.getSpec().getPodUid()).isEqualTo(target.getMetadata().getUid());
-        assertThat(op.getSpec().getImage().getFileSha256()).isEqualTo("cd".repeat(32));
+        assertThat(op.getSpec().getImage().getSha256()).isEqualTo("ab".repeat(32));
         assertThat(op.getSpec().getProcess().getUid()).isEqualTo(1000L);
         f.succeeded(op, Reason.Restored);
 

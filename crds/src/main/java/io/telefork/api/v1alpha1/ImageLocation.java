@@ -21,11 +21,8 @@ public class ImageLocation {
     @JsonPropertyDescription("Size of the image file in bytes.")
     private Long sizeBytes;
 
-    @JsonPropertyDescription("SHA-256 (hex) of the image stream as reported by the engine (stored in the image trailer).")
+    @JsonPropertyDescription("SHA-256 (hex) of the image file up to its END record, which holds it: checked before an eager restore reads the file, and by the engine as every restore reads it.")
     private String sha256;
-
-    @JsonPropertyDescription("SHA-256 (hex) of the whole file, checked on every copy and before every restore.")
-    private String fileSha256;
 
     public ImageStorage getStorage() { return storage; }
     public void setStorage(ImageStorage storage) { this.storage = storage; }
@@ -37,18 +34,16 @@ public class ImageLocation {
     public void setSizeBytes(Long sizeBytes) { this.sizeBytes = sizeBytes; }
     public String getSha256() { return sha256; }
     public void setSha256(String sha256) { this.sha256 = sha256; }
-    public String getFileSha256() { return fileSha256; }
-    public void setFileSha256(String fileSha256) { this.fileSha256 = fileSha256; }
 
     @Override
     public boolean equals(Object o) {
         return o instanceof ImageLocation l && storage == l.storage && Objects.equals(node, l.node)
                 && Objects.equals(fileName, l.fileName) && Objects.equals(sizeBytes, l.sizeBytes)
-                && Objects.equals(sha256, l.sha256) && Objects.equals(fileSha256, l.fileSha256);
+                && Objects.equals(sha256, l.sha256);
     }
 
     @Override
     public int hashCode() {
-        return Objects.hash(storage, node, fileName, sizeBytes, sha256, fileSha256);
+        return Objects.hash(storage, node, fileName, sizeBytes, sha256);
     }
 }
