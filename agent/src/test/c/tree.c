@@ -16,6 +16,9 @@
  *   file        a file in DIR opened before fork: parent and child share its offset
  *   listen      a listening TCP socket (127.0.0.1, an ephemeral port) made before fork: the child
  *               accepts on it after go, the parent connects and gets an answer
+ *   private     private anonymous memory (8 MiB) written by the parent before it forks two children,
+ *               each of which then writes its own pattern over the second half (copy-on-write): after go
+ *               each process finds the first half as the parent wrote it and the second half as it did
  *
  * A child waits for its turn on a control pipe, never on the shared object itself, so that nothing is
  * consumed before the dump; it reports by its exit status (0 = its checks passed).
@@ -470,6 +473,55 @@ static int run_listen(void)
 	return tf_finish();
 }
 
+#define PRIVATE_BYTES (8UL << 20)
+
+/* The number of bytes of mem[from, to) that differ from pattern salt. */
+static size_t pattern_misses(const unsigned char *mem, uint64_t salt, size_t from, size_t to)
+{
+	size_t wrong = 0;
+	for (size_t i = from; i < to; i++)
+		wrong += mem[i] != pattern(salt, i);
+	return wrong;
+}
+
+static int run_private(void)
+{
+	unsigned char *mem = mmap(NULL, PRIVATE_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ctl[2], done[2];
+	if (mem == MAP_FAILED || pipe(ctl) || pipe(done))
+		tf_die("mmap/pipe");
+	for (size_t i = 0; i < PRIVATE_BYTES; i++)
+		mem[i] = pattern(7, i);
+	pid_t child[2];
+	for (int k = 0; k < 2; k++) {
+		child[k] = must_fork();
+		if (child[k] == 0) {
+			close(ctl[1]);
+			for (size_t i = PRIVATE_BYTES / 2; i < PRIVATE_BYTES; i++)
+				mem[i] = pattern(8 + k, i);
+			tf_write_all(done[1], "w", 1);
+			await_turn(ctl[0]);
+			_exit(pattern_misses(mem, 7, 0, PRIVATE_BYTES / 2) != 0
+			      || pattern_misses(mem, 8 + k, PRIVATE_BYTES / 2, PRIVATE_BYTES) != 0);
+		}
+	}
+	close(ctl[0]);
+	char c;
+	for (int k = 0; k < 2; k++)
+		if (read(done[0], &c, 1) != 1)
+			tf_die("a child did not write its pages");
+
+	tf_ready();
+	tf_wait_go();
+
+	size_t wrong = pattern_misses(mem, 7, 0, PRIVATE_BYTES);
+	tf_check(wrong == 0, "%zu bytes of the parent's private memory differ", wrong);
+	tf_write_all(ctl[1], "gg", 2);
+	expect_child_passes(child[0], "the first child (its private memory differs)");
+	expect_child_passes(child[1], "the second child (its private memory differs)");
+	return tf_finish();
+}
+
 int main(int argc, char **argv)
 {
 	const char *kind = argc > 1 ? argv[1] : "";
@@ -489,5 +541,7 @@ int main(int argc, char **argv)
 		return run_file(argv[2]);
 	if (strcmp(kind, "listen") == 0)
 		return run_listen();
-	tf_die("usage: tree pipes|socketpair|zombie|session|shm|listen|file DIR");
+	if (strcmp(kind, "private") == 0)
+		return run_private();
+	tf_die("usage: tree pipes|socketpair|zombie|session|shm|listen|private|file DIR");
 }

@@ -29,7 +29,7 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--lazy", description = "Let the process run as soon as everything but its private anonymous "
             + "memory is in, and serve that memory on demand (userfaultfd) while the rest is pushed in; return "
             + "(or wait) once every page is in. The process stays traced meanwhile and dies if this command does. "
-            + "A single process (threads included) from an image file only.")
+            + "From an image file only (not stdin or a stream).")
     boolean lazy;
 
     @Parameters(index = "0", paramLabel = "FILE")

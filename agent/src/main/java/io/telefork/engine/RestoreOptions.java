@@ -10,8 +10,7 @@ package io.telefork.engine;
  * @param userfaultfd       fill anonymous memory with UFFDIO_COPY instead of process_vm_writev
  * @param lazy              let the process run before its private anonymous memory is in, serving it on
  *                          demand through a userfaultfd while the rest is pushed; the restore returns once
- *                          every page is in (a single process read from an image file only; restored
- *                          into an existing process, a tree is restored eagerly instead)
+ *                          every page is in (an image file only, not a stream)
  */
 public record RestoreOptions(boolean allowChangedFiles, Progress progress, Commit beforeResume,
                              boolean userfaultfd, boolean lazy) {
@@ -31,11 +30,6 @@ public record RestoreOptions(boolean allowChangedFiles, Progress progress, Commi
 
     public RestoreOptions(boolean allowChangedFiles, Progress progress) {
         this(allowChangedFiles, progress, Commit.NONE, false, false);
-    }
-
-    /** The same, restoring every page before the process runs. */
-    public RestoreOptions eager() {
-        return new RestoreOptions(allowChangedFiles, progress, beforeResume, userfaultfd, false);
     }
 
     public static RestoreOptions defaults() {

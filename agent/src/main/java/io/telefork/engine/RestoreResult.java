@@ -11,8 +11,7 @@ import java.time.Duration;
  * @param total       wall time from the first image byte to the process running
  * @param allIn       wall time from the first image byte to every page in: {@code total} unless the
  *                    restore was lazy, when the process ran before its memory was all in
- * @param lazy        whether the process ran before its memory was all in (a lazy restore into an existing
- *                    process takes a tree eagerly)
+ * @param lazy        whether the process ran before its memory was all in
  */
 public record RestoreResult(int pid, int originalPid, long memoryBytes, Duration total, Duration allIn,
                             boolean lazy) {

@@ -16,8 +16,6 @@ import io.telefork.engine.DumpResult;
 import io.telefork.engine.EngineException;
 import io.telefork.engine.RestoreOptions;
 import io.telefork.image.ImageFormatException;
-import io.telefork.image.ImageReader;
-import io.telefork.image.ImageTree;
 import io.telefork.image.ImageDigest;
 import io.telefork.engine.RestoreResult;
 import io.telefork.engine.StepClock;
@@ -246,7 +244,7 @@ final class NodeSteps {
         if (!Files.isRegularFile(file)) {
             throw new StepFailure(Reason.ImageNotReachable, "image " + fileName + " is not in " + storage + " storage on " + nodeName);
         }
-        boolean lazy = Boolean.TRUE.equals(spec.getLazy()) && singleProcess(file);
+        boolean lazy = Boolean.TRUE.equals(spec.getLazy());
         // Lazily, the engine verifies every byte against the END record's SHA-256 while the process runs, and
         // kills it on a mismatch (a migration's source is still there to resume): here, only that the file is that
         // image. Eagerly, all of it before the engine reads a byte: a corrupt image must not get past the point of
@@ -287,15 +285,6 @@ final class NodeSteps {
         out.setMessage("restored PID " + result.originalPid() + " into " + (result.pid() == vessel.pid()
                 ? "placeholder PID " + vessel.pid() : "the placeholder's parent, PID " + result.pid()));
         metrics.imageBytes("restore", Files.size(file));
-    }
-
-    /** Whether the image holds one process (with its threads), which a lazy restore takes; a tree is restored eagerly. */
-    private static boolean singleProcess(Path file) throws StepFailure, IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ); ImageReader reader = new ImageReader(ch)) {
-            return ImageTree.read(reader).single();
-        } catch (ImageFormatException e) {
-            throw new StepFailure(Reason.BadImage, file.getFileName() + ": " + e.getMessage());
-        }
     }
 
     private static void verify(Path file, String sha256, boolean everyByte) throws StepFailure, IOException {

@@ -1,6 +1,7 @@
 package io.telefork.restore;
 
 import io.telefork.engine.Progress;
+import io.telefork.image.Decoder;
 import io.telefork.image.Format;
 import io.telefork.image.ImageFormatException;
 import io.telefork.image.ImageReader;
@@ -25,7 +26,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
-import java.util.function.LongPredicate;
+import java.util.function.BiPredicate;
 
 /**
  * Fills the registered memory of a running process through its userfaultfd: a fault server thread
@@ -55,8 +56,7 @@ final class LazyServer implements AutoCloseable {
 
     private final FileChannel file;
     private final PageIndex index;
-    private final int indexPid;
-    private final LongPredicate lazyArea;
+    private final BiPredicate<Integer, Long> lazyArea;
     private final Progress progress;
     private final long pushDelayMillis;
     private final List<LazyTarget> targets = new CopyOnWriteArrayList<>();
@@ -73,18 +73,18 @@ final class LazyServer implements AutoCloseable {
     private Thread pusher;
 
     /**
-     * @param lazyArea whether the image address is in an area filled lazily (the others were written
-     *                 before the process ran, and the pusher skips their records)
+     * @param processes the restored processes, one per process of the image
+     * @param lazyArea  whether an address of an image process is in an area filled lazily (the others were
+     *                  written before the processes ran, and the pusher skips their records)
      */
-    LazyServer(FileChannel file, PageIndex index, int indexPid, LazyTarget first, LongPredicate lazyArea,
+    LazyServer(FileChannel file, PageIndex index, List<LazyTarget> processes, BiPredicate<Integer, Long> lazyArea,
                Progress progress, long pushDelayMillis) {
         this.file = file;
         this.index = index;
-        this.indexPid = indexPid;
         this.lazyArea = lazyArea;
         this.progress = progress;
         this.pushDelayMillis = pushDelayMillis;
-        targets.add(first);
+        targets.addAll(processes);
     }
 
     static long pushDelayFromEnvironment() {
@@ -163,12 +163,15 @@ final class LazyServer implements AutoCloseable {
     private void push(ImageReader reader) {
         try {
             ImageReader.Record r;
+            int pid = targets.get(0).imagePid(); // an image of version 1 has no PAGES_OF: one process
             while (!stopping && (r = reader.next()) != null) {
-                if (r.type() == RecordType.PAGES) {
-                    if (lazyArea.test(r.address())) {
+                if (r.type() == RecordType.PAGES_OF) {
+                    pid = new Decoder(r.payload()).i32();
+                } else if (r.type() == RecordType.PAGES) {
+                    if (lazyArea.test(pid, r.address())) {
                         boolean any = false;
                         for (LazyTarget t : targets) {
-                            if (!t.gone()) {
+                            if (!t.gone() && t.imagePid() == pid) {
                                 pushRecord(t, r.address(), r.pageCount(), r.pages(), r.offset());
                                 any = true;
                             }
@@ -179,8 +182,7 @@ final class LazyServer implements AutoCloseable {
                         }
                     }
                     progress.update(reader.offset(), -1);
-                } else if (r.type() != RecordType.PAGES_OF && r.type() != RecordType.INDEX
-                        && r.type() != RecordType.END) {
+                } else if (r.type() != RecordType.INDEX && r.type() != RecordType.END) {
                     throw new ImageFormatException("unexpected " + r.type() + " record among pages");
                 }
             }
@@ -316,7 +318,7 @@ final class LazyServer implements AutoCloseable {
         LazyTarget t = f.target();
         long page = f.address() & -PAGE;
         long source = t.source(page);
-        PageIndex.Entry e = source < 0 ? null : index.find(indexPid, source);
+        PageIndex.Entry e = source < 0 ? null : index.find(t.imagePid(), source);
         if (e == null) {
             // Not in the image (never populated, or dropped by the program since): zero.
             long r = Userfaultfd.zeroPage(t.uffd(), page, PAGE);

@@ -21,6 +21,8 @@ final class LazyTarget {
     private static final long PAGE = Format.PAGE_SIZE;
 
     private final int pid;
+    /** The process of the image whose pages it holds (a forked child: its parent's). */
+    private final int imagePid;
     private final int uffd;
     /** Current start -> {current start, source start, length}; disjoint. */
     private final TreeMap<Long, long[]> segments;
@@ -38,9 +40,13 @@ final class LazyTarget {
         }
     }
 
-    /** A process whose registered areas, given as {start, length} pairs, still sit where the image had them. */
-    LazyTarget(int pid, int uffd, List<long[]> areas) {
+    /**
+     * Process {@code pid}, restored from the image's process {@code imagePid}, whose registered areas, given as
+     * {start, length} pairs, still sit where the image had them.
+     */
+    LazyTarget(int pid, int imagePid, int uffd, List<long[]> areas) {
         this.pid = pid;
+        this.imagePid = imagePid;
         this.uffd = uffd;
         this.segments = new TreeMap<>();
         this.claims = new TreeMap<>();
@@ -51,8 +57,9 @@ final class LazyTarget {
         }
     }
 
-    private LazyTarget(int pid, int uffd, TreeMap<Long, long[]> segments, TreeMap<Long, Claims> claims) {
+    private LazyTarget(int pid, int imagePid, int uffd, TreeMap<Long, long[]> segments, TreeMap<Long, Claims> claims) {
         this.pid = pid;
+        this.imagePid = imagePid;
         this.uffd = uffd;
         this.segments = segments;
         this.claims = claims;
@@ -60,6 +67,10 @@ final class LazyTarget {
 
     int pid() {
         return pid;
+    }
+
+    int imagePid() {
+        return imagePid;
     }
 
     int uffd() {
@@ -89,7 +100,7 @@ final class LazyTarget {
         for (Map.Entry<Long, Claims> e : claims.entrySet()) {
             c.put(e.getKey(), e.getValue().copy());
         }
-        return new LazyTarget(childPid, childUffd, s, c);
+        return new LazyTarget(childPid, imagePid, childUffd, s, c);
     }
 
     /** The image address whose content belongs at {@code address} now, or -1 (none: zero-fill). */

@@ -45,13 +45,13 @@ final class LazyTracer {
         return rootStatus;
     }
 
-    /** Lets every thread run (or stop, as dumped), still traced. */
-    void start(boolean stopped) throws SysException {
+    /** Lets every thread run (or the {@code stopped} processes stop, as dumped), still traced: children first. */
+    void start(List<Integer> stopped) throws SysException {
         for (int tid : tids) {
             ptrace.setOptions(tid, OPTIONS);
         }
-        if (stopped) {
-            Kernel.kill(root, Sys.SIGSTOP);
+        for (int pid : stopped) {
+            Kernel.kill(pid, Sys.SIGSTOP);
         }
         List<Integer> order = new ArrayList<>(tids);
         for (int i = order.size() - 1; i >= 0; i--) {

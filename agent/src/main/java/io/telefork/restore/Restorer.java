@@ -55,12 +55,6 @@ public final class Restorer {
         FileChannel file = options.lazy() ? lazyImageFile(in) : null;
         ImageReader reader = openImage(in);
         ImageTree image = readTree(reader);
-        if (options.lazy() && !image.single()) {
-            reader.close();
-            throw new EngineException(Reason.INCOMPATIBLE, "--lazy restores a single process (with its threads); "
-                    + "this image holds a tree of " + image.tree().members().size() + " processes: restore it "
-                    + "without --lazy");
-        }
         Integer[] endedWith = new Integer[1];
         try (reader; Tracer tracer = new Tracer("telefork-restore")) {
             RestoreResult result = tracer.call(ptrace -> {
@@ -119,8 +113,6 @@ public final class Restorer {
         FileChannel file = options.lazy() ? lazyImageFile(in) : null;
         ImageReader reader = openImage(in);
         ImageTree image = readTree(reader);
-        // A tree is restored eagerly here (the result says so): a placeholder is taken either way.
-        RestoreOptions how = options.lazy() && !image.single() ? options.eager() : options;
         int vesselPid;
         try {
             vesselPid = InitVessel.choose(image, placeholderPid, initPid, proc);
@@ -145,17 +137,17 @@ public final class Restorer {
                         throw e;
                     }
                 }
-                TreeRestore t = new TreeRestore(ptrace, image, reader, how.lazy() ? file : null, how, proc, ids, true);
+                TreeRestore t = new TreeRestore(ptrace, image, reader, options.lazy() ? file : null, options, proc, ids, true);
                 long bytes;
                 try {
                     bytes = t.run(vesselPid);
-                    if (how.lazy()) {
+                    if (options.lazy()) {
                         return lazyPhase(ptrace, t, reader, vesselPid, image.root().process().pid(), bytes,
                                 started, new Integer[1]);
                     }
                     t.resume();
                 } catch (Exception e) {
-                    if (how.lazy() && t.pastPointOfNoReturn()) {
+                    if (options.lazy() && t.pastPointOfNoReturn()) {
                         t.killAll();
                     } else if (t.pastPointOfNoReturn()) {
                         Kernel.kill(vesselPid, Sys.SIGKILL);
@@ -180,10 +172,10 @@ public final class Restorer {
     private RestoreResult lazyPhase(Ptrace ptrace, TreeRestore t, ImageReader reader, int vessel, int rootPid,
                                     long bytes, long started, Integer[] endedWith) throws Exception {
         LazyServer server = t.lazyServer();
-        LazyTracer follower = new LazyTracer(ptrace, vessel, t.rootThreads());
+        LazyTracer follower = new LazyTracer(ptrace, vessel, t.allThreads());
         Duration running;
         try {
-            follower.start(t.rootStopped());
+            follower.start(t.stoppedProcesses());
             running = Duration.ofNanos(System.nanoTime() - started);
             server.startPushing(reader);
             follower.follow(server);

@@ -258,23 +258,32 @@ final class TreeRestore {
     }
 
     private void prepareLazy() throws Exception {
-        if (!image.single() || file == null) {
-            throw new IllegalStateException("a lazy restore takes one process from an image file");
+        if (file == null) {
+            throw new IllegalStateException("a lazy restore reads an image file");
         }
-        Transplant t = transplants.get(0);
         PageIndex index = PageRecords.findIndex(file, file.position(), reader.version());
-        int pid = reader.version() >= Format.FIRST_TREE_VERSION ? t.head().process().pid() : 0;
+        // Image process -> its transplant; an image of version 1 holds one process, whose INDEX entries say 0.
+        Map<Integer, Transplant> byPid = new LinkedHashMap<>();
+        for (Transplant t : transplants) {
+            byPid.put(reader.version() >= Format.FIRST_TREE_VERSION ? t.head().process().pid() : 0, t);
+        }
         PageRecords records = new PageRecords(file);
         for (PageIndex.Entry e : index.entries()) {
-            if (e.pid() == pid && !t.lazy(e.address())) {
+            Transplant t = byPid.get(e.pid());
+            if (t == null) {
+                throw new EngineException(Reason.BAD_IMAGE, "the INDEX names pages of process " + e.pid()
+                        + ", which the image does not hold");
+            }
+            if (!t.lazy(e.address())) {
                 PageRecords.Pages p = records.fetch(e);
                 t.fill(p.address(), p.count(), p.pages());
                 options.progress().update(e.offset(), -1);
             }
         }
-        LazyTarget target = new LazyTarget(t.vessel(), t.lazyUffd(), t.lazyAreas());
-        lazy = new LazyServer(file, index, pid, target, t::lazy, options.progress(),
-                LazyServer.pushDelayFromEnvironment());
+        List<LazyTarget> targets = new ArrayList<>();
+        byPid.forEach((pid, t) -> targets.add(new LazyTarget(t.vessel(), pid, t.lazyUffd(), t.lazyAreas())));
+        lazy = new LazyServer(file, index, targets, (pid, address) -> byPid.containsKey(pid)
+                && byPid.get(pid).lazy(address), options.progress(), LazyServer.pushDelayFromEnvironment());
         lazy.startServing();
     }
 
@@ -283,14 +292,16 @@ final class TreeRestore {
         return lazy;
     }
 
-    /** The first process's threads, the leader first. */
-    List<Integer> rootThreads() {
-        return transplants.get(0).threadIds();
+    /** Every restored process's threads, parents before their children, each process's leader first. */
+    List<Integer> allThreads() {
+        List<Integer> out = new ArrayList<>();
+        transplants.forEach(t -> out.addAll(t.threadIds()));
+        return out;
     }
 
-    /** Whether the first process was dumped job-control stopped. */
-    boolean rootStopped() {
-        return transplants.get(0).head().process().stopped();
+    /** The restored processes that were dumped job-control stopped. */
+    List<Integer> stoppedProcesses() {
+        return transplants.stream().filter(t -> t.head().process().stopped()).map(Transplant::vessel).toList();
     }
 
     /** Lets every process run, or leaves it job-control stopped as it was dumped: children first. */

@@ -89,6 +89,7 @@ class SelfCheckingProgramsIT {
                 Case.of("tree", "shm"),
                 Case.of("tree", "file", "{tmp}"),
                 Case.of("tree", "listen"),
+                Case.of("tree", "private"),
                 Case.of("ghost_fd", "{tmp}").dumpedWith("--ghost-limit", "4M"),
                 Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
                 Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"),

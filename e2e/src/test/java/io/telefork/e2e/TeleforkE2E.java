@@ -678,10 +678,12 @@ class TeleforkE2E {
         assertThat(restored).isEqualTo(source);
         forceDeletePod(NS, "tree-vessel");
 
-        // The operator's target pod: the tree goes into its waiting shell (PID 1), whose sleep is ended.
+        // The operator's target pod: the tree goes into its waiting shell (PID 1), whose sleep is ended; lazily,
+        // each process served its own pages.
         GenericKubernetesResource onNode = succeeded("Restore", "tree-on-node",
-                Map.of("checkpointName", "tree", "targetNode", NODE_A),
-                "test12: Restore of the tree with targetNode -> Succeeded");
+                Map.of("checkpointName", "tree", "targetNode", NODE_A, "lazy", true),
+                "test12: lazy Restore of the tree with targetNode -> Succeeded");
+        assertThat(status(onNode).get("lazy")).as("status %s", status(onNode)).isEqualTo(true);
         String target = (String) status(onNode).get("targetPod");
         await("the tree in the operator's target pod prints 3 numbers", Duration.ofSeconds(20),
                 () -> numbers(log(NS, target)).size() >= 3);

@@ -43,7 +43,7 @@ public class MigrationSpec {
     private Boolean deleteSourcePod = Boolean.TRUE;
 
     @Default("true")
-    @JsonPropertyDescription("Restore lazily (default true): the process runs on the target node before its memory is all in, which shortens the downtime; the source stays stopped until every page is in and is resumed if anything fails before. A process tree is restored eagerly.")
+    @JsonPropertyDescription("Restore lazily (default true): the process runs on the target node before its memory is all in, which shortens the downtime; the source stays stopped until every page is in and is resumed if anything fails before.")
     private Boolean lazy = Boolean.TRUE;
 
     public String getPodName() { return podName; }

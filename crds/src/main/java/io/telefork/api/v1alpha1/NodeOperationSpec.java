@@ -71,7 +71,7 @@ public class NodeOperationSpec {
     @JsonPropertyDescription("Restore: proceed when an open file changed size or mtime since the dump.")
     private Boolean allowChangedFiles;
 
-    @JsonPropertyDescription("Restore: let a single process run before its memory is in, serving its pages on demand while the rest is pushed; the operation succeeds once every page is in (a process tree is restored eagerly).")
+    @JsonPropertyDescription("Restore: let the processes run before their memory is in, serving their pages on demand while the rest is pushed; the operation succeeds once every page is in.")
     private Boolean lazy;
 
     public NodeOperation.Type getType() { return type; }

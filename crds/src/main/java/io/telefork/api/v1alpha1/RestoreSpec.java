@@ -34,7 +34,7 @@ public class RestoreSpec {
     private Boolean allowChangedFiles = Boolean.FALSE;
 
     @Default("false")
-    @JsonPropertyDescription("Let the process run before its memory is in: its pages are served on demand (userfaultfd) while the rest is pushed, and the Restore succeeds once every page is in. Should the restore fail meanwhile (a corrupt image, the agent gone), the process dies rather than run on with pages missing. A process tree is restored eagerly.")
+    @JsonPropertyDescription("Let the process run before its memory is in: its pages are served on demand (userfaultfd) while the rest is pushed, and the Restore succeeds once every page is in. Should the restore fail meanwhile (a corrupt image, the agent gone), the process dies rather than run on with pages missing.")
     private Boolean lazy = Boolean.FALSE;
 
     public String getCheckpointName() { return checkpointName; }

@@ -36,7 +36,7 @@ public class RestoreStatus extends OperationStatus {
     @JsonPropertyDescription("When the restored process was let run (RFC 3339, milliseconds, the node's clock).")
     private String resumedAt;
 
-    @JsonPropertyDescription("Whether the process ran before its memory was all in (spec.lazy, a single process).")
+    @JsonPropertyDescription("Whether the process ran before its memory was all in (spec.lazy).")
     private Boolean lazy;
 
     @JsonPropertyDescription("From the restore's start on the node until every page of the process was in, in milliseconds.")
