@@ -22,6 +22,14 @@ public final class ImageWriter implements AutoCloseable {
     }
 
     private final WritableByteChannel out;
+    /**
+     * Incompressible memory (random, encrypted or already compressed data) costs the codec's time and gains
+     * nothing; after this many runs in a row that did not shrink, runs are stored raw without trying...
+     */
+    static final int TRIED_IN_A_ROW = 8;
+    /** ...except every this many, so that compressible memory further on is found again within 16 MiB. */
+    static final int PROBE_EVERY = 16;
+
     private final Compression compression;
     private final DigestPipeline sha = new DigestPipeline();
     private final BufferPool pool = new BufferPool(4, Format.MAX_RUN_PAGES * Format.PAGE_SIZE);
@@ -31,6 +39,8 @@ public final class ImageWriter implements AutoCloseable {
     private final List<PageIndex.Entry> index = new ArrayList<>();
     private ByteBuffer staging;
     private ByteBuffer compressed;
+    /** Page runs in a row that did not compress: past {@link #TRIED_IN_A_ROW}, only every {@link #PROBE_EVERY}th is tried. */
+    private int incompressible;
     private long offset;
     private long pageBytes;
     /** The process whose pages are being written (see {@link #beginPagesOf(int)}). */
@@ -97,12 +107,15 @@ public final class ImageWriter implements AutoCloseable {
         pageBytes += length;
         int raw = Format.PAGES_PREFIX_BYTES + length;
         if (compression != Compression.NONE) {
-            ByteBuffer stored = compress(address, count, pages, raw);
+            boolean attempt = incompressible < TRIED_IN_A_ROW || (incompressible - TRIED_IN_A_ROW) % PROBE_EVERY == 0;
+            ByteBuffer stored = attempt ? compress(address, count, pages, raw) : null;
             if (stored != null) {
+                incompressible = 0;
                 writeFramed(RecordType.PAGES, compression, raw, stored);
                 pages.position(pages.limit());
                 return;
             }
+            incompressible++;
         }
         // Uncompressed: the prefix goes with the record header, the pages straight from the caller's buffer.
         int payloadCrc = payloadCrc(address, count, pages);

@@ -87,6 +87,44 @@ class ImageFormatTest {
         assertThat(zstdZeros).isLessThan(plainRandom / 20);
     }
 
+    /**
+     * After a stretch of incompressible memory the writer stops trying the codec on every run, but still
+     * tries every so often: compressible memory after it is compressed again, and every page reads back.
+     */
+    @Test
+    void compressibleMemoryAfterIncompressibleIsCompressedAgain() throws IOException {
+        int randomRuns = ImageWriter.TRIED_IN_A_ROW + 3 * ImageWriter.PROBE_EVERY;
+        int zeroRuns = 2 * ImageWriter.PROBE_EVERY;
+        List<Run> runs = new java.util.ArrayList<>();
+        Random random = new Random(9);
+        for (int i = 0; i < randomRuns + zeroRuns; i++) {
+            byte[] page = new byte[PAGE];
+            if (i < randomRuns) {
+                random.nextBytes(page);
+            }
+            runs.add(new Run(0x7f0000000000L + (long) i * PAGE, page));
+        }
+        byte[] bytes = write(Compression.LZ4, runs).bytes;
+        ImageReader reader = new ImageReader(Channels.newChannel(new ByteArrayInputStream(bytes)));
+        ImageHead.read(reader);
+        List<Compression> codecs = new java.util.ArrayList<>();
+        ImageReader.Record r;
+        int i = 0;
+        while ((r = reader.next()) != null) {
+            if (r.type() == RecordType.PAGES) {
+                byte[] got = new byte[PAGE];
+                r.pages().get(got);
+                assertThat(got).as("page %d", i).isEqualTo(runs.get(i).data);
+                codecs.add(r.codec());
+                i++;
+            }
+        }
+        assertThat(codecs).hasSize(randomRuns + zeroRuns);
+        assertThat(codecs.subList(0, randomRuns)).containsOnly(Compression.NONE);
+        assertThat(codecs.subList(randomRuns + ImageWriter.PROBE_EVERY, randomRuns + zeroRuns))
+                .as("zero pages within %d runs of the random ones", ImageWriter.PROBE_EVERY).containsOnly(Compression.LZ4);
+    }
+
     @Test
     void shaInEndRecordIsTheDigestOfEverythingBeforeIt() throws Exception {
         Image image = write(Compression.NONE, List.of(new Run(0x1000, new byte[PAGE])));
