@@ -12,11 +12,13 @@ import java.time.Duration;
  * @param allIn       wall time from the first image byte to every page in: {@code total} unless the
  *                    restore was lazy, when the process ran before its memory was all in
  * @param lazy        whether the process ran before its memory was all in
+ * @param lazyRefusal why a lazy restore into an existing process went eagerly instead (the vessel could not
+ *                    be given a userfaultfd), or null
  */
 public record RestoreResult(int pid, int originalPid, long memoryBytes, Duration total, Duration allIn,
-                            boolean lazy) {
+                            boolean lazy, String lazyRefusal) {
 
     public RestoreResult(int pid, int originalPid, long memoryBytes, Duration total) {
-        this(pid, originalPid, memoryBytes, total, total, false);
+        this(pid, originalPid, memoryBytes, total, total, false, null);
     }
 }

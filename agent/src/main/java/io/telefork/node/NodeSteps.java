@@ -283,7 +283,10 @@ final class NodeSteps {
         out.setMemoryBytes(result.memoryBytes());
         out.setReason(Reason.Restored);
         out.setMessage("restored PID " + result.originalPid() + " into " + (result.pid() == vessel.pid()
-                ? "placeholder PID " + vessel.pid() : "the placeholder's parent, PID " + result.pid()));
+                ? "placeholder PID " + vessel.pid() : "the placeholder's parent, PID " + result.pid())
+                + (result.lazy() ? " lazily: running after " + result.total().toMillis() + " ms, every page in after "
+                        + result.allIn().toMillis() + " ms" : "")
+                + (result.lazyRefusal() != null ? " eagerly, as it could not be lazily: " + result.lazyRefusal() : ""));
         metrics.imageBytes("restore", Files.size(file));
     }
 

@@ -50,17 +50,19 @@ final class PageFiller implements AutoCloseable {
 
     /**
      * Before the point of no return, while the vessel still has its own memory: makes the userfaultfd of
-     * its memory (the same memory once it is replaced) and takes it over. Lazily, with the events that keep
-     * the lazy phase correct (fork, move, removal), and a refusal is an error; otherwise a refusal leaves
-     * this filler with process_vm_writev.
+     * its memory (the same memory once it is replaced) and takes it over; lazily, with the events that keep
+     * the lazy phase correct (fork, move, removal). Returns why it could not (this filler then stays with
+     * process_vm_writev), or null.
      */
-    void open(long scratch, boolean forLazy) throws SysException, EngineException {
+    String open(long scratch, boolean forLazy) throws SysException {
         String refusal = openUffd(scratch, forLazy ? LAZY_FEATURES : 0);
-        if (refusal != null && forLazy) {
-            throw new EngineException(Reason.INCOMPATIBLE, "--lazy needs a userfaultfd in the restored process, "
-                    + "with fork, remap, remove and unmap events: " + refusal);
-        }
         lazy = forLazy && refusal == null;
+        return refusal;
+    }
+
+    /** Whether this filler leaves the private anonymous areas to a lazy phase. */
+    boolean lazy() {
+        return lazy;
     }
 
     /**
@@ -160,6 +162,7 @@ final class PageFiller implements AutoCloseable {
             Kernel.close(uffd);
             uffd = -1;
         }
+        lazy = false;
     }
 
     /**

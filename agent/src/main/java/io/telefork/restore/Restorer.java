@@ -76,7 +76,7 @@ public final class Restorer {
                 long bytes;
                 try {
                     bytes = t.run(vessel);
-                    if (options.lazy()) {
+                    if (t.lazy()) {
                         return lazyPhase(ptrace, t, reader, vessel, rootPid, bytes, started, endedWith);
                     }
                     t.resume();
@@ -141,13 +141,13 @@ public final class Restorer {
                 long bytes;
                 try {
                     bytes = t.run(vesselPid);
-                    if (options.lazy()) {
+                    if (t.lazy()) {
                         return lazyPhase(ptrace, t, reader, vesselPid, image.root().process().pid(), bytes,
                                 started, new Integer[1]);
                     }
                     t.resume();
                 } catch (Exception e) {
-                    if (options.lazy() && t.pastPointOfNoReturn()) {
+                    if (t.lazy() && t.pastPointOfNoReturn()) {
                         t.killAll();
                     } else if (t.pastPointOfNoReturn()) {
                         Kernel.kill(vesselPid, Sys.SIGKILL);
@@ -156,8 +156,9 @@ public final class Restorer {
                     }
                     throw e;
                 }
-                return new RestoreResult(vesselPid, image.root().process().pid(), bytes,
-                        Duration.ofNanos(System.nanoTime() - started));
+                Duration took = Duration.ofNanos(System.nanoTime() - started);
+                return new RestoreResult(vesselPid, image.root().process().pid(), bytes, took, took, false,
+                        t.lazyRefusal());
             });
         } catch (Exception e) {
             throw translate(e);
@@ -196,7 +197,7 @@ public final class Restorer {
         Duration allIn = Duration.ofNanos(System.nanoTime() - started);
         follower.detachAll();
         endedWith[0] = follower.rootStatus();
-        return new RestoreResult(vessel, rootPid, bytes + server.pushedBytes(), running, allIn, true);
+        return new RestoreResult(vessel, rootPid, bytes + server.pushedBytes(), running, allIn, true, null);
     }
 
     /** A lazy restore fetches pages out of order: it needs the image as a file, not a stream. */

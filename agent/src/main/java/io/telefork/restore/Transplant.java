@@ -78,6 +78,7 @@ final class Transplant {
     private final RestoreOptions options;
     private final ProcFs proc;
     private PageFiller filler;
+    private String lazyRefusal;
     /** The vessel's own mappings, its vDSO block among them, and the image's vDSO block (steps 2-6). */
     private List<ProcFs.Mapping> own;
     private List<ProcFs.Mapping> special;
@@ -124,6 +125,11 @@ final class Transplant {
 
     long memoryBytes() {
         return memoryBytes;
+    }
+
+    /** Why this process cannot be filled lazily (step 4), or null. */
+    String lazyRefusal() {
+        return options.lazy() ? lazyRefusal : null;
     }
 
     /** Lets go of what this restorer holds of a vessel that is being killed. */
@@ -209,7 +215,7 @@ final class Transplant {
         // The userfaultfd belongs to the memory, not to what is mapped in it: made now, a refusal leaves the vessel as it was.
         filler = new PageFiller(remote, vessel);
         if (options.lazy() || options.userfaultfd()) {
-            filler.open(scratch, options.lazy());
+            lazyRefusal = filler.open(scratch, options.lazy());
         }
 
         clock.lap("step 4");
@@ -266,7 +272,7 @@ final class Transplant {
 
     /** Steps 9-15, once every page has arrived (or, lazily, is served): everything but memory, up to the registers. */
     void complete() throws Exception {
-        if (!options.lazy()) {
+        if (!filler.lazy()) {
             filler.close();
         }
         clock.lap("step 8");

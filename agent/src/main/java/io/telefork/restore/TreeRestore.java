@@ -5,6 +5,7 @@ import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.RestoreOptions;
 import io.telefork.image.Decoder;
 import io.telefork.image.Format;
+import io.telefork.image.ImageDigest;
 import io.telefork.image.ImageHead;
 import io.telefork.image.ImageReader;
 import io.telefork.image.ImageTree;
@@ -29,6 +30,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Restores every process of an image (one, or a process and its descendants) into vessels, from one
@@ -59,6 +61,7 @@ final class TreeRestore {
     private final TaskIds ids;
     /** The first process goes into an existing vessel (a placeholder), which keeps its own PID. */
     private final boolean existingRoot;
+    private String lazyRefusal;
     /** Per PID of the tree: its vessel here, in the order they were made (parents first). */
     private final Map<Integer, Integer> vessels = new LinkedHashMap<>();
     /** Vessels of zombies that have exited: not traced any more, nothing to kill. */
@@ -227,6 +230,19 @@ final class TreeRestore {
             transplants.add(t);
             t.prepare();
         }
+        String refused = transplants.stream().map(Transplant::lazyRefusal).filter(Objects::nonNull).findFirst()
+                .orElse(null);
+        if (refused != null) {
+            if (!existingRoot) {
+                throw new EngineException(Reason.INCOMPATIBLE, "--lazy needs a userfaultfd in the restored process, "
+                        + "with fork, remap, remove and unmap events: " + refused);
+            }
+            // An existing vessel (a pod's placeholder, where lazy is the agent's default): eagerly, and said so;
+            // the whole file verified first, as no corrupt byte may get past the point of no return eagerly.
+            lazyRefusal = refused;
+            transplants.forEach(Transplant::abandon);
+            ImageDigest.verify(file, ImageDigest.endSha256(file));
+        }
 
         // 5. Memory: each vessel's own replaced by the image's areas.
         for (Transplant t : transplants) {
@@ -236,7 +252,7 @@ final class TreeRestore {
         // 6. Pages as they arrive, each run into its process; the image's SHA-256 verified at its END.
         //    Lazily: only the pages of the areas not taken by the userfaultfd, fetched by the INDEX; the
         //    fault server starts now, as the injected calls of step 7 may touch the missing pages already.
-        if (options.lazy()) {
+        if (lazy()) {
             prepareLazy();
         } else {
             receivePages();
@@ -285,6 +301,16 @@ final class TreeRestore {
         lazy = new LazyServer(file, index, targets, (pid, address) -> byPid.containsKey(pid)
                 && byPid.get(pid).lazy(address), options.progress(), LazyServer.pushDelayFromEnvironment());
         lazy.startServing();
+    }
+
+    /** Whether the processes run before their private anonymous memory is in. */
+    boolean lazy() {
+        return options.lazy() && lazyRefusal == null;
+    }
+
+    /** Why a lazy restore into an existing vessel goes eagerly instead, or null. */
+    String lazyRefusal() {
+        return lazyRefusal;
     }
 
     /** The lazy phase's server, once {@link #run} has built the process (a lazy restore only). */

@@ -126,6 +126,29 @@ class PidNamespaceIT {
         placeholder.goAndExpectPass();
     }
 
+    /**
+     * A placeholder that cannot have a userfaultfd at all (a seccomp filter fails the call with ENOSYS): the
+     * lazy restore, the node agent's default, goes eagerly instead, says why, and the program passes.
+     */
+    @Test
+    void lazilyIntoAPlaceholderWithoutUserfaultfdGoesEagerly() throws Exception {
+        Path image = tmp.resolve("pattern.img");
+        dumpedInNamespace(image, PidNamespaceIT::nsIds, "mem_pattern", "64");
+
+        Harness.Proc placeholder = inNamespace("placeholder", Harness.program("no_uffd").toString(), "/bin/sleep",
+                "1000");
+        int vessel = firstProcess(placeholder);
+        await().atMost(Duration.ofSeconds(10)).until(() -> comm(vessel).equals("sleep"));
+        RestoreResult r;
+        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
+            r = new Engine().restoreInto(vessel, in, new RestoreOptions(false, null, null, false, true));
+        }
+        assertThat(r.lazy()).isFalse();
+        assertThat(r.lazyRefusal()).contains("userfaultfd").contains("Function not implemented");
+        assertThat(r.pid()).isEqualTo(vessel);
+        placeholder.goAndExpectPass();
+    }
+
     /** A tree lazily into a placeholder that may not make a userfaultfd: each process is served its own pages. */
     @Test
     void aTreeLazilyIntoAPlaceholder() throws Exception {
