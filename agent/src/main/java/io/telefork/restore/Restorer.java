@@ -137,7 +137,7 @@ public final class Restorer {
                         throw e;
                     }
                 }
-                TreeRestore t = new TreeRestore(ptrace, image, reader, options.lazy() ? file : null, options, proc, ids, true);
+                TreeRestore t = new TreeRestore(ptrace, image, reader, file, options, proc, ids, true);
                 long bytes;
                 try {
                     bytes = t.run(vesselPid);
