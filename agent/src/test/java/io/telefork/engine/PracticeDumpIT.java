@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The practice dump that warms a fresh JVM before a short freeze: it really dumps (a child sleep,
- * through the whole twin path) and leaves nothing behind, neither the sleep nor its twin.
+ * through the whole twin path) and leaves nothing behind, neither the sleep nor its twin; and the node
+ * agent's practice restore.
  */
 class PracticeDumpIT {
 
@@ -24,6 +25,23 @@ class PracticeDumpIT {
         }
         assertThat(childrenOfThisJvm()).as("children of this JVM (a sleep or its twin left behind)")
                 .containsExactlyInAnyOrderElementsOf(before);
+    }
+
+    /** The agent's practice restore: lazily into a spawned sleep, which is gone afterwards, as is the image. */
+    @Test
+    void practiceRestoreRunsLazilyAndLeavesNothing() throws IOException {
+        List<Long> before = childrenOfThisJvm();
+        List<Path> imagesBefore = practiceImages();
+        assertThat(new Engine().practiceRestore()).as("practice restore").isTrue();
+        assertThat(childrenOfThisJvm()).as("children of this JVM (a sleep left behind)")
+                .containsExactlyInAnyOrderElementsOf(before);
+        assertThat(practiceImages()).as("practice images left in the temporary directory").isEqualTo(imagesBefore);
+    }
+
+    private static List<Path> practiceImages() throws IOException {
+        try (Stream<Path> files = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            return files.filter(f -> f.getFileName().toString().startsWith("telefork-practice-")).sorted().toList();
+        }
     }
 
     /** From /proc, not ProcessHandle: the practice's sleep is spawned outside the JDK's process API. */
