@@ -10,11 +10,16 @@ import java.time.Duration;
  * @param memoryBytes bytes of page data written into it
  * @param total       wall time from the first image byte to the process running
  * @param allIn       wall time from the first image byte to every page in: {@code total} unless the
- *                    restore was lazy, when the process ran before its memory was all in
+ *                    restore was lazy, when the process ran before its memory was all in, and the
+ *                    whole image verified (its SHA-256), which the lazy phase waits for
+ * @param copied      wall time from the first image byte to the last page copied in (each checked by
+ *                    its record's CRC32C): {@code allIn} unless the restore was lazy, when the image's
+ *                    SHA-256 may be checked later
  */
-public record RestoreResult(int pid, int originalPid, long memoryBytes, Duration total, Duration allIn) {
+public record RestoreResult(int pid, int originalPid, long memoryBytes, Duration total, Duration allIn,
+                            Duration copied) {
 
     public RestoreResult(int pid, int originalPid, long memoryBytes, Duration total) {
-        this(pid, originalPid, memoryBytes, total, total);
+        this(pid, originalPid, memoryBytes, total, total, total);
     }
 }

@@ -67,6 +67,8 @@ final class LazyServer implements AutoCloseable {
     /** The pusher's run waiting for a retry (set and cleared under the read lock). */
     private volatile Run pusherRetry;
     private volatile boolean pushed;
+    /** System.nanoTime() once the pusher has copied the last PAGES record (the SHA-256 may still be running). */
+    private volatile long copiedAt;
     private volatile boolean finished;
     private volatile boolean stopping;
     private Thread server;
@@ -126,6 +128,11 @@ final class LazyServer implements AutoCloseable {
         return pushedBytes.get();
     }
 
+    /** System.nanoTime() when the pusher had copied its last record, or 0. */
+    long copiedAt() {
+        return copiedAt;
+    }
+
     long faults() {
         return faults.get();
     }
@@ -174,6 +181,7 @@ final class LazyServer implements AutoCloseable {
                             }
                         }
                         pushedBytes.addAndGet((long) r.pageCount() * PAGE);
+                        copiedAt = System.nanoTime();
                         if (pushDelayMillis > 0 && any) {
                             Thread.sleep(pushDelayMillis);
                         }

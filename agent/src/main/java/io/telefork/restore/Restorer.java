@@ -53,7 +53,7 @@ public final class Restorer {
     public RestoredProcess restoreSpawned(ReadableByteChannel in) throws EngineException {
         long started = System.nanoTime();
         FileChannel file = options.lazy() ? lazyImageFile(in) : null;
-        ImageReader reader = openImage(in);
+        ImageReader reader = file != null ? openMapped(file) : openImage(in);
         ImageTree image = readTree(reader);
         if (options.lazy() && !image.single()) {
             reader.close();
@@ -200,7 +200,10 @@ public final class Restorer {
         Duration allIn = Duration.ofNanos(System.nanoTime() - started);
         follower.detachAll();
         endedWith[0] = follower.rootStatus();
-        return new RestoreResult(vessel, rootPid, bytes + server.pushedBytes(), running, allIn);
+        long copiedAt = server.copiedAt();
+        Duration copied = copiedAt == 0 ? running : Duration.ofNanos(copiedAt - started);
+        return new RestoreResult(vessel, rootPid, bytes + server.pushedBytes(), running, allIn,
+                copied.compareTo(allIn) < 0 ? copied : allIn);
     }
 
     /** A lazy restore fetches pages out of order: it needs the image as a file, not a stream. */
@@ -259,6 +262,15 @@ public final class Restorer {
     private static ImageReader openImage(ReadableByteChannel in) throws EngineException {
         try {
             return new ImageReader(in);
+        } catch (IOException e) {
+            throw translate(e);
+        }
+    }
+
+    /** A lazy restore's reader: the pusher copies pages straight from the mapped file. */
+    private static ImageReader openMapped(FileChannel file) throws EngineException {
+        try {
+            return ImageReader.mapped(file);
         } catch (IOException e) {
             throw translate(e);
         }

@@ -262,7 +262,7 @@ final class TreeRestore {
             throw new IllegalStateException("a lazy restore takes one process from an image file");
         }
         Transplant t = transplants.get(0);
-        PageIndex index = PageRecords.findIndex(file, file.position(), reader.version());
+        PageIndex index = PageRecords.findIndex(file, reader.offset(), reader.version());
         int pid = reader.version() >= Format.FIRST_TREE_VERSION ? t.head().process().pid() : 0;
         PageRecords records = new PageRecords(file);
         for (PageIndex.Entry e : index.entries()) {
