@@ -4,6 +4,7 @@ import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.RestoreOptions;
 import io.telefork.engine.RestoreResult;
+import io.telefork.engine.StepClock;
 import io.telefork.image.ImageFormatException;
 import io.telefork.image.ImageTree;
 import io.telefork.image.ImageReader;
@@ -52,9 +53,11 @@ public final class Restorer {
 
     public RestoredProcess restoreSpawned(ReadableByteChannel in) throws EngineException {
         long started = System.nanoTime();
+        StepClock clock = new StepClock("restore");
         FileChannel file = options.lazy() ? lazyImageFile(in) : null;
         ImageReader reader = file != null ? openMapped(file) : openImage(in);
         ImageTree image = readTree(reader);
+        clock.lap("image metadata read");
         if (options.lazy() && !image.single()) {
             reader.close();
             throw new EngineException(Reason.INCOMPATIBLE, "--lazy restores a single process (with its threads); "
@@ -77,11 +80,13 @@ public final class Restorer {
                     killAndReap(ptrace, List.of(spawned));
                     throw e;
                 }
+                clock.lap("vessel spawned and seized");
                 TreeRestore t = new TreeRestore(ptrace, image, reader, file, options, proc,
                         new TaskIds(ptrace, proc, vessel), false);
                 long bytes;
                 try {
                     bytes = t.run(vessel);
+                    clock.lap("process built");
                     if (options.lazy()) {
                         return lazyPhase(ptrace, t, reader, vessel, rootPid, bytes, started, endedWith);
                     }

@@ -3,6 +3,7 @@ package io.telefork.restore;
 import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.RestoreOptions;
+import io.telefork.engine.StepClock;
 import io.telefork.image.Decoder;
 import io.telefork.image.Format;
 import io.telefork.image.ImageHead;
@@ -261,8 +262,10 @@ final class TreeRestore {
         if (!image.single() || file == null) {
             throw new IllegalStateException("a lazy restore takes one process from an image file");
         }
+        StepClock clock = new StepClock("restore --lazy");
         Transplant t = transplants.get(0);
         PageIndex index = PageRecords.findIndex(file, reader.offset(), reader.version());
+        clock.lap("INDEX found");
         int pid = reader.version() >= Format.FIRST_TREE_VERSION ? t.head().process().pid() : 0;
         PageRecords records = new PageRecords(file);
         for (PageIndex.Entry e : index.entries()) {
@@ -272,10 +275,12 @@ final class TreeRestore {
                 options.progress().update(e.offset(), -1);
             }
         }
+        clock.lap("pages outside the lazy areas");
         LazyTarget target = new LazyTarget(t.vessel(), t.lazyUffd(), t.lazyAreas());
         lazy = new LazyServer(file, index, pid, target, t::lazy, options.progress(),
                 LazyServer.pushDelayFromEnvironment());
         lazy.startServing();
+        clock.lap("fault server started");
     }
 
     /** The lazy phase's server, once {@link #run} has built the process (a lazy restore only). */
