@@ -120,6 +120,14 @@ public final class ImageReader implements AutoCloseable {
         }
     }
 
+    /**
+     * Random access to this image's PAGES records by their offsets: by the mapping if this reader maps
+     * the file (valid until {@link #close()}), else by reading {@code file}. One per thread.
+     */
+    public PageRecords pageRecords(FileChannel file) {
+        return mapped != null ? new PageRecords(mapped) : new PageRecords(file);
+    }
+
     public int version() {
         return version;
     }

@@ -14,7 +14,6 @@ import io.telefork.sys.Userfaultfd;
 import com.sun.jna.Memory;
 
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -26,6 +25,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.LongPredicate;
+import java.util.function.Supplier;
 
 /**
  * Fills the registered memory of a running process through its userfaultfd: a fault server thread
@@ -53,7 +53,8 @@ final class LazyServer implements AutoCloseable {
 
     private enum Copied { DONE, RETRY }
 
-    private final FileChannel file;
+    /** Random access to the image's records, one per thread that fetches. */
+    private final Supplier<PageRecords> records;
     private final PageIndex index;
     private final int indexPid;
     private final LongPredicate lazyArea;
@@ -78,9 +79,9 @@ final class LazyServer implements AutoCloseable {
      * @param lazyArea whether the image address is in an area filled lazily (the others were written
      *                 before the process ran, and the pusher skips their records)
      */
-    LazyServer(FileChannel file, PageIndex index, int indexPid, LazyTarget first, LongPredicate lazyArea,
+    LazyServer(Supplier<PageRecords> records, PageIndex index, int indexPid, LazyTarget first, LongPredicate lazyArea,
                Progress progress, long pushDelayMillis) {
-        this.file = file;
+        this.records = records;
         this.index = index;
         this.indexPid = indexPid;
         this.lazyArea = lazyArea;
@@ -226,7 +227,7 @@ final class LazyServer implements AutoCloseable {
     }
 
     private void serve() {
-        PageRecords records = new PageRecords(file);
+        PageRecords records = this.records.get();
         Deque<Fault> pending = new ArrayDeque<>();
         Deque<Run> owed = new ArrayDeque<>();
         try (Memory msgs = new Memory((long) Userfaultfd.MSG_BYTES * MAX_MSGS)) {

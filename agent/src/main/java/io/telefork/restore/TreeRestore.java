@@ -267,7 +267,7 @@ final class TreeRestore {
         PageIndex index = PageRecords.findIndex(file, reader.offset(), reader.version());
         clock.lap("INDEX found");
         int pid = reader.version() >= Format.FIRST_TREE_VERSION ? t.head().process().pid() : 0;
-        PageRecords records = new PageRecords(file);
+        PageRecords records = reader.pageRecords(file);
         for (PageIndex.Entry e : index.entries()) {
             if (e.pid() == pid && !t.lazy(e.address())) {
                 PageRecords.Pages p = records.fetch(e);
@@ -277,7 +277,7 @@ final class TreeRestore {
         }
         clock.lap("pages outside the lazy areas");
         LazyTarget target = new LazyTarget(t.vessel(), t.lazyUffd(), t.lazyAreas());
-        lazy = new LazyServer(file, index, pid, target, t::lazy, options.progress(),
+        lazy = new LazyServer(() -> reader.pageRecords(file), index, pid, target, t::lazy, options.progress(),
                 LazyServer.pushDelayFromEnvironment());
         lazy.startServing();
         clock.lap("fault server started");
