@@ -51,7 +51,8 @@ public final class ImageReader implements AutoCloseable {
     private final ByteBuffer header = ByteBuffer.allocateDirect(Format.RECORD_HEADER_BYTES).order(ByteOrder.BIG_ENDIAN);
     private final BufferPool pool;
     private BufferPool.Lease held;
-    private final ByteBuffer inflated = ByteBuffer.allocateDirect(MAX_PAGES_PAYLOAD);
+    /** For compressed PAGES records, allocated at the first (1 MiB, zeroed: not before a restore needs it). */
+    private ByteBuffer inflated;
     private final int version;
     private long offset;
     private End end;
@@ -210,6 +211,9 @@ public final class ImageReader implements AutoCloseable {
         if (codec != Compression.NONE) {
             if (type != RecordType.PAGES) {
                 throw new ImageFormatException("metadata record at byte " + recordOffset + " is compressed");
+            }
+            if (inflated == null) {
+                inflated = ByteBuffer.allocateDirect(MAX_PAGES_PAYLOAD);
             }
             inflated.clear();
             codec.decompress(payload, inflated, raw);
