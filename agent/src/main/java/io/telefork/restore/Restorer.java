@@ -65,42 +65,51 @@ public final class Restorer {
                     + "without --lazy");
         }
         Integer[] endedWith = new Integer[1];
-        try (reader; Tracer tracer = new Tracer("telefork-restore")) {
+        // The reader is closed on the tracer thread once the restore there has ended, even if this thread
+        // stops waiting for it (interrupted): a lazy restore's threads copy from its mapping until then.
+        try (Tracer tracer = new Tracer("telefork-restore")) {
             RestoreResult result = tracer.call(ptrace -> {
-                TreeRestore.checkIdsFree(image, proc);
-                int rootPid = image.root().process().pid();
-                int spawned = Spawner.spawn(VESSEL, VESSEL_ENV);
-                int vessel;
-                try {
-                    ptrace.seize(spawned, Ptrace.O_EXITKILL);
-                    ptrace.interrupt(spawned);
-                    awaitInterrupt(ptrace, spawned);
-                    vessel = withPid(ptrace, spawned, rootPid);
-                } catch (SysException e) {
-                    killAndReap(ptrace, List.of(spawned));
-                    throw e;
+                try (reader) {
+                    return spawnAndRestore(ptrace, image, reader, file, clock, started, endedWith);
                 }
-                clock.lap("vessel spawned and seized");
-                TreeRestore t = new TreeRestore(ptrace, image, reader, file, options, proc,
-                        new TaskIds(ptrace, proc, vessel), false);
-                long bytes;
-                try {
-                    bytes = t.run(vessel);
-                    clock.lap("process built");
-                    if (options.lazy()) {
-                        return lazyPhase(ptrace, t, reader, vessel, rootPid, bytes, started, endedWith);
-                    }
-                    t.resume();
-                } catch (Exception e) {
-                    t.killAll();
-                    throw e;
-                }
-                return new RestoreResult(vessel, rootPid, bytes, Duration.ofNanos(System.nanoTime() - started));
             });
             return new RestoredProcess(result, endedWith[0]);
         } catch (Exception e) {
             throw translate(e);
         }
+    }
+
+    private RestoreResult spawnAndRestore(Ptrace ptrace, ImageTree image, ImageReader reader, FileChannel file,
+                                          StepClock clock, long started, Integer[] endedWith) throws Exception {
+        TreeRestore.checkIdsFree(image, proc);
+        int rootPid = image.root().process().pid();
+        int spawned = Spawner.spawn(VESSEL, VESSEL_ENV);
+        int vessel;
+        try {
+            ptrace.seize(spawned, Ptrace.O_EXITKILL);
+            ptrace.interrupt(spawned);
+            awaitInterrupt(ptrace, spawned);
+            vessel = withPid(ptrace, spawned, rootPid);
+        } catch (SysException e) {
+            killAndReap(ptrace, List.of(spawned));
+            throw e;
+        }
+        clock.lap("vessel spawned and seized");
+        TreeRestore t = new TreeRestore(ptrace, image, reader, file, options, proc,
+                new TaskIds(ptrace, proc, vessel), false);
+        long bytes;
+        try {
+            bytes = t.run(vessel);
+            clock.lap("process built");
+            if (options.lazy()) {
+                return lazyPhase(ptrace, t, reader, vessel, rootPid, bytes, started, endedWith);
+            }
+            t.resume();
+        } catch (Exception e) {
+            t.killAll();
+            throw e;
+        }
+        return new RestoreResult(vessel, rootPid, bytes, Duration.ofNanos(System.nanoTime() - started));
     }
 
     /**
