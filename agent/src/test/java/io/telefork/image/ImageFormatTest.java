@@ -141,6 +141,34 @@ class ImageFormatTest {
         }
     }
 
+    /** Records fetched by the INDEX from the mapping are those read from the file. */
+    @ParameterizedTest
+    @EnumSource(Compression.class)
+    void recordsFetchedFromTheMappingAreThoseReadFromTheFile(Compression compression) throws IOException {
+        byte[] random = new byte[300 * PAGE];
+        new Random(13).nextBytes(random);
+        Image written = write(compression, List.of(new Run(0x10000, random), new Run(0x7f0000000000L, new byte[PAGE])));
+        Path file = tmp.resolve("fetched");
+        Files.write(file, written.bytes);
+        try (FileChannel f = FileChannel.open(file); ImageReader mapped = ImageReader.mapped(f)) {
+            ImageHead.read(mapped);
+            PageIndex index = PageRecords.findIndex(f, mapped.offset(), mapped.version());
+            PageRecords byMapping = mapped.pageRecords(f);
+            PageRecords byRead = new PageRecords(f);
+            assertThat(index.entries()).hasSize(3);
+            for (PageIndex.Entry e : index.entries()) {
+                PageRecords.Pages a = byMapping.fetch(e);
+                byte[] fromMapping = new byte[a.pages().remaining()];
+                a.pages().duplicate().get(fromMapping);
+                PageRecords.Pages b = byRead.fetch(e);
+                byte[] fromFile = new byte[b.pages().remaining()];
+                b.pages().duplicate().get(fromFile);
+                assertThat(a.address()).isEqualTo(b.address());
+                assertThat(fromMapping).isEqualTo(fromFile);
+            }
+        }
+    }
+
     /** A page changed with its record's CRC32C fixed up is found by the SHA-256, mapped as streamed. */
     @Test
     void aChangedPageWithAValidChecksumFailsTheDigest() throws IOException {
