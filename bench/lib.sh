@@ -31,8 +31,8 @@ timed_dump() {
 
 # timed_restore IMG: `telefork restore -v --detach [--lazy] IMG` (--lazy when LAZY=1), timed until the
 # command returns (the process runs then; lazily, every page is in then too); appends to the caller's
-# arrays restore_s and e_restore, and lazily to e_first and e_allin (the engine's "running after X ms,
-# every page in after Y ms"). The restored PID is the first line of $WORK/restore.out.
+# arrays restore_s and e_restore, and lazily to e_first, e_allin and e_copied (the engine's "running after
+# X ms, every page in after Y ms (copied after Z ms, ...)"). The restored PID is the first line of $WORK/restore.out.
 timed_restore() {
     local img=$1 t0 t1 v lazy=()
     [[ ${LAZY:-0} == 1 ]] && lazy=(--lazy)
@@ -45,5 +45,6 @@ timed_restore() {
     v=$(engine_ms "$WORK/restore.err" in); [[ -n $v ]] && e_restore+=("$v")
     v=$(engine_ms "$WORK/restore.err" "running after"); [[ -n $v ]] && e_first+=("$v")
     v=$(engine_ms "$WORK/restore.err" "every page in after"); [[ -n $v ]] && e_allin+=("$v")
+    v=$(engine_ms "$WORK/restore.err" "copied after"); [[ -n $v ]] && e_copied+=("$v")
     return 0
 }

@@ -23,9 +23,11 @@
 # of `java -jar telefork.jar --help`). The engine's own times are parsed from the -v lines
 # ("dumped ... in X ms (frozen Y ms)", "restored ... in X ms") where present.
 #
-# LAZY=1 restores with --lazy: the restore command then returns once every page is in, and two more
-# columns show the engine's time from the restore's start to the process's first instruction and to
-# every page in (from its -v line "lazy: running after X ms, every page in after Y ms").
+# LAZY=1 restores with --lazy: the restore command then returns once every page is in, and three more
+# columns show the engine's time from the restore's start to the process's first instruction, to every
+# page in with the image's SHA-256 verified, and to the last page copied in (from its -v line "lazy:
+# running after X ms, every page in after Y ms (copied after Z ms, ...)"; "-" from a telefork that does not
+# print the last).
 #
 # Environment: RUNS (5), SIZES ("64 512 2048", MiB), JVM_MIB (512), THREAD_MIB (256), THREADS ("1 64"),
 # LAZY (0), JAR (agent/target/telefork.jar), JAVA (java). An empty SIZES, JVM_MIB or THREADS skips that
@@ -101,7 +103,7 @@ JVM_S=$(printf '%s\n' "${jvm[@]}" | median)
 measure() {
     local label=$1 r i v restored
     shift
-    local dump_s=() restore_s=() image_mib=() cp_s=() e_dump=() e_frozen=() e_restore=() e_first=() e_allin=()
+    local dump_s=() restore_s=() image_mib=() cp_s=() e_dump=() e_frozen=() e_restore=() e_first=() e_allin=() e_copied=()
     for ((r = 1; r <= RUNS; r++)); do
         echo "bench: $label, run $r of $RUNS" >&2
         start_target "$@"
@@ -133,7 +135,7 @@ measure() {
     d=$(md "${dump_s[@]}"); rs=$(md "${restore_s[@]}"); c=$(md "${cp_s[@]}")
     ROW="| $label | $d | $rs | $(md "${image_mib[@]}") | $c | $(ratio "$d" "$c") | $(ratio "$rs" "$c") | $JVM_S | $(md "${e_dump[@]+"${e_dump[@]}"}") | $(md "${e_frozen[@]+"${e_frozen[@]}"}") | $(md "${e_restore[@]+"${e_restore[@]}"}") |"
     if [[ $LAZY == 1 ]]; then
-        ROW="$ROW $(md "${e_first[@]+"${e_first[@]}"}") | $(md "${e_allin[@]+"${e_allin[@]}"}") |"
+        ROW="$ROW $(md "${e_first[@]+"${e_first[@]}"}") | $(md "${e_allin[@]+"${e_allin[@]}"}") | $(md "${e_copied[@]+"${e_copied[@]}"}") |"
     fi
 }
 
@@ -156,8 +158,8 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 header="| target | dump s | restore s | image MiB | cp s | dump/cp | restore/cp | jvm s | engine dump ms | frozen ms | engine restore ms |"
 rule="|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 if [[ $LAZY == 1 ]]; then
-    header="$header lazy: first instruction ms | lazy: all in ms |"
-    rule="$rule---:|---:|"
+    header="$header lazy: first instruction ms | lazy: all in ms | lazy: copied ms |"
+    rule="$rule---:|---:|---:|"
 fi
 table() {
     (($# == 0)) && return 0

@@ -51,8 +51,9 @@ final class RestoreCommand implements Callable<Integer> {
             System.err.printf("restored %d as %d: %d bytes of memory in %.1f ms%n", r.originalPid(), r.pid(),
                     r.memoryBytes(), r.allIn().toNanos() / 1e6);
             if (lazy) {
-                System.err.printf("lazy: running after %.1f ms, every page in after %.1f ms%n",
-                        r.total().toNanos() / 1e6, r.allIn().toNanos() / 1e6);
+                System.err.printf("lazy: running after %.1f ms, every page in after %.1f ms (copied after %.1f ms, "
+                        + "then the image's SHA-256 checked)%n", r.total().toNanos() / 1e6, r.allIn().toNanos() / 1e6,
+                        r.copied().toNanos() / 1e6);
             }
         }
         if (detach) {

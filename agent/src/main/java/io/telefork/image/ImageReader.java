@@ -3,7 +3,10 @@ package io.telefork.image;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.zip.CRC32C;
@@ -13,6 +16,12 @@ import java.util.zip.CRC32C;
  * SHA-256 of the whole stream at the END record. A reader never hands out a record it has not verified;
  * the stream as a whole is verified only once {@link #next()} has returned the END record. The SHA-256
  * is computed on a thread of its own while the caller consumes the records.
+ *
+ * <p>A reader of a mapped file ({@link #mapped(FileChannel)}) hands out PAGES records as views of the
+ * mapping instead of copies, and hashes the whole file up to its END record on the SHA-256 thread from
+ * the first PAGES record on, instead of record by record as they are read: the reader's consumer can
+ * copy pages ahead of the hash. The digest is still checked when {@link #next()} reaches the END
+ * record, and a PAGES record still handed out only once its CRC32C is checked.
  */
 public final class ImageReader implements AutoCloseable {
 
@@ -27,19 +36,51 @@ public final class ImageReader implements AutoCloseable {
 
     private static final int MAX_PAGES_PAYLOAD = Format.PAGES_PREFIX_BYTES + Format.MAX_RUN_PAGES * Format.PAGE_SIZE;
 
+    /** END: header, then a 32-byte SHA-256 as {@code bytes} and an i64; it ends the file. */
+    static final int END_RECORD_BYTES = Format.RECORD_HEADER_BYTES + 4 + 32 + 8;
+    /** What the hashing thread of a mapped reader takes at a time. */
+    private static final int HASH_CHUNK = 1 << 20;
+
     private final ReadableByteChannel in;
+    /** The mapped file, or null when reading a stream. */
+    private final MappedImage mapped;
+    /** Mapped: the bytes handed to the hashing thread, from the start of the file. */
+    private long hashed;
     private final DigestPipeline sha = new DigestPipeline();
     private final CRC32C crc = new CRC32C();
     private final ByteBuffer header = ByteBuffer.allocateDirect(Format.RECORD_HEADER_BYTES).order(ByteOrder.BIG_ENDIAN);
-    private final BufferPool pool = new BufferPool(4, MAX_PAGES_PAYLOAD);
+    private final BufferPool pool;
     private BufferPool.Lease held;
-    private final ByteBuffer inflated = ByteBuffer.allocateDirect(MAX_PAGES_PAYLOAD);
+    /** For compressed PAGES records, allocated at the first (1 MiB, zeroed: not before a restore needs it). */
+    private ByteBuffer inflated;
     private final int version;
     private long offset;
     private End end;
 
     public ImageReader(ReadableByteChannel in) throws IOException {
+        this(in, null);
+    }
+
+    /**
+     * A reader of a whole image file, mapped rather than read: its PAGES records are views of the file
+     * (valid until {@link #close()}), and the file's SHA-256 is computed beside whatever the caller does
+     * with them. The file must start with the image and end with its END
+     * record, and must not shrink before {@link #close()} (see {@link MappedImage}).
+     */
+    public static ImageReader mapped(FileChannel file) throws IOException {
+        MappedImage m = new MappedImage(file);
+        try {
+            return new ImageReader(null, m);
+        } catch (IOException | RuntimeException e) {
+            m.close();
+            throw e;
+        }
+    }
+
+    private ImageReader(ReadableByteChannel in, MappedImage mapped) throws IOException {
         this.in = in;
+        this.mapped = mapped;
+        this.pool = mapped == null ? new BufferPool(4, MAX_PAGES_PAYLOAD) : null;
         ByteBuffer h = ByteBuffer.allocate(Format.HEADER_BYTES);
         try {
             readFully(h, "header");
@@ -47,7 +88,9 @@ public final class ImageReader implements AutoCloseable {
             sha.close();
             throw e;
         }
-        sha.updateCopy(h.duplicate().flip());
+        if (mapped == null) {
+            sha.updateCopy(h.duplicate().flip());
+        }
         byte[] magic = Arrays.copyOf(h.array(), Format.MAGIC.length);
         if (!Arrays.equals(magic, Format.MAGIC)) {
             throw new ImageFormatException("not a telefork image (bad magic)");
@@ -78,6 +121,14 @@ public final class ImageReader implements AutoCloseable {
         }
     }
 
+    /**
+     * Random access to this image's PAGES records by their offsets: by the mapping if this reader maps
+     * the file (valid until {@link #close()}), else by reading {@code file}. One per thread.
+     */
+    public PageRecords pageRecords(FileChannel file) {
+        return mapped != null ? new PageRecords(mapped) : new PageRecords(file);
+    }
+
     public int version() {
         return version;
     }
@@ -105,8 +156,10 @@ public final class ImageReader implements AutoCloseable {
         header.clear();
         readFully(header, "record header");
         header.flip();
-        byte[] beforeRecord = header.getShort(0) == RecordType.END.id() ? sha.peek() : null;
-        sha.updateCopy(header);
+        byte[] beforeRecord = header.getShort(0) == RecordType.END.id() ? digestBefore(recordOffset) : null;
+        if (mapped == null) {
+            sha.updateCopy(header);
+        }
         int typeId = header.getShort() & 0xffff;
         Compression codec = Compression.fromId(header.get() & 0xff);
         header.get();
@@ -124,18 +177,29 @@ public final class ImageReader implements AutoCloseable {
             if (storedLength > MAX_PAGES_PAYLOAD) {
                 throw new ImageFormatException("record at byte " + recordOffset + " has implausible lengths");
             }
-            held = pool.take();
-            payload = held.buffer();
+            if (mapped != null) {
+                hashWholeFile();
+                payload = mapped.view(offset, storedLength);
+                if (payload == null) {
+                    throw truncated(type + " record", 0);
+                }
+                offset += storedLength;
+            } else {
+                held = pool.take();
+                payload = held.buffer();
+            }
         } else {
             payload = ByteBuffer.allocate(storedLength);
         }
-        payload.clear().limit(storedLength);
-        readFully(payload, type + " record");
-        payload.flip();
+        if (held != null || mapped == null || type != RecordType.PAGES) {
+            payload.clear().limit(storedLength);
+            readFully(payload, type + " record");
+            payload.flip();
+        }
         if (held != null) {
             held.hold();
             sha.update(payload, held::release);
-        } else {
+        } else if (mapped == null) {
             sha.updateCopy(payload);
         }
         crc.reset();
@@ -147,6 +211,9 @@ public final class ImageReader implements AutoCloseable {
         if (codec != Compression.NONE) {
             if (type != RecordType.PAGES) {
                 throw new ImageFormatException("metadata record at byte " + recordOffset + " is compressed");
+            }
+            if (inflated == null) {
+                inflated = ByteBuffer.allocateDirect(MAX_PAGES_PAYLOAD);
             }
             inflated.clear();
             codec.decompress(payload, inflated, raw);
@@ -181,12 +248,67 @@ public final class ImageReader implements AutoCloseable {
         return new Record(type, bytes, 0, 0, null, recordOffset, storedLength, codec);
     }
 
+    /**
+     * Mapped: hands the whole file up to its END record to the hashing thread, at the first PAGES record
+     * (not before: the metadata before it is what a restore needs first, and the CPU with it).
+     */
+    private void hashWholeFile() {
+        if (hashed > 0) {
+            return;
+        }
+        long to = Math.max(0, mapped.size() - END_RECORD_BYTES);
+        for (long at = 0; at < to; at += HASH_CHUNK) {
+            sha.update(mapped.view(at, (int) Math.min(HASH_CHUNK, to - at)), () -> { });
+        }
+        hashed = to;
+    }
+
+    /** The SHA-256 of the image's bytes before its END record at {@code endOffset}. */
+    private byte[] digestBefore(long endOffset) throws ImageFormatException {
+        if (mapped == null || (hashed > 0 && endOffset == hashed)) {
+            return sha.peek();
+        }
+        // Mapped, and the END record is not where the end of the file puts it: hash up to it here.
+        MessageDigest d;
+        try {
+            d = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
+        for (long at = 0; at < endOffset; at += HASH_CHUNK) {
+            ByteBuffer v = mapped.view(at, (int) Math.min(HASH_CHUNK, endOffset - at));
+            if (v == null) {
+                throw truncated("END record", 0);
+            }
+            d.update(v);
+        }
+        return d.digest();
+    }
+
     @Override
     public void close() {
-        sha.close();
+        boolean idle = sha.stop();
+        if (mapped != null && idle) {
+            mapped.close(); // otherwise left to the garbage collector: the hashing thread may still read it
+        }
+    }
+
+    private ImageFormatException truncated(String what, int into) {
+        return new ImageFormatException("image is truncated: ends in the " + what + " at byte " + (offset + into));
     }
 
     private void readFully(ByteBuffer b, String what) throws IOException {
+        if (mapped != null) {
+            if (offset + b.remaining() > mapped.size()) {
+                throw truncated(what, (int) Math.max(0, mapped.size() - offset));
+            }
+            while (b.hasRemaining()) {
+                int n = Math.min(b.remaining(), HASH_CHUNK);
+                b.put(mapped.view(offset, n));
+                offset += n;
+            }
+            return;
+        }
         int start = b.position();
         while (b.hasRemaining()) {
             int n = in.read(b);

@@ -19,16 +19,28 @@ public final class PageRecords {
     public record Pages(long address, int count, ByteBuffer pages) {
     }
 
+    private static final int MAX_STORED = MAX_PAGES_PAYLOAD + 1024;
+
     private final FileChannel file;
+    /** The image file mapped (records are used where they lie), or null: read with pread. */
+    private final MappedImage mapped;
     private final ByteBuffer header = ByteBuffer.allocateDirect(Format.RECORD_HEADER_BYTES).order(ByteOrder.BIG_ENDIAN);
-    private final ByteBuffer stored = ByteBuffer.allocateDirect(MAX_PAGES_PAYLOAD + 1024);
-    private final ByteBuffer inflated = ByteBuffer.allocateDirect(MAX_PAGES_PAYLOAD);
+    /** Allocated at first use: a reader of a mapped file needs none, an uncompressed image no inflated one. */
+    private ByteBuffer stored;
+    private ByteBuffer inflated;
     private final CRC32C crc = new CRC32C();
     private long held = -1;
     private Pages last;
 
     public PageRecords(FileChannel file) {
         this.file = file;
+        this.mapped = null;
+    }
+
+    /** Over a mapped image file, valid as long as its mapping (see {@link ImageReader#pageRecords}). */
+    PageRecords(MappedImage mapped) {
+        this.file = null;
+        this.mapped = mapped;
     }
 
     private static final int END_RECORD_BYTES = ImageDigest.END_RECORD_BYTES;
@@ -127,28 +139,51 @@ public final class PageRecords {
         }
         held = -1;
         header.clear();
-        readFully(file, header, offset);
+        if (mapped != null) {
+            ByteBuffer h = mapped.view(offset, Format.RECORD_HEADER_BYTES);
+            if (h == null) {
+                throw new ImageFormatException("image is truncated: ends at byte " + mapped.size());
+            }
+            header.put(h).flip();
+        } else {
+            readFully(file, header, offset);
+        }
         int type = header.getShort(0) & 0xffff;
         Compression codec = Compression.fromId(header.get(2) & 0xff);
         int raw = header.getInt(4);
         int storedLength = header.getInt(8);
         if (type != RecordType.PAGES.id() || raw < Format.PAGES_PREFIX_BYTES + Format.PAGE_SIZE
-                || raw > MAX_PAGES_PAYLOAD || storedLength < 0 || storedLength > stored.capacity()
+                || raw > MAX_PAGES_PAYLOAD || storedLength < 0 || storedLength > MAX_STORED
                 || (raw - Format.PAGES_PREFIX_BYTES) % Format.PAGE_SIZE != 0
                 || (codec == Compression.NONE && raw != storedLength)) {
             throw new ImageFormatException("the INDEX points at byte " + offset + ", which holds no valid PAGES record");
         }
-        stored.clear().limit(storedLength);
-        readFully(file, stored, offset + Format.RECORD_HEADER_BYTES);
+        ByteBuffer payload;
+        if (mapped != null) {
+            payload = mapped.view(offset + Format.RECORD_HEADER_BYTES, storedLength);
+            if (payload == null) {
+                throw new ImageFormatException("image is truncated: ends at byte " + mapped.size());
+            }
+        } else {
+            if (stored == null) {
+                stored = ByteBuffer.allocateDirect(MAX_STORED);
+            }
+            payload = stored;
+            payload.clear().limit(storedLength);
+            readFully(file, payload, offset + Format.RECORD_HEADER_BYTES);
+        }
         crc.reset();
-        crc.update(stored.duplicate());
+        crc.update(payload.duplicate());
         if ((int) crc.getValue() != header.getInt(12)) {
             throw new ImageFormatException("PAGES record at byte " + offset + " fails its checksum (corrupt image)");
         }
-        ByteBuffer body = stored;
+        ByteBuffer body = payload;
         if (codec != Compression.NONE) {
+            if (inflated == null) {
+                inflated = ByteBuffer.allocateDirect(MAX_PAGES_PAYLOAD);
+            }
             inflated.clear();
-            codec.decompress(stored, inflated, raw);
+            codec.decompress(payload, inflated, raw);
             inflated.flip();
             body = inflated;
         }

@@ -15,7 +15,6 @@ import io.telefork.sys.Userfaultfd;
 import com.sun.jna.Memory;
 
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.BitSet;
@@ -27,6 +26,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.BiPredicate;
+import java.util.function.Supplier;
 
 /**
  * Fills the registered memory of a running process through its userfaultfd: a fault server thread
@@ -54,7 +54,8 @@ final class LazyServer implements AutoCloseable {
 
     private enum Copied { DONE, RETRY }
 
-    private final FileChannel file;
+    /** Random access to the image's records, one per thread that fetches. */
+    private final Supplier<PageRecords> records;
     private final PageIndex index;
     private final BiPredicate<Integer, Long> lazyArea;
     private final Progress progress;
@@ -67,6 +68,8 @@ final class LazyServer implements AutoCloseable {
     /** The pusher's run waiting for a retry (set and cleared under the read lock). */
     private volatile Run pusherRetry;
     private volatile boolean pushed;
+    /** System.nanoTime() once the pusher has copied the last PAGES record (the SHA-256 may still be running). */
+    private volatile long copiedAt;
     private volatile boolean finished;
     private volatile boolean stopping;
     private Thread server;
@@ -77,9 +80,10 @@ final class LazyServer implements AutoCloseable {
      * @param lazyArea  whether an address of an image process is in an area filled lazily (the others were
      *                  written before the processes ran, and the pusher skips their records)
      */
-    LazyServer(FileChannel file, PageIndex index, List<LazyTarget> processes, BiPredicate<Integer, Long> lazyArea,
+    LazyServer(Supplier<PageRecords> records, PageIndex index, List<LazyTarget> processes,
+               BiPredicate<Integer, Long> lazyArea,
                Progress progress, long pushDelayMillis) {
-        this.file = file;
+        this.records = records;
         this.index = index;
         this.lazyArea = lazyArea;
         this.progress = progress;
@@ -124,6 +128,11 @@ final class LazyServer implements AutoCloseable {
 
     long pushedBytes() {
         return pushedBytes.get();
+    }
+
+    /** System.nanoTime() when the pusher had copied its last record, or 0. */
+    long copiedAt() {
+        return copiedAt;
     }
 
     long faults() {
@@ -177,6 +186,7 @@ final class LazyServer implements AutoCloseable {
                             }
                         }
                         pushedBytes.addAndGet((long) r.pageCount() * PAGE);
+                        copiedAt = System.nanoTime();
                         if (pushDelayMillis > 0 && any) {
                             Thread.sleep(pushDelayMillis);
                         }
@@ -220,7 +230,7 @@ final class LazyServer implements AutoCloseable {
     }
 
     private void serve() {
-        PageRecords records = new PageRecords(file);
+        PageRecords records = this.records.get();
         Deque<Fault> pending = new ArrayDeque<>();
         Deque<Run> owed = new ArrayDeque<>();
         try (Memory msgs = new Memory((long) Userfaultfd.MSG_BYTES * MAX_MSGS)) {

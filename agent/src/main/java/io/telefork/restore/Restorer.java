@@ -4,6 +4,7 @@ import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.RestoreOptions;
 import io.telefork.engine.RestoreResult;
+import io.telefork.engine.StepClock;
 import io.telefork.image.ImageFormatException;
 import io.telefork.image.ImageTree;
 import io.telefork.image.ImageReader;
@@ -52,44 +53,57 @@ public final class Restorer {
 
     public RestoredProcess restoreSpawned(ReadableByteChannel in) throws EngineException {
         long started = System.nanoTime();
+        StepClock clock = new StepClock("restore");
         FileChannel file = options.lazy() ? lazyImageFile(in) : null;
-        ImageReader reader = openImage(in);
+        ImageReader reader = file != null ? openMapped(file) : openImage(in);
         ImageTree image = readTree(reader);
+        clock.lap("image metadata read");
         Integer[] endedWith = new Integer[1];
-        try (reader; Tracer tracer = new Tracer("telefork-restore")) {
+        // The reader is closed on the tracer thread once the restore there has ended, even if this thread
+        // stops waiting for it (interrupted): a lazy restore's threads copy from its mapping until then.
+        try (Tracer tracer = new Tracer("telefork-restore")) {
             RestoreResult result = tracer.call(ptrace -> {
-                TreeRestore.checkIdsFree(image, proc);
-                int rootPid = image.root().process().pid();
-                int spawned = Spawner.spawn(VESSEL, VESSEL_ENV);
-                int vessel;
-                try {
-                    ptrace.seize(spawned, Ptrace.O_EXITKILL);
-                    ptrace.interrupt(spawned);
-                    awaitInterrupt(ptrace, spawned);
-                    vessel = withPid(ptrace, spawned, rootPid);
-                } catch (SysException e) {
-                    killAndReap(ptrace, List.of(spawned));
-                    throw e;
+                try (reader) {
+                    return spawnAndRestore(ptrace, image, reader, file, clock, started, endedWith);
                 }
-                TreeRestore t = new TreeRestore(ptrace, image, reader, file, options, proc,
-                        new TaskIds(ptrace, proc, vessel), false);
-                long bytes;
-                try {
-                    bytes = t.run(vessel);
-                    if (t.lazy()) {
-                        return lazyPhase(ptrace, t, reader, vessel, rootPid, bytes, started, endedWith);
-                    }
-                    t.resume();
-                } catch (Exception e) {
-                    t.killAll();
-                    throw e;
-                }
-                return new RestoreResult(vessel, rootPid, bytes, Duration.ofNanos(System.nanoTime() - started));
             });
             return new RestoredProcess(result, endedWith[0]);
         } catch (Exception e) {
             throw translate(e);
         }
+    }
+
+    private RestoreResult spawnAndRestore(Ptrace ptrace, ImageTree image, ImageReader reader, FileChannel file,
+                                          StepClock clock, long started, Integer[] endedWith) throws Exception {
+        TreeRestore.checkIdsFree(image, proc);
+        int rootPid = image.root().process().pid();
+        int spawned = Spawner.spawn(VESSEL, VESSEL_ENV);
+        int vessel;
+        try {
+            ptrace.seize(spawned, Ptrace.O_EXITKILL);
+            ptrace.interrupt(spawned);
+            awaitInterrupt(ptrace, spawned);
+            vessel = withPid(ptrace, spawned, rootPid);
+        } catch (SysException e) {
+            killAndReap(ptrace, List.of(spawned));
+            throw e;
+        }
+        clock.lap("vessel spawned and seized");
+        TreeRestore t = new TreeRestore(ptrace, image, reader, file, options, proc,
+                new TaskIds(ptrace, proc, vessel), false);
+        long bytes;
+        try {
+            bytes = t.run(vessel);
+            clock.lap("process built");
+            if (t.lazy()) {
+                return lazyPhase(ptrace, t, reader, vessel, rootPid, bytes, started, endedWith);
+            }
+            t.resume();
+        } catch (Exception e) {
+            t.killAll();
+            throw e;
+        }
+        return new RestoreResult(vessel, rootPid, bytes, Duration.ofNanos(System.nanoTime() - started));
     }
 
     /**
@@ -111,7 +125,7 @@ public final class Restorer {
             throw new EngineException(Reason.NO_SUCH_PROCESS, "no vessel process with PID " + placeholderPid);
         }
         FileChannel file = options.lazy() ? lazyImageFile(in) : null;
-        ImageReader reader = openImage(in);
+        ImageReader reader = file != null ? openMapped(file) : openImage(in);
         ImageTree image = readTree(reader);
         int vesselPid;
         try {
@@ -120,49 +134,57 @@ public final class Restorer {
             reader.close();
             throw translate(e);
         }
-        try (reader; Tracer tracer = new Tracer("telefork-restore-" + vesselPid)) {
+        // The reader is closed on the tracer thread (see restoreSpawned).
+        try (Tracer tracer = new Tracer("telefork-restore-" + vesselPid)) {
             return tracer.call(ptrace -> {
-                TaskIds ids = new TaskIds(ptrace, proc, vesselPid);
-                java.util.Set<Integer> ending = vesselPid == placeholderPid ? java.util.Set.of()
-                        : java.util.Set.of(ids.inNamespace(placeholderPid));
-                TreeRestore.checkIdsFreeBeside(image, ids, vesselPid, ending);
-                ptrace.seize(vesselPid, Ptrace.O_EXITKILL);
-                ptrace.interrupt(vesselPid);
-                awaitInterrupt(ptrace, vesselPid);
-                if (vesselPid != placeholderPid) {
-                    try {
-                        InitVessel.endPlaceholder(ptrace, proc, vesselPid, placeholderPid);
-                    } catch (Exception e) {
-                        ptrace.detach(vesselPid, 0);
-                        throw e;
-                    }
+                try (reader) {
+                    return restoreIntoVessel(ptrace, image, reader, file, placeholderPid, vesselPid, started);
                 }
-                TreeRestore t = new TreeRestore(ptrace, image, reader, file, options, proc, ids, true);
-                long bytes;
-                try {
-                    bytes = t.run(vesselPid);
-                    if (t.lazy()) {
-                        return lazyPhase(ptrace, t, reader, vesselPid, image.root().process().pid(), bytes,
-                                started, new Integer[1]);
-                    }
-                    t.resume();
-                } catch (Exception e) {
-                    if (t.lazy() && t.pastPointOfNoReturn()) {
-                        t.killAll();
-                    } else if (t.pastPointOfNoReturn()) {
-                        Kernel.kill(vesselPid, Sys.SIGKILL);
-                    } else {
-                        t.release(vesselPid);
-                    }
-                    throw e;
-                }
-                Duration took = Duration.ofNanos(System.nanoTime() - started);
-                return new RestoreResult(vesselPid, image.root().process().pid(), bytes, took, took, false,
-                        t.lazyRefusal());
             });
         } catch (Exception e) {
             throw translate(e);
         }
+    }
+
+    private RestoreResult restoreIntoVessel(Ptrace ptrace, ImageTree image, ImageReader reader, FileChannel file,
+                                            int placeholderPid, int vesselPid, long started) throws Exception {
+        TaskIds ids = new TaskIds(ptrace, proc, vesselPid);
+        java.util.Set<Integer> ending = vesselPid == placeholderPid ? java.util.Set.of()
+                : java.util.Set.of(ids.inNamespace(placeholderPid));
+        TreeRestore.checkIdsFreeBeside(image, ids, vesselPid, ending);
+        ptrace.seize(vesselPid, Ptrace.O_EXITKILL);
+        ptrace.interrupt(vesselPid);
+        awaitInterrupt(ptrace, vesselPid);
+        if (vesselPid != placeholderPid) {
+            try {
+                InitVessel.endPlaceholder(ptrace, proc, vesselPid, placeholderPid);
+            } catch (Exception e) {
+                ptrace.detach(vesselPid, 0);
+                throw e;
+            }
+        }
+        TreeRestore t = new TreeRestore(ptrace, image, reader, file, options, proc, ids, true);
+        long bytes;
+        try {
+            bytes = t.run(vesselPid);
+            if (t.lazy()) {
+                return lazyPhase(ptrace, t, reader, vesselPid, image.root().process().pid(), bytes, started,
+                        new Integer[1]);
+            }
+            t.resume();
+        } catch (Exception e) {
+            if (t.lazy() && t.pastPointOfNoReturn()) {
+                t.killAll();
+            } else if (t.pastPointOfNoReturn()) {
+                Kernel.kill(vesselPid, Sys.SIGKILL);
+            } else {
+                t.release(vesselPid);
+            }
+            throw e;
+        }
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        return new RestoreResult(vesselPid, image.root().process().pid(), bytes, took, took, took, false,
+                t.lazyRefusal());
     }
 
     /**
@@ -197,7 +219,10 @@ public final class Restorer {
         Duration allIn = Duration.ofNanos(System.nanoTime() - started);
         follower.detachAll();
         endedWith[0] = follower.rootStatus();
-        return new RestoreResult(vessel, rootPid, bytes + server.pushedBytes(), running, allIn, true, null);
+        long copiedAt = server.copiedAt();
+        Duration copied = copiedAt == 0 ? running : Duration.ofNanos(copiedAt - started);
+        return new RestoreResult(vessel, rootPid, bytes + server.pushedBytes(), running, allIn,
+                copied.compareTo(allIn) < 0 ? copied : allIn, true, null);
     }
 
     /** A lazy restore fetches pages out of order: it needs the image as a file, not a stream. */
@@ -256,6 +281,15 @@ public final class Restorer {
     private static ImageReader openImage(ReadableByteChannel in) throws EngineException {
         try {
             return new ImageReader(in);
+        } catch (IOException e) {
+            throw translate(e);
+        }
+    }
+
+    /** A lazy restore's reader: the pusher copies pages straight from the mapped file. */
+    private static ImageReader openMapped(FileChannel file) throws EngineException {
+        try {
+            return ImageReader.mapped(file);
         } catch (IOException e) {
             throw translate(e);
         }

@@ -3,6 +3,7 @@ package io.telefork.restore;
 import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.RestoreOptions;
+import io.telefork.engine.StepClock;
 import io.telefork.image.Decoder;
 import io.telefork.image.Format;
 import io.telefork.image.ImageDigest;
@@ -277,13 +278,15 @@ final class TreeRestore {
         if (file == null) {
             throw new IllegalStateException("a lazy restore reads an image file");
         }
-        PageIndex index = PageRecords.findIndex(file, file.position(), reader.version());
+        StepClock clock = new StepClock("restore --lazy");
+        PageIndex index = PageRecords.findIndex(file, reader.offset(), reader.version());
+        clock.lap("INDEX found");
         // Image process -> its transplant; an image of version 1 holds one process, whose INDEX entries say 0.
         Map<Integer, Transplant> byPid = new LinkedHashMap<>();
         for (Transplant t : transplants) {
             byPid.put(reader.version() >= Format.FIRST_TREE_VERSION ? t.head().process().pid() : 0, t);
         }
-        PageRecords records = new PageRecords(file);
+        PageRecords records = reader.pageRecords(file);
         for (PageIndex.Entry e : index.entries()) {
             Transplant t = byPid.get(e.pid());
             if (t == null) {
@@ -296,11 +299,13 @@ final class TreeRestore {
                 options.progress().update(e.offset(), -1);
             }
         }
+        clock.lap("pages outside the lazy areas");
         List<LazyTarget> targets = new ArrayList<>();
         byPid.forEach((pid, t) -> targets.add(new LazyTarget(t.vessel(), pid, t.lazyUffd(), t.lazyAreas())));
-        lazy = new LazyServer(file, index, targets, (pid, address) -> byPid.containsKey(pid)
+        lazy = new LazyServer(() -> reader.pageRecords(file), index, targets, (pid, address) -> byPid.containsKey(pid)
                 && byPid.get(pid).lazy(address), options.progress(), LazyServer.pushDelayFromEnvironment());
         lazy.startServing();
+        clock.lap("fault server started");
     }
 
     /** Whether the processes run before their private anonymous memory is in. */

@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -13,6 +14,9 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -25,6 +29,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class ImageFormatTest {
     private static final int PAGE = Format.PAGE_SIZE;
+
+    @TempDir
+    Path tmp;
 
     @ParameterizedTest
     @EnumSource(Compression.class)
@@ -179,6 +186,8 @@ class ImageFormatTest {
             byte[] part = Arrays.copyOf(bytes, cut);
             assertThatThrownBy(() -> readAll(part)).isInstanceOf(ImageFormatException.class)
                     .hasMessageMatching(".*(truncated|bad magic).*");
+            assertThatThrownBy(() -> readAllMapped(part)).as("mapped, cut at %d", cut)
+                    .isInstanceOf(ImageFormatException.class).hasMessageMatching(".*(truncated|bad magic|SHA-256).*");
         }
     }
 
@@ -191,6 +200,110 @@ class ImageFormatTest {
             byte[] bad = bytes.clone();
             bad[i] ^= 0x10;
             assertThatThrownBy(() -> readAll(bad)).as("flip at byte %d", i).isInstanceOf(ImageFormatException.class);
+            assertThatThrownBy(() -> readAllMapped(bad)).as("mapped, flip at byte %d", i)
+                    .isInstanceOf(ImageFormatException.class);
+        }
+    }
+
+    /** A mapped reader hands out the same records as a stream reader, and checks the same SHA-256. */
+    @ParameterizedTest
+    @EnumSource(Compression.class)
+    void aMappedFileReadsAsTheStream(Compression compression) throws IOException {
+        byte[] random = new byte[300 * PAGE];
+        new Random(11).nextBytes(random);
+        Image written = write(compression, List.of(new Run(0x10000, random), new Run(0x7f0000000000L, new byte[PAGE])));
+        List<String> streamed = records(new ImageReader(Channels.newChannel(new ByteArrayInputStream(written.bytes))));
+        Path file = tmp.resolve("image");
+        Files.write(file, written.bytes);
+        try (FileChannel f = FileChannel.open(file); ImageReader mapped = ImageReader.mapped(f)) {
+            assertThat(records(mapped)).isEqualTo(streamed);
+            assertThat(mapped.end().sha256()).isEqualTo(written.summary.sha256());
+        }
+    }
+
+    /** Records fetched by the INDEX from the mapping are those read from the file. */
+    @ParameterizedTest
+    @EnumSource(Compression.class)
+    void recordsFetchedFromTheMappingAreThoseReadFromTheFile(Compression compression) throws IOException {
+        byte[] random = new byte[300 * PAGE];
+        new Random(13).nextBytes(random);
+        Image written = write(compression, List.of(new Run(0x10000, random), new Run(0x7f0000000000L, new byte[PAGE])));
+        Path file = tmp.resolve("fetched");
+        Files.write(file, written.bytes);
+        try (FileChannel f = FileChannel.open(file); ImageReader mapped = ImageReader.mapped(f)) {
+            ImageHead.read(mapped);
+            PageIndex index = PageRecords.findIndex(f, mapped.offset(), mapped.version());
+            PageRecords byMapping = mapped.pageRecords(f);
+            PageRecords byRead = new PageRecords(f);
+            assertThat(index.entries()).hasSize(3);
+            for (PageIndex.Entry e : index.entries()) {
+                PageRecords.Pages a = byMapping.fetch(e);
+                byte[] fromMapping = new byte[a.pages().remaining()];
+                a.pages().duplicate().get(fromMapping);
+                PageRecords.Pages b = byRead.fetch(e);
+                byte[] fromFile = new byte[b.pages().remaining()];
+                b.pages().duplicate().get(fromFile);
+                assertThat(a.address()).isEqualTo(b.address());
+                assertThat(fromMapping).isEqualTo(fromFile);
+            }
+        }
+    }
+
+    /** A page changed with its record's CRC32C fixed up is found by the SHA-256, mapped as streamed. */
+    @Test
+    void aChangedPageWithAValidChecksumFailsTheDigest() throws IOException {
+        byte[] data = new byte[4 * PAGE];
+        new Random(5).nextBytes(data);
+        byte[] bad = write(Compression.NONE, List.of(new Run(0x1000, data))).bytes.clone();
+        int record = indexOf(bad, data);
+        bad[record + PAGE] ^= 1;
+        int header = record - Format.PAGES_PREFIX_BYTES - Format.RECORD_HEADER_BYTES;
+        int length = ByteBuffer.wrap(bad).getInt(header + 8);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(bad, header + Format.RECORD_HEADER_BYTES, length);
+        ByteBuffer.wrap(bad).putInt(header + 12, (int) crc.getValue());
+        assertThatThrownBy(() -> readAll(bad)).hasMessageContaining("SHA-256 mismatch");
+        assertThatThrownBy(() -> readAllMapped(bad)).hasMessageContaining("SHA-256 mismatch");
+    }
+
+    private static int indexOf(byte[] in, byte[] what) {
+        outer:
+        for (int i = 0; i + what.length <= in.length; i++) {
+            for (int j = 0; j < what.length; j++) {
+                if (in[i + j] != what[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        throw new AssertionError("not found");
+    }
+
+    /** Every record as text: type, offset, address and the pages' or payload's hash. */
+    private static List<String> records(ImageReader reader) throws IOException {
+        List<String> out = new ArrayList<>();
+        ImageReader.Record r;
+        while ((r = reader.next()) != null) {
+            byte[] body;
+            if (r.pages() != null) {
+                body = new byte[r.pages().remaining()];
+                r.pages().duplicate().get(body);
+            } else {
+                body = r.payload();
+            }
+            out.add(r.type() + " " + r.offset() + " " + r.address() + " " + r.pageCount() + " " + Arrays.hashCode(body));
+        }
+        return out;
+    }
+
+    private void readAllMapped(byte[] bytes) throws IOException {
+        Path file = tmp.resolve("mapped");
+        Files.write(file, bytes);
+        try (FileChannel f = FileChannel.open(file); ImageReader reader = ImageReader.mapped(f)) {
+            ImageHead.read(reader);
+            while (reader.next() != null) {
+                // verified as it goes
+            }
         }
     }
 
