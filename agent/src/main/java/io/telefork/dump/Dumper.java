@@ -41,6 +41,9 @@ import java.util.function.Predicate;
  * unless asked to leave them running.
  */
 public final class Dumper {
+    /** Test-only: milliseconds a dump waits between its first look at the process and the freeze. */
+    static final String PAUSE_ENV = "TELEFORK_TEST_DUMP_PAUSE_MS";
+
     private static final long CLONE_FILES = 0x400;
     private static final int SYS_WAIT4 = 61;
     private static final long WALL = 0x40000000L;
@@ -110,9 +113,14 @@ public final class Dumper {
             boolean success = false;
             StepClock clock = new StepClock("dump " + pid);
             try {
-                // 0. Everything that need not wait for the freeze: the writer (its threads, buffers, header).
+                // 0. Everything that need not wait for the freeze: the writer (its threads, buffers, header),
+                //    and for a copy-on-write twin the first process's smaps (its VmFlags), which takes tens
+                //    of milliseconds per GiB; checked against the layout in the freeze and the twin after it.
                 writer = new ImageWriter(out, options.compression());
                 writer.writeHeader();
+                List<ProcFs.Mapping> smapsBefore = options.leaveRunning() && !options.fullFreeze()
+                        ? smapsBeforeTheFreeze() : null;
+                pauseForTests();
                 clock.lap("prepare");
 
                 // 1. Freeze the process and every descendant, each before any is read: seize and interrupt
@@ -131,10 +139,13 @@ public final class Dumper {
 
                 // 3. Per process: CPU state, what /proc tells, and what only the process itself can tell
                 //    (brk(0), sigaction, sigaltstack, the tid address), injected through its vDSO.
+                boolean withTwins = options.leaveRunning() && !options.fullFreeze()
+                        && targets.stream().noneMatch(FrozenProcess::wasStopped);
                 TreeFiles files = new TreeFiles();
                 List<FrozenProcess.Captured> captured = new ArrayList<>();
                 for (FrozenProcess t : targets) {
-                    captured.add(t.capture(files, connections, options.ghostLimit()));
+                    captured.add(t.capture(files, connections, options.ghostLimit(),
+                            withTwins && t.pid() == pid ? smapsBefore : null));
                 }
                 clock.lap("registers, /proc, injected calls");
 
@@ -169,8 +180,6 @@ public final class Dumper {
                 // 6. Pages. Left running, every process runs on as soon as a copy-on-write twin of it
                 //    exists, and most of its pages are read from the twin; only what a twin would not hold
                 //    as it was (shared memory, MADV_DONTFORK, MADV_WIPEONFORK) is read while all are frozen.
-                boolean withTwins = options.leaveRunning() && !options.fullFreeze()
-                        && targets.stream().noneMatch(FrozenProcess::wasStopped);
                 long memoryBytes = 0;
                 List<PageDumper> dumpers = new ArrayList<>();
                 for (FrozenProcess.Captured c : captured) {
@@ -186,6 +195,11 @@ public final class Dumper {
                     }
                     releaseAll();
                     clock.lap("pages outside the twins, twins");
+                    for (FrozenProcess.Captured c : captured) {
+                        if (c.reader().flagsFromBefore()) {
+                            checkForkFlags(c, (int) twins.get(c.process())[0]);
+                        }
+                    }
                     for (int i = 0; i < captured.size(); i++) {
                         FrozenProcess.Captured c = captured.get(i);
                         Predicate<MemoryArea> fromTwin = a -> !c.reader().empty(a) && !PageDumper.notInTwin(a);
@@ -396,6 +410,53 @@ public final class Dumper {
             if (tail.getShort(0) != RecordType.END.id()
                     || !java.util.HexFormat.of().formatHex(digest).equals(summary.sha256())) {
                 throw new IOException("the image file does not read back as written");
+            }
+        }
+
+        /**
+         * Test-only ({@value #PAUSE_ENV} milliseconds): a pause between the first look at the process and
+         * the freeze, announced on stderr, so that a test can change the process in between.
+         */
+        private void pauseForTests() throws InterruptedException {
+            String v = System.getenv(PAUSE_ENV);
+            long millis = v == null ? 0 : Long.parseLong(v.trim());
+            if (millis > 0) {
+                System.err.println("telefork: test: dump of " + pid + ": " + millis + " ms before the freeze");
+                Thread.sleep(millis);
+            }
+        }
+
+        /** The first process's smaps, or null if it cannot be read now (the freeze then says why). */
+        private List<ProcFs.Mapping> smapsBeforeTheFreeze() {
+            try {
+                return proc.mappings(pid);
+            } catch (IOException e) {
+                return null;
+            }
+        }
+
+        /**
+         * The VmFlags read before the freeze were still those at the fork for what a twin holds: an area not
+         * marked dontfork is in the twin, and one not marked wipeonfork is not wiped there. Otherwise the
+         * process changed them meanwhile (madvise), the twin lacks that content, and the dump fails (the
+         * process runs on as it was; dumping again reads them in the freeze, or the twin has them right).
+         */
+        private void checkForkFlags(FrozenProcess.Captured c, int twin) throws IOException, EngineException {
+            java.util.TreeMap<Long, ProcFs.Mapping> inTwin = new java.util.TreeMap<>();
+            for (ProcFs.Mapping m : proc.mappings(twin)) {
+                inTwin.put(m.start(), m);
+            }
+            for (MemoryArea a : c.areas()) {
+                if (PageDumper.notInTwin(a)) {
+                    continue; // read from the original in the freeze
+                }
+                Map.Entry<Long, ProcFs.Mapping> e = inTwin.floorEntry(a.start());
+                boolean present = e != null && Long.compareUnsigned(a.start(), e.getValue().end()) < 0;
+                if (!present || (" " + e.getValue().vmFlags() + " ").contains(" wf ")) {
+                    throw new EngineException(Reason.SYSTEM, String.format("process %d changed how memory area %x-%x "
+                            + "forks (madvise DONTFORK or WIPEONFORK) as the dump began; it runs on unchanged: dump "
+                            + "again", c.process().pid(), a.start(), a.end()));
+                }
             }
         }
 

@@ -197,7 +197,9 @@ final class FrozenProcess {
     }
 
     /** Registers, what /proc tells and what only injected calls can tell: all but fds and pages. */
-    Captured capture(TreeFiles files, FrozenConnections connections, long ghostLimit) throws Exception {
+    /** @param smapsBefore its smaps read before the freeze, or null (see {@link ProcessReader#areas(List)}) */
+    Captured capture(TreeFiles files, FrozenConnections connections, long ghostLimit, List<ProcFs.Mapping> smapsBefore)
+            throws Exception {
         List<long[]> regs = new ArrayList<>();
         List<byte[]> xstates = new ArrayList<>();
         List<long[]> rseqs = new ArrayList<>();
@@ -212,7 +214,7 @@ final class FrozenProcess {
 
         Ghosts ghosts = new Ghosts(pid, ghostLimit);
         ProcessReader reader = new ProcessReader(proc, pid, files, connections, ghosts);
-        List<MemoryArea> areas = reader.areas();
+        List<MemoryArea> areas = reader.areas(smapsBefore);
         reader.readDescriptors();
 
         MemoryArea vdso = areas.stream().filter(a -> a.kind() == MemoryArea.Kind.VDSO).findFirst()

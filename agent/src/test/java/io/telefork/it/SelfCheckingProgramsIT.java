@@ -90,6 +90,7 @@ class SelfCheckingProgramsIT {
                 Case.of("tree", "file", "{tmp}"),
                 Case.of("tree", "listen"),
                 Case.of("tree", "private"),
+                Case.of("fork_flags"),
                 Case.of("ghost_fd", "{tmp}").dumpedWith("--ghost-limit", "4M"),
                 Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
                 Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"),
@@ -116,6 +117,7 @@ class SelfCheckingProgramsIT {
     static Stream<Case> leaveRunningCases() {
         return Stream.of(Case.of("fpu_avx"), Case.of("signal_handler"), Case.of("brk_growth"),
                 Case.of("mprotect_areas"), Case.of("nanosleep", "rel"), Case.of("mem_pattern", "64"),
+                Case.of("fork_flags"), Case.of("fork_flags").dumpedWith("--freeze"),
                 Case.of("mem_pattern", "64").dumpedWith("--freeze"), Case.of("shared_anon"), Case.of("fd_kinds"),
                 Case.of("threads"), Case.of("multithread"), Case.of("tree", "pipes"), Case.of("tree", "shm"),
                 Case.of("tree", "zombie"), Case.of("tree", "session"), Case.of("tree", "socketpair"),
