@@ -285,6 +285,40 @@ class NodeAgentIT {
         assertThat(FakeContainers.tracerPid(vessel)).isZero();
     }
 
+    /**
+     * A lazy restore reads the image's pages after its END record was checked: a corrupt page is found by
+     * its record's CRC32C (or the whole image's SHA-256) and the restored process dies rather than run with
+     * it; the operation fails with the cause.
+     */
+    @Test
+    void aLazyRestoreOfACorruptImageFailsAndTheProcessNeverRunsWithIt() throws Exception {
+        String srcId = containers.container();
+        String dstId = containers.container();
+        containers.start(srcId, "exec sleep 1238");
+        long vessel = containers.start(dstId, "exec sleep 4324");
+        Pod src = pod("src", NODE, srcId);
+        Pod dst = pod("dst", NODE, dstId);
+        String uid = UUID.randomUUID().toString();
+
+        op("lazy-bad-d", NodeOperation.Type.Dump, NODE, spec("ck", uid, src));
+        NodeOperationStatus dumped = awaitDone("lazy-bad-d");
+        assertThat(dumped.getPhase()).as("%s: %s", dumped.getReason(), dumped.getMessage()).isEqualTo(Phase.Succeeded);
+        Path file = images.resolve(dumped.getImage().getFileName());
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[bytes.length / 2] ^= 1;
+        Files.write(file, bytes);
+
+        NodeOperationSpec r = spec("ck", uid, dst);
+        r.setImage(dumped.getImage());
+        r.setProcess(dumped.getProcess());
+        r.setLazy(true);
+        op("lazy-bad-r", NodeOperation.Type.Restore, NODE, r);
+        NodeOperationStatus failed = awaitDone("lazy-bad-r");
+        assertThat(failed.getPhase()).isEqualTo(Phase.Failed);
+        assertThat(failed.getReason()).as(failed.getMessage()).isEqualTo(Reason.BadImage);
+        await().atMost(WAIT).until(() -> FakeContainers.state(vessel) == 0 || FakeContainers.state(vessel) == 'Z');
+    }
+
     @Test
     void refusesWorkForOtherNodesAndNeverRepeatsInterruptedWork() throws Exception {
         String id = containers.container();
