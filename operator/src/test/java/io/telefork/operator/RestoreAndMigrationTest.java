@@ -130,6 +130,7 @@ class RestoreAndMigrationTest {
         assertThat(op.getSpec().getPodUid()).isEqualTo(target.getMetadata().getUid());
         assertThat(op.getSpec().getImage().getSha256()).isEqualTo("ab".repeat(32));
         assertThat(op.getSpec().getProcess().getUid()).isEqualTo(1000L);
+        assertThat(op.getSpec().getLazy()).as("a Restore is eager unless its spec.lazy says otherwise").isFalse();
         f.succeeded(op, Reason.Restored);
 
         Restore r = awaitRestore("r", Phase.Succeeded);
@@ -314,6 +315,7 @@ class RestoreAndMigrationTest {
         f.runningPod("src", "node-a", "app");
         migrate("m", "src", "node-b");
         NodeOperation restoreOp = migrateUntilRestore("m");
+        assertThat(restoreOp.getSpec().getLazy()).as("a Migration restores lazily by default").isTrue();
         assertThat(client.pods().inNamespace(f.ns).withName("src").get()).isNotNull();
         f.succeeded(restoreOp, Reason.Restored);
 
