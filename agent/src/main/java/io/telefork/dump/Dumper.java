@@ -7,8 +7,9 @@ import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.StepClock;
 import io.telefork.image.FdEntry;
-import io.telefork.image.Format;
 import io.telefork.image.GhostFile;
+import io.telefork.image.ImageDigest;
+import io.telefork.image.ImageFormatException;
 import io.telefork.image.ImageWriter;
 import io.telefork.image.MemoryArea;
 import io.telefork.image.ProcessTree;
@@ -23,7 +24,6 @@ import io.telefork.sys.SysException;
 import io.telefork.sys.Tracer;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
@@ -395,20 +395,13 @@ public final class Dumper {
                 return; // a pipe or socket: fully written is all that can be known here
             }
             file.force(true);
-            int endBytes = Format.RECORD_HEADER_BYTES + 4 + 32 + 8;
-            ByteBuffer tail = ByteBuffer.allocate(endBytes);
-            long at = file.position() - endBytes;
-            while (tail.hasRemaining()) {
-                if (file.read(tail, at + tail.position()) < 0) {
-                    throw new IOException("the image file is shorter than what was written");
-                }
+            String readBack;
+            try {
+                readBack = ImageDigest.endSha256(file, file.position());
+            } catch (ImageFormatException e) {
+                throw new IOException("the image file does not read back as written: " + e.getMessage(), e);
             }
-            tail.flip();
-            byte[] digest = new byte[32];
-            tail.position(Format.RECORD_HEADER_BYTES + 4);
-            tail.get(digest);
-            if (tail.getShort(0) != RecordType.END.id()
-                    || !java.util.HexFormat.of().formatHex(digest).equals(summary.sha256())) {
+            if (!readBack.equals(summary.sha256())) {
                 throw new IOException("the image file does not read back as written");
             }
         }

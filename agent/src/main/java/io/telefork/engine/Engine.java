@@ -114,21 +114,11 @@ public final class Engine {
      * is no {@code sleep} to run or the practice failed; the real dump then only pays those costs itself.
      */
     public boolean practiceDump(Compression compression) {
-        int pid = -1;
-        try {
-            pid = spawnSleep();
-            dump(pid, new Discard(), new DumpOptions(true, compression, Progress.NONE, false, false, false, false, 0));
+        return practice(sleeps -> {
+            dump(sleeps.next(), new Discard(), new DumpOptions(true, compression, Progress.NONE, false, false, false,
+                    false, 0));
             return true;
-        } catch (EngineException | SysException | IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        } finally {
-            if (pid > 0) {
-                Spawner.killAndReap(pid);
-            }
-        }
+        });
     }
 
     /**
@@ -139,37 +129,52 @@ public final class Engine {
      * could not be done; the first real restore then only pays those costs itself.
      */
     public boolean practiceRestore() {
-        int source = -1;
-        int vessel = -1;
-        Path image = null;
+        return practice(sleeps -> {
+            int source = sleeps.next();
+            int vessel = sleeps.next();
+            Path image = Files.createTempFile("telefork-practice-", ".img");
+            try {
+                try (FileChannel out = FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                    dump(source, out, new DumpOptions(true, Compression.NONE, Progress.NONE, false, false, false, false,
+                            0));
+                }
+                try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
+                    return restoreInto(vessel, in, new RestoreOptions(false, Progress.NONE, Commit.NONE, false, true))
+                            .lazy();
+                }
+            } finally {
+                Files.deleteIfExists(image);
+            }
+        });
+    }
+
+    /** Child {@code sleep}s for a practice, each killed and reaped when it ends. */
+    private static final class Sleeps {
+        private final List<Integer> pids = new java.util.ArrayList<>();
+
+        int next() throws SysException, IOException, InterruptedException {
+            int pid = spawnSleep();
+            pids.add(pid);
+            return pid;
+        }
+    }
+
+    private interface Practice {
+        boolean run(Sleeps sleeps) throws EngineException, SysException, IOException, InterruptedException;
+    }
+
+    /** Runs a practice on throwaway children; false if it failed (nothing but speed is at stake). */
+    private static boolean practice(Practice p) {
+        Sleeps sleeps = new Sleeps();
         try {
-            source = spawnSleep();
-            vessel = spawnSleep();
-            image = Files.createTempFile("telefork-practice-", ".img");
-            try (FileChannel out = FileChannel.open(image, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                dump(source, out, new DumpOptions(true, Compression.NONE, Progress.NONE, false, false, false, false, 0));
-            }
-            try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
-                return restoreInto(vessel, in, new RestoreOptions(false, Progress.NONE, Commit.NONE, false, true)).lazy();
-            }
+            return p.run(sleeps);
         } catch (EngineException | SysException | IOException e) {
             return false;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return false;
         } finally {
-            for (int pid : new int[] {source, vessel}) {
-                if (pid > 0) {
-                    Spawner.killAndReap(pid);
-                }
-            }
-            if (image != null) {
-                try {
-                    Files.deleteIfExists(image);
-                } catch (IOException e) {
-                    // a temporary file left behind
-                }
-            }
+            sleeps.pids.forEach(Spawner::killAndReap);
         }
     }
 

@@ -19,6 +19,8 @@ public final class Format {
     public static final int HEADER_BYTES = 8 + 2 + 2 + 4 + 4 + 4;
     /** type u16, codec u8, reserved u8, raw length u32, stored length u32, CRC32C u32. */
     public static final int RECORD_HEADER_BYTES = 16;
+    /** The END record, which ends every image: header, then a 32-byte SHA-256 as {@code bytes} and an i64. */
+    public static final int END_RECORD_BYTES = RECORD_HEADER_BYTES + 4 + 32 + 8;
     /** addr u64 + page count u32 at the start of a PAGES payload. */
     public static final int PAGES_PREFIX_BYTES = 12;
     /** Largest run of pages in one PAGES record (1 MiB): the unit of random access and compression. */

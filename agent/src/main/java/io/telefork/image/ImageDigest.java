@@ -15,8 +15,6 @@ import java.util.zip.CRC32C;
  * it before a restore reads it is the check the restore itself makes at the END, done in advance.
  */
 public final class ImageDigest {
-    /** END: header, then a 32-byte SHA-256 as {@code bytes} and an i64. */
-    static final int END_RECORD_BYTES = Format.RECORD_HEADER_BYTES + 4 + 32 + 8;
     private static final int BUFFER = 1 << 20;
 
     private ImageDigest() {
@@ -24,8 +22,13 @@ public final class ImageDigest {
 
     /** The SHA-256 (hex) the file's END record holds; only the END record itself is checked (its CRC32C). */
     public static String endSha256(FileChannel file) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(END_RECORD_BYTES).order(ByteOrder.BIG_ENDIAN);
-        long at = file.size() - END_RECORD_BYTES;
+        return endSha256(file, file.size());
+    }
+
+    /** As {@link #endSha256(FileChannel)}, for an image that ends at byte {@code end} of the file. */
+    public static String endSha256(FileChannel file, long end) throws IOException {
+        ByteBuffer b = ByteBuffer.allocate(Format.END_RECORD_BYTES).order(ByteOrder.BIG_ENDIAN);
+        long at = end - Format.END_RECORD_BYTES;
         if (at < 0) {
             throw new ImageFormatException("the file is too short to be an image");
         }
@@ -34,7 +37,7 @@ public final class ImageDigest {
                 throw new ImageFormatException("the file shrank while it was read");
             }
         }
-        int length = END_RECORD_BYTES - Format.RECORD_HEADER_BYTES;
+        int length = Format.END_RECORD_BYTES - Format.RECORD_HEADER_BYTES;
         CRC32C c = new CRC32C();
         c.update(b.array(), Format.RECORD_HEADER_BYTES, length);
         if (b.getShort(0) != RecordType.END.id() || b.getInt(4) != length || b.getInt(8) != length
@@ -61,7 +64,7 @@ public final class ImageDigest {
     public static void verify(FileChannel file, String expected) throws IOException {
         checkEnd(file, expected);
         MessageDigest md = sha256();
-        long left = file.size() - END_RECORD_BYTES;
+        long left = file.size() - Format.END_RECORD_BYTES;
         ByteBuffer buf = ByteBuffer.allocateDirect(BUFFER);
         long at = 0;
         while (at < left) {

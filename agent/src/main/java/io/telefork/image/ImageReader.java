@@ -36,8 +36,6 @@ public final class ImageReader implements AutoCloseable {
 
     private static final int MAX_PAGES_PAYLOAD = Format.PAGES_PREFIX_BYTES + Format.MAX_RUN_PAGES * Format.PAGE_SIZE;
 
-    /** END: header, then a 32-byte SHA-256 as {@code bytes} and an i64; it ends the file. */
-    static final int END_RECORD_BYTES = Format.RECORD_HEADER_BYTES + 4 + 32 + 8;
     /** What the hashing thread of a mapped reader takes at a time. */
     private static final int HASH_CHUNK = 1 << 20;
 
@@ -256,7 +254,7 @@ public final class ImageReader implements AutoCloseable {
         if (hashed > 0) {
             return;
         }
-        long to = Math.max(0, mapped.size() - END_RECORD_BYTES);
+        long to = Math.max(0, mapped.size() - Format.END_RECORD_BYTES);
         for (long at = 0; at < to; at += HASH_CHUNK) {
             sha.update(mapped.view(at, (int) Math.min(HASH_CHUNK, to - at)), () -> { });
         }

@@ -43,7 +43,6 @@ public final class PageRecords {
         this.mapped = mapped;
     }
 
-    private static final int END_RECORD_BYTES = ImageDigest.END_RECORD_BYTES;
     private static final int TAIL_BYTES = 4 << 20;
 
     /**
@@ -54,7 +53,7 @@ public final class PageRecords {
     public static PageIndex findIndex(FileChannel file, long from, int version) throws IOException {
         long size = file.size();
         int entry = version >= Format.FIRST_TREE_VERSION ? 24 : 20;
-        long indexEnd = size - END_RECORD_BYTES;
+        long indexEnd = size - Format.END_RECORD_BYTES;
         for (int most = 256 << 10; most <= TAIL_BYTES; most *= 16) {
             PageIndex found = indexInTail(file, (int) Math.min(most, indexEnd - from), indexEnd, entry, version);
             if (found != null) {

@@ -115,10 +115,7 @@ class PidNamespaceIT {
                 "/bin/sleep", "1000"));
         int vessel = firstProcess(placeholder);
         assertThat(Long.parseUnsignedLong(status(vessel, "CapEff"), 16) & (1L << 19)).isZero();
-        RestoreResult r;
-        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
-            r = new Engine().restoreInto(vessel, in, new RestoreOptions(false, null, null, false, true));
-        }
+        RestoreResult r = restoreLazilyInto(vessel, image);
         assertThat(r.lazy()).isTrue();
         assertThat(r.pid()).isEqualTo(vessel);
         assertThat(r.total()).isLessThan(r.allIn());
@@ -139,10 +136,7 @@ class PidNamespaceIT {
                 "1000");
         int vessel = firstProcess(placeholder);
         await().atMost(Duration.ofSeconds(10)).until(() -> comm(vessel).equals("sleep"));
-        RestoreResult r;
-        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
-            r = new Engine().restoreInto(vessel, in, new RestoreOptions(false, null, null, false, true));
-        }
+        RestoreResult r = restoreLazilyInto(vessel, image);
         assertThat(r.lazy()).isFalse();
         assertThat(r.lazyRefusal()).contains("userfaultfd").contains("Function not implemented");
         assertThat(r.pid()).isEqualTo(vessel);
@@ -158,10 +152,7 @@ class PidNamespaceIT {
         Harness.Proc placeholder = h.start("placeholder", withoutCaps("-sys_admin,-checkpoint_restore,-sys_ptrace",
                 "/bin/sleep", "1000"));
         int vessel = firstProcess(placeholder);
-        RestoreResult r;
-        try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
-            r = new Engine().restoreInto(vessel, in, new RestoreOptions(false, null, null, false, true));
-        }
+        RestoreResult r = restoreLazilyInto(vessel, image);
         assertThat(r.lazy()).isTrue();
         assertThat(treeNsPids(vessel)).isEqualTo(pidsBefore);
         for (int pid : treeOnHost(vessel)) {
@@ -291,8 +282,17 @@ class PidNamespaceIT {
     }
 
     private static RestoreResult restoreInto(int vessel, Path image) throws EngineException, IOException {
+        return restoreInto(vessel, image, new RestoreOptions(false, null));
+    }
+
+    private static RestoreResult restoreLazilyInto(int vessel, Path image) throws EngineException, IOException {
+        return restoreInto(vessel, image, new RestoreOptions(false, null, null, false, true));
+    }
+
+    private static RestoreResult restoreInto(int vessel, Path image, RestoreOptions options)
+            throws EngineException, IOException {
         try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
-            return new Engine().restoreInto(vessel, in, new RestoreOptions(false, null));
+            return new Engine().restoreInto(vessel, in, options);
         }
     }
 

@@ -211,32 +211,46 @@ class NodeAgentIT {
         assertThat(ready).isEqualTo(200);
     }
 
-    @Test
-    void aCorruptImageIsRefusedBeforeThePlaceholderIsTouched() throws Exception {
+    /** A sleep dumped to the node-local directory, and a restore of it prepared for a placeholder sleep. */
+    private record Dumped(long source, long vessel, NodeOperationStatus status, NodeOperationSpec restore) {
+        Path file(Path images) {
+            return images.resolve(status.getImage().getFileName());
+        }
+    }
+
+    private Dumped dumpedWithAPlaceholder(String name, String sourceArg, String vesselArg) throws Exception {
         String srcId = containers.container();
         String dstId = containers.container();
-        containers.start(srcId, "exec sleep 1235");
-        long vessel = containers.start(dstId, "exec sleep 4322");
+        long source = containers.start(srcId, "exec sleep " + sourceArg);
+        long vessel = containers.start(dstId, "exec sleep " + vesselArg);
         Pod src = pod("src", NODE, srcId);
         Pod dst = pod("dst", NODE, dstId);
         String uid = UUID.randomUUID().toString();
-
-        op("d", NodeOperation.Type.Dump, NODE, spec("ck", uid, src));
-        NodeOperationStatus dumped = awaitDone("d");
+        op(name + "-d", NodeOperation.Type.Dump, NODE, spec("ck", uid, src));
+        NodeOperationStatus dumped = awaitDone(name + "-d");
         assertThat(dumped.getPhase()).as("%s: %s", dumped.getReason(), dumped.getMessage()).isEqualTo(Phase.Succeeded);
-        Path file = images.resolve(dumped.getImage().getFileName());
-        byte[] bytes = Files.readAllBytes(file);
-        bytes[bytes.length / 2] ^= 1;
-        Files.write(file, bytes);
-
         NodeOperationSpec r = spec("ck", uid, dst);
         r.setImage(dumped.getImage());
         r.setProcess(dumped.getProcess());
-        op("r", NodeOperation.Type.Restore, NODE, r);
+        return new Dumped(source, vessel, dumped, r);
+    }
+
+    private static void flipMiddleByte(Path file) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[bytes.length / 2] ^= 1;
+        Files.write(file, bytes);
+    }
+
+    @Test
+    void aCorruptImageIsRefusedBeforeThePlaceholderIsTouched() throws Exception {
+        Dumped d = dumpedWithAPlaceholder("corrupt", "1235", "4322");
+        flipMiddleByte(d.file(images));
+
+        op("r", NodeOperation.Type.Restore, NODE, d.restore());
         NodeOperationStatus failed = awaitDone("r");
         assertThat(failed.getPhase()).isEqualTo(Phase.Failed);
         assertThat(failed.getReason()).isEqualTo(Reason.ChecksumMismatch);
-        assertThat(FakeContainers.cmdline(vessel)).isEqualTo("sleep 4322");
+        assertThat(FakeContainers.cmdline(d.vessel())).isEqualTo("sleep 4322");
     }
 
     /**
@@ -246,21 +260,11 @@ class NodeAgentIT {
      */
     @Test
     void restoresLazilyAfterCheckingThatTheFileIsTheImage() throws Exception {
-        String srcId = containers.container();
-        String dstId = containers.container();
-        long source = containers.start(srcId, "exec sleep 1237");
-        long vessel = containers.start(dstId, "exec sleep 4323");
-        Pod src = pod("src", NODE, srcId);
-        Pod dst = pod("dst", NODE, dstId);
-        String uid = UUID.randomUUID().toString();
-
-        op("lazy-d", NodeOperation.Type.Dump, NODE, spec("ck", uid, src));
-        NodeOperationStatus dumped = awaitDone("lazy-d");
-        assertThat(dumped.getPhase()).as("%s: %s", dumped.getReason(), dumped.getMessage()).isEqualTo(Phase.Succeeded);
-
-        NodeOperationSpec r = spec("ck", uid, dst);
-        r.setImage(dumped.getImage());
-        r.setProcess(dumped.getProcess());
+        Dumped d = dumpedWithAPlaceholder("lazy", "1237", "4323");
+        long source = d.source();
+        long vessel = d.vessel();
+        NodeOperationStatus dumped = d.status();
+        NodeOperationSpec r = d.restore();
         r.setLazy(true);
         String sha256 = dumped.getImage().getSha256();
         r.getImage().setSha256(sha256.substring(1) + (sha256.charAt(0) == '0' ? "1" : "0"));
@@ -292,25 +296,10 @@ class NodeAgentIT {
      */
     @Test
     void aLazyRestoreOfACorruptImageFailsAndTheProcessNeverRunsWithIt() throws Exception {
-        String srcId = containers.container();
-        String dstId = containers.container();
-        containers.start(srcId, "exec sleep 1238");
-        long vessel = containers.start(dstId, "exec sleep 4324");
-        Pod src = pod("src", NODE, srcId);
-        Pod dst = pod("dst", NODE, dstId);
-        String uid = UUID.randomUUID().toString();
-
-        op("lazy-bad-d", NodeOperation.Type.Dump, NODE, spec("ck", uid, src));
-        NodeOperationStatus dumped = awaitDone("lazy-bad-d");
-        assertThat(dumped.getPhase()).as("%s: %s", dumped.getReason(), dumped.getMessage()).isEqualTo(Phase.Succeeded);
-        Path file = images.resolve(dumped.getImage().getFileName());
-        byte[] bytes = Files.readAllBytes(file);
-        bytes[bytes.length / 2] ^= 1;
-        Files.write(file, bytes);
-
-        NodeOperationSpec r = spec("ck", uid, dst);
-        r.setImage(dumped.getImage());
-        r.setProcess(dumped.getProcess());
+        Dumped d = dumpedWithAPlaceholder("lazy-bad", "1238", "4324");
+        long vessel = d.vessel();
+        flipMiddleByte(d.file(images));
+        NodeOperationSpec r = d.restore();
         r.setLazy(true);
         op("lazy-bad-r", NodeOperation.Type.Restore, NODE, r);
         NodeOperationStatus failed = awaitDone("lazy-bad-r");
