@@ -29,7 +29,8 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--lazy", description = "Let the process run as soon as everything but its private anonymous "
             + "memory is in, and serve that memory on demand (userfaultfd) while the rest is pushed in; return "
             + "(or wait) once every page is in. The process stays traced meanwhile and dies if this command does. "
-            + "From an image file only (not stdin or a stream).")
+            + "From a file, pages are fetched as the process faults on them; from stdin or a pipe, they are copied "
+            + "in as they arrive, and a fault on a page still to come waits for it.")
     boolean lazy;
 
     @Parameters(index = "0", paramLabel = "FILE")

@@ -1,5 +1,6 @@
 package io.telefork.cli;
 
+import io.telefork.engine.Commit;
 import io.telefork.engine.DumpOptions;
 import io.telefork.engine.DumpResult;
 import io.telefork.engine.Engine;
@@ -14,7 +15,9 @@ import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
+import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.Callable;
+import java.util.concurrent.LinkedBlockingQueue;
 
 @Command(name = "send", description = "Dump process PID straight into a `telefork serve` at HOST:PORT, which "
         + "restores it as the bytes arrive.")
@@ -45,11 +48,14 @@ final class SendCommand implements Callable<Integer> {
         ProgressLine progress = new ProgressLine(System.err, "send");
         DumpResult r;
         try (SocketChannel socket = SocketChannel.open(address)) {
+            Receiver receiver = new Receiver(socket);
             // The process is killed only once the server has said that the image arrived whole and restored.
-            r = new Engine().dump(pid, socket, new DumpOptions(leaveRunning, compression, progress, false, false, false, false, ghostLimit),
-                    () -> awaitAck(socket));
-            // The source is gone (or, with --leave-running, meant to run on): let the copy run.
-            socket.write(ByteBuffer.wrap(new byte[] {ServeCommand.GO}));
+            r = new Engine().dump(pid, socket, new DumpOptions(leaveRunning, compression, progress, false, false, false,
+                    false, ghostLimit), receiver);
+            if (!receiver.lazy) {
+                // The source is gone (or, with --leave-running, meant to run on): let the copy run.
+                socket.write(ByteBuffer.wrap(new byte[] {ServeCommand.GO}));
+            }
         } catch (IOException e) {
             throw new EngineException(EngineException.Reason.IO, "sending to " + address + " failed: "
                     + e.getMessage(), e);
@@ -62,15 +68,77 @@ final class SendCommand implements Callable<Integer> {
         return 0;
     }
 
-    private static void awaitAck(SocketChannel socket) throws IOException {
-        ByteBuffer ack = ByteBuffer.allocate(1);
-        while (ack.hasRemaining()) {
-            if (socket.read(ack) < 0) {
-                throw new IOException("the server closed the connection without restoring the process");
-            }
+    /**
+     * The server's words (see {@link ServeCommand}), read as they come on a thread of their own: a lazy
+     * server says so as it accepts, and from then on its copy may run before the image has all arrived,
+     * until it says DONE or FAILED.
+     */
+    private static final class Receiver implements Commit {
+        private final SocketChannel socket;
+        private final BlockingQueue<Integer> words = new LinkedBlockingQueue<>();
+        private volatile boolean lazy;
+        private volatile boolean copyDead;
+
+        Receiver(SocketChannel socket) {
+            this.socket = socket;
+            Thread t = new Thread(this::listen, "telefork-send-replies");
+            t.setDaemon(true);
+            t.start();
         }
-        if (ack.get(0) != ServeCommand.READY) {
-            throw new IOException("the server could not restore the process (see its log)");
+
+        private void listen() {
+            ByteBuffer b = ByteBuffer.allocate(1);
+            try {
+                while (true) {
+                    b.clear();
+                    if (socket.read(b) < 0) {
+                        break;
+                    }
+                    byte w = b.get(0);
+                    if (w == ServeCommand.LAZY) {
+                        lazy = true;
+                    } else {
+                        words.add((int) w);
+                    }
+                }
+            } catch (IOException e) {
+                // the connection is gone: as an end without a word
+            }
+            words.add(-1);
+        }
+
+        @Override
+        public boolean copyMayRun() {
+            return lazy && !copyDead;
+        }
+
+        @Override
+        public void confirm() throws IOException {
+            int first = next();
+            if (first == ServeCommand.READY) {
+                return;
+            }
+            if (first == ServeCommand.RUNNING) {
+                first = next();
+                if (first == ServeCommand.DONE) {
+                    return;
+                }
+            }
+            if (first == ServeCommand.FAILED) {
+                copyDead = true;
+                throw new IOException("the server could not restore the process (see its log)");
+            }
+            throw new IOException(first < 0 ? "the server closed the connection without restoring the process"
+                    : "the server answered " + first + ", which this telefork does not know");
+        }
+
+        private int next() throws IOException {
+            try {
+                return words.take();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while waiting for the server");
+            }
         }
     }
 }

@@ -21,6 +21,12 @@ import java.util.concurrent.Callable;
  * FAILED); the sender then kills its original (unless --leave-running) and answers GO; only then does
  * the copy run. So the two never run at once unless asked to, and a failure on either side before GO
  * leaves the original running.
+ *
+ * <p>With {@code --lazy} the server says LAZY as it accepts; the copy runs as soon as everything but its
+ * private anonymous memory is in (the image's LAZY record), while the rest still streams in: the server
+ * says RUNNING then, and DONE once every page is in and the image verified, or FAILED once the copy is
+ * dead. The sender's original stays frozen meanwhile and is killed only on DONE; on FAILED it runs on;
+ * if the connection ends without either, it is left stopped (whether the copy runs is unknown there).
  */
 @Command(name = "serve", description = "Accept processes sent with `telefork send` and restore each as its image "
         + "streams in. Restored processes share this command's stdin, stdout and stderr.")
@@ -28,6 +34,9 @@ final class ServeCommand implements Callable<Integer> {
     static final byte READY = 1;
     static final byte FAILED = 2;
     static final byte GO = 3;
+    static final byte RUNNING = 4;
+    static final byte DONE = 5;
+    static final byte LAZY = 6;
 
     @Option(names = "--listen", required = true, paramLabel = "HOST:PORT", converter = HostPort.class,
             description = "Address to listen on (port 0 picks a free one; the chosen address is printed).")
@@ -38,6 +47,11 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--allow-changed-files", description = "As for restore.")
     boolean allowChangedFiles;
+
+    @Option(names = "--lazy", description = "Let each process run as soon as everything but its private anonymous "
+            + "memory has arrived, and fill that memory as it streams in (a fault on a page still to come waits "
+            + "for it). The sender's original stays frozen until every page is in.")
+    boolean lazy;
 
     @Mixin
     Verbosity verbosity;
@@ -76,8 +90,20 @@ final class ServeCommand implements Callable<Integer> {
             System.err.println("telefork: receiving a process from " + from);
         }
         try {
-            RestoredProcess p = new Engine().restore(client,
-                    new RestoreOptions(allowChangedFiles, null, () -> handshake(client)));
+            if (lazy) {
+                send(client, LAZY);
+            }
+            RestoredProcess p = new Engine().restore(client, new RestoreOptions(allowChangedFiles, null,
+                    lazy ? () -> send(client, RUNNING) : () -> handshake(client), false, lazy));
+            if (lazy) {
+                try {
+                    send(client, DONE);
+                } catch (IOException e) {
+                    // The sender is gone; it leaves its original stopped, as it cannot know that the copy runs.
+                    System.err.println("telefork: could not tell the sender from " + from + " that its process runs "
+                            + "here: " + e.getMessage() + "; its original is left stopped there");
+                }
+            }
             System.err.printf("telefork: restored %d from %s as %d (%.1f ms)%n", p.result().originalPid(), from,
                     p.pid(), p.result().total().toNanos() / 1e6);
             return p;
@@ -92,8 +118,15 @@ final class ServeCommand implements Callable<Integer> {
         }
     }
 
+    private static void send(SocketChannel client, byte b) throws IOException {
+        ByteBuffer buf = ByteBuffer.wrap(new byte[] {b});
+        while (buf.hasRemaining()) {
+            client.write(buf);
+        }
+    }
+
     private static void handshake(SocketChannel client) throws IOException {
-        client.write(ByteBuffer.wrap(new byte[] {READY}));
+        send(client, READY);
         ByteBuffer go = ByteBuffer.allocate(1);
         while (go.hasRemaining()) {
             if (client.read(go) < 0) {

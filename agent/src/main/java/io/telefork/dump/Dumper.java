@@ -11,9 +11,11 @@ import io.telefork.image.GhostFile;
 import io.telefork.image.ImageDigest;
 import io.telefork.image.ImageFormatException;
 import io.telefork.image.ImageWriter;
+import io.telefork.image.LazyPlan;
 import io.telefork.image.MemoryArea;
 import io.telefork.image.ProcessTree;
 import io.telefork.image.RecordType;
+import io.telefork.image.Regs;
 import io.telefork.image.ThreadState;
 import io.telefork.proc.ProcFs;
 import io.telefork.sys.Kernel;
@@ -68,15 +70,28 @@ public final class Dumper {
         Validation.check(proc, pid);
         try (Tracer tracer = new Tracer("telefork-dump-" + pid)) {
             return tracer.call(ptrace -> new Session(ptrace, pid, out, started, commit).run());
-        } catch (EngineException e) {
-            throw e;
-        } catch (SysException e) {
-            throw new EngineException(Reason.SYSTEM, e.getMessage(), e);
-        } catch (IOException e) {
-            throw new EngineException(Reason.IO, "writing the image failed: " + e.getMessage(), e);
         } catch (Exception e) {
-            throw new EngineException(Reason.SYSTEM, "dump failed: " + e, e);
+            EngineException failed = translate(e);
+            if (commit.copyMayRun()) {
+                throw new EngineException(failed.reason(), failed.getMessage() + "; a copy may run from what was "
+                        + "sent, so process " + pid + " is left stopped: resume it (kill -CONT " + pid + ") only once "
+                        + "the copy is known to be dead, or kill it", e);
+            }
+            throw failed;
         }
+    }
+
+    private static EngineException translate(Exception e) {
+        if (e instanceof EngineException ee) {
+            return ee;
+        }
+        if (e instanceof SysException) {
+            return new EngineException(Reason.SYSTEM, e.getMessage(), e);
+        }
+        if (e instanceof IOException) {
+            return new EngineException(Reason.IO, "writing the image failed: " + e.getMessage(), e);
+        }
+        return new EngineException(Reason.SYSTEM, "dump failed: " + e, e);
     }
 
     private final class Session {
@@ -180,14 +195,17 @@ public final class Dumper {
                 // 6. Pages. Left running, every process runs on as soon as a copy-on-write twin of it
                 //    exists, and most of its pages are read from the twin; only what a twin would not hold
                 //    as it was (shared memory, MADV_DONTFORK, MADV_WIPEONFORK) is read while all are frozen.
+                //    The pages of the areas a lazy restore fills after the processes run come last, after
+                //    a LAZY record that lists them, so that a restore from the stream can let the
+                //    processes run there while they still arrive.
                 long memoryBytes = 0;
                 List<PageDumper> dumpers = new ArrayList<>();
+                Predicate<MemoryArea> eager = a -> !a.filledLazily();
                 for (FrozenProcess.Captured c : captured) {
                     PageDumper pages = new PageDumper(proc, c.process().pid(), writer, options.progress(), sharedPages);
                     dumpers.add(pages);
-                    Predicate<MemoryArea> fromOriginal = a -> !c.reader().empty(a)
-                            && (!withTwins || PageDumper.notInTwin(a));
-                    memoryBytes += dumpPages(c.process().pid(), c, pages, fromOriginal, c.process().pid());
+                    Predicate<MemoryArea> inFreeze = withTwins ? PageDumper::notInTwin : eager;
+                    memoryBytes += dumpPages(c, pages, inFreeze.and(a -> !c.reader().empty(a)), c.process().pid());
                 }
                 if (withTwins) {
                     for (FrozenProcess t : targets) {
@@ -202,10 +220,14 @@ public final class Dumper {
                     }
                     for (int i = 0; i < captured.size(); i++) {
                         FrozenProcess.Captured c = captured.get(i);
-                        Predicate<MemoryArea> fromTwin = a -> !c.reader().empty(a) && !PageDumper.notInTwin(a);
-                        int twin = (int) twins.get(c.process())[0];
-                        memoryBytes += dumpPages(c.process().pid(), c, dumpers.get(i), fromTwin, twin);
+                        memoryBytes += dumpPages(c, dumpers.get(i), fromTwin(c).and(eager), source(c));
                     }
+                }
+                for (int i = 0; i < captured.size(); i++) {
+                    memoryBytes += dumpFirstTouched(captured.get(i), dumpers.get(i));
+                }
+                memoryBytes += dumpLazyAreas(captured, dumpers, withTwins);
+                if (withTwins) {
                     disposeTwins();
                 }
                 clock.lap("pages");
@@ -380,18 +402,96 @@ public final class Dumper {
             return shares;
         }
 
-        /** The pages of process {@code pid} that {@code which} selects, read from {@code from} (it or its twin). */
-        private long dumpPages(int pid, FrozenProcess.Captured c, PageDumper pages, Predicate<MemoryArea> which,
-                               int from) throws Exception {
-            writer.beginPagesOf(nsIds.id(pid));
+        /** The pages of a process that {@code which} selects, read from {@code from} (it or its twin). */
+        private long dumpPages(FrozenProcess.Captured c, PageDumper pages, Predicate<MemoryArea> which, int from)
+                throws Exception {
+            writer.beginPagesOf(nsIds.id(c.process().pid()));
             pages.plan(c.areas(), which, from);
+            return dumpPlanned(pages, which, from);
+        }
+
+        private long dumpPlanned(PageDumper pages, Predicate<MemoryArea> which, int from) throws Exception {
             try (ProcessMemory memory = new ProcessMemory(from, proc.dir(from))) {
                 return pages.dump(memory, which);
             }
         }
 
+        /**
+         * The pages of the lazily filled areas not written yet, every process's, after the LAZY record that
+         * lists them: each process's in one PAGES_OF group, in address order, as a restore from the stream
+         * relies on to know when a page of the list is not coming (it was all zero).
+         */
+        private long dumpLazyAreas(List<FrozenProcess.Captured> captured, List<PageDumper> dumpers, boolean withTwins)
+                throws Exception {
+            List<LazyPlan.Run> runs = new ArrayList<>();
+            List<Predicate<MemoryArea>> which = new ArrayList<>();
+            for (int i = 0; i < captured.size(); i++) {
+                FrozenProcess.Captured c = captured.get(i);
+                Predicate<MemoryArea> lazy = (withTwins ? fromTwin(c) : (Predicate<MemoryArea>) a -> !c.reader().empty(a))
+                        .and(MemoryArea::filledLazily);
+                which.add(lazy);
+                dumpers.get(i).plan(c.areas(), lazy, source(c));
+                int id = nsIds.id(c.process().pid());
+                for (long[] r : dumpers.get(i).planned(lazy)) {
+                    runs.add(new LazyPlan.Run(id, r[0], (int) r[1]));
+                }
+            }
+            runs.sort((a, b) -> a.pid() != b.pid() ? Integer.compare(a.pid(), b.pid())
+                    : Long.compareUnsigned(a.address(), b.address()));
+            writer.writeRecord(RecordType.LAZY, new LazyPlan(runs).encode());
+            long bytes = 0;
+            for (int i = 0; i < captured.size(); i++) {
+                FrozenProcess.Captured c = captured.get(i);
+                writer.beginPagesOf(nsIds.id(c.process().pid()));
+                bytes += dumpPlanned(dumpers.get(i), which.get(i), source(c));
+            }
+            return bytes;
+        }
+
+        /**
+         * Before the LAZY record, so that a restore from the stream has them before the process runs: the
+         * lazily filled pages its threads touch first (the TLS block at fs_base, the rseq area, which the
+         * restore's own rseq registration writes). A fault on any other page that is still to come waits
+         * for it.
+         */
+        private long dumpFirstTouched(FrozenProcess.Captured c, PageDumper pages) throws Exception {
+            List<Long> addresses = new ArrayList<>();
+            for (ThreadState t : c.threads()) {
+                addresses.add(t.regs()[Regs.FS_BASE]);
+                if (t.rseq()[0] != 0) {
+                    addresses.add(t.rseq()[0]);
+                }
+            }
+            writer.beginPagesOf(nsIds.id(c.process().pid()));
+            int from = source(c);
+            try (ProcessMemory memory = new ProcessMemory(from, proc.dir(from))) {
+                return pages.dumpFirstTouched(memory, c.areas(), from, addresses);
+            }
+        }
+
+        /** The areas read from a process's copy-on-write twin. */
+        private static Predicate<MemoryArea> fromTwin(FrozenProcess.Captured c) {
+            return a -> !c.reader().empty(a) && !PageDumper.notInTwin(a);
+        }
+
+        /** Where a process's remaining pages are read: its twin if it has one, else itself (frozen). */
+        private int source(FrozenProcess.Captured c) {
+            long[] twin = twins.get(c.process());
+            return twin != null ? (int) twin[0] : c.process().pid();
+        }
+
+        /** A named pipe's channel has no position (lseek fails), nor anything to read back. */
+        private static boolean seekable(FileChannel file) {
+            try {
+                file.position();
+                return true;
+            } catch (IOException e) {
+                return false;
+            }
+        }
+
         private void verifyWritten(ImageWriter.Summary summary) throws IOException {
-            if (!(out instanceof FileChannel file)) {
+            if (!(out instanceof FileChannel file) || !seekable(file)) {
                 return; // a pipe or socket: fully written is all that can be known here
             }
             file.force(true);
@@ -564,7 +664,7 @@ public final class Dumper {
                         }
                     }
                 }
-                if (success && options.leaveStopped()) {
+                if ((success && options.leaveStopped()) || (!success && commit.copyMayRun())) {
                     targets.forEach(FrozenProcess::stopOnRelease);
                 } else if (success && !options.leaveRunning()) {
                     killTree();

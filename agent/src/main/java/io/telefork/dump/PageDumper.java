@@ -103,6 +103,65 @@ final class PageDumper {
     }
 
     /**
+     * Writes the populated pages at {@code addresses} that lie in lazily filled areas, zero or not: the
+     * pages a restored process touches as it starts (its threads' TLS and rseq areas), which a lazy restore
+     * from a stream writes before the process runs. They are written again with their areas later, and
+     * that copy is skipped.
+     */
+    long dumpFirstTouched(MemorySource memory, List<MemoryArea> all, int from, java.util.Collection<Long> addresses)
+            throws IOException {
+        java.util.TreeSet<Long> pages = new java.util.TreeSet<>();
+        for (long address : addresses) {
+            pages.add(address & -PAGE);
+        }
+        long stored = 0;
+        for (long page : pages) {
+            MemoryArea a = all.stream().filter(x -> x.contains(page)).findFirst().orElse(null);
+            if (a == null || !a.filledLazily() || (a.prot() & MemoryArea.PROT_READ) == 0
+                    || !wanted(a, proc.pagemap(from, page, page + PAGE)[0])) {
+                continue;
+            }
+            BufferPool.Lease lease = writer.pageBuffer();
+            try {
+                memory.read(page, lease.buffer(), PAGE, true);
+                writer.writePages(page, lease, 0, PAGE);
+                stored += PAGE;
+            } finally {
+                lease.release();
+            }
+        }
+        return stored;
+    }
+
+    /**
+     * The runs of pages planned for the areas {@code which} selects, as {address, pages} pairs in address
+     * order: what {@link #dump} of them may write (it leaves out pages that turn out all zero).
+     */
+    List<long[]> planned(Predicate<MemoryArea> which) {
+        List<long[]> runs = new java.util.ArrayList<>();
+        for (int i = 0; i < areas.size(); i++) {
+            MemoryArea a = areas.get(i);
+            long[] map = maps[i];
+            if (map == null || !which.test(a)) {
+                continue;
+            }
+            for (int k = 0; k < map.length; ) {
+                if (!wanted(a, map[k])) {
+                    k++;
+                    continue;
+                }
+                int j = k;
+                while (j < map.length && wanted(a, map[j])) {
+                    j++;
+                }
+                runs.add(new long[] {a.start() + (long) k * PAGE, j - k});
+                k = j;
+            }
+        }
+        return runs;
+    }
+
+    /**
      * Areas whose content a copy-on-write twin does not hold as it was at the fork: MAP_SHARED (live in
      * both), MADV_DONTFORK (absent from the twin) and MADV_WIPEONFORK (zero in the twin).
      */

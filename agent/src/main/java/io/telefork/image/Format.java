@@ -7,11 +7,14 @@ public final class Format {
     public static final byte[] MAGIC = "TELEFORK".getBytes(StandardCharsets.US_ASCII);
     /**
      * Bumped on any incompatible change; readers refuse newer versions. 2 added the TREE, PAGES_OF, GHOSTS
-     * and GHOST_DATA records and the GHOST kinds of descriptors and areas; version 1 images are still read.
+     * and GHOST_DATA records and the GHOST kinds of descriptors and areas; 3 the LAZY record, before which
+     * come the pages that a lazy restore writes before the processes run. Versions 1 and 2 are still read.
      */
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
     /** The first version that holds a TREE record (a process and its descendants). */
     public static final int FIRST_TREE_VERSION = 2;
+    /** The first version whose pages are ordered for a lazy restore from a stream (the LAZY record). */
+    public static final int FIRST_LAZY_VERSION = 3;
     /** ELF machine number of x86_64. */
     public static final int ARCH_X86_64 = 62;
     public static final int PAGE_SIZE = 4096;

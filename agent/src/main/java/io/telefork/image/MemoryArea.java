@@ -60,6 +60,15 @@ public record MemoryArea(long start, long end, int prot, boolean shared, Kind ki
         return addr >= start && addr < end;
     }
 
+    /**
+     * Whether a lazy restore fills this area only after the process runs (through a userfaultfd): private
+     * anonymous memory. The brk heap is not (registered, it would no longer merge with its growth), nor
+     * shared memory (a fork shares it), nor the stack.
+     */
+    public boolean filledLazily() {
+        return kind == Kind.ANONYMOUS && !shared;
+    }
+
     public boolean hasVmFlag(String flag) {
         for (String f : vmFlags.split(" ")) {
             if (f.equals(flag)) {

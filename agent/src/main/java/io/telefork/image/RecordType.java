@@ -17,7 +17,12 @@ public enum RecordType {
     /** Format 2: per process, the files without a name (deleted, memfd), between FILES and AREAS. */
     GHOSTS(11),
     /** Format 2: their content, right after that process's AREAS. */
-    GHOST_DATA(12);
+    GHOST_DATA(12),
+    /**
+     * Format 3: every page a lazy restore writes before the processes run comes before it; the pages of
+     * the lazily filled areas come after it, and it lists which (a {@link LazyPlan}).
+     */
+    LAZY(13);
 
     private final int id;
 

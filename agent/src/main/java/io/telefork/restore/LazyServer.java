@@ -5,6 +5,7 @@ import io.telefork.image.Decoder;
 import io.telefork.image.Format;
 import io.telefork.image.ImageFormatException;
 import io.telefork.image.ImageReader;
+import io.telefork.image.LazyPlan;
 import io.telefork.image.PageIndex;
 import io.telefork.image.PageRecords;
 import io.telefork.image.RecordType;
@@ -20,6 +21,10 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Deque;
 import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -34,6 +39,11 @@ import java.util.function.Supplier;
  * follows its non-cooperative events (fork, mremap, madvise(DONTNEED), munmap); a pusher thread reads the
  * rest of the image in one pass, verifying it to its SHA-256, and copies every record in. Both claim
  * pages in {@link LazyTarget} before copying, so no page is copied twice.
+ *
+ * <p>From a stream (no file to fetch pages from out of order) only the pusher copies: the fault server
+ * answers a fault on a page that the image's LAZY record does not list, or that the stream has gone past
+ * without (the pages of each process come in address order), with a zero page, and leaves any other
+ * fault waiting until the pusher has copied its page.
  *
  * <p>Ordering with the kernel: while an event is queued, UFFDIO_COPY fails with EAGAIN (mmap_changing),
  * and events are read only under the write lock, copies done only under the read lock: so a copy never
@@ -54,9 +64,15 @@ final class LazyServer implements AutoCloseable {
 
     private enum Copied { DONE, RETRY }
 
-    /** Random access to the image's records, one per thread that fetches. */
+    /** Random access to the image's records, one per thread that fetches; null from a stream. */
     private final Supplier<PageRecords> records;
     private final PageIndex index;
+    /** From a stream: the pages still to come, once the LAZY record is read. */
+    private volatile LazyPlan plan;
+    /** From a stream: image process -> the end of the last record pushed (Long.MAX_VALUE: all its pages are in). */
+    private final Map<Integer, Long> pushedTo = new ConcurrentHashMap<>();
+    /** From a stream: runs claimed for a child forked while the pusher copied them, which the pusher copies. */
+    private final Queue<Run> owedByPusher = new ConcurrentLinkedQueue<>();
     private final BiPredicate<Integer, Long> lazyArea;
     private final Progress progress;
     private final long pushDelayMillis;
@@ -72,6 +88,8 @@ final class LazyServer implements AutoCloseable {
     private volatile long copiedAt;
     private volatile boolean finished;
     private volatile boolean stopping;
+    /** The pusher closes the userfaultfds as it ends: close() could not wait for it (see there). */
+    private boolean closedByPusher;
     private Thread server;
     private Thread pusher;
 
@@ -86,9 +104,32 @@ final class LazyServer implements AutoCloseable {
         this.records = records;
         this.index = index;
         this.lazyArea = lazyArea;
+        if ((records == null) != (index == null)) {
+            throw new IllegalArgumentException("records and an index, or neither (a stream)");
+        }
         this.progress = progress;
         this.pushDelayMillis = pushDelayMillis;
         targets.addAll(processes);
+    }
+
+    /** From a stream: filled by the pusher alone, whose pages are listed in the LAZY record. */
+    static LazyServer fromStream(List<LazyTarget> processes, BiPredicate<Integer, Long> lazyArea, Progress progress,
+                                 long pushDelayMillis) {
+        return new LazyServer(null, null, processes, lazyArea, progress, pushDelayMillis);
+    }
+
+    private boolean streaming() {
+        return records == null;
+    }
+
+    /** From a stream, before the processes run: the LAZY record, which lists the pages still to come. */
+    void expect(LazyPlan rest) {
+        plan = rest;
+    }
+
+    /** From a stream, before the processes run: a record of a lazily filled area that came before the LAZY record. */
+    void pushNow(int pid, ImageReader.Record r) throws Exception {
+        pushToAll(pid, r);
     }
 
     static long pushDelayFromEnvironment() {
@@ -107,8 +148,14 @@ final class LazyServer implements AutoCloseable {
         server.start();
     }
 
-    /** Starts the pusher on {@code reader}, positioned at the first page record. */
+    /**
+     * Starts the pusher on {@code reader}, positioned at the first page record (from a stream: the first
+     * after the LAZY record, before the processes run, as their last injected calls may need its pages).
+     */
     void startPushing(ImageReader reader) {
+        if (pusher != null) {
+            return;
+        }
         pusher = new Thread(() -> push(reader), "telefork-lazy-pusher");
         pusher.setDaemon(true);
         pusher.start();
@@ -139,27 +186,43 @@ final class LazyServer implements AutoCloseable {
         return faults.get();
     }
 
-    /** Stops both threads and lets go of every userfaultfd: missing pages become zero-fill-on-demand. */
+    /**
+     * Stops both threads and lets go of every userfaultfd: missing pages become zero-fill-on-demand. A
+     * pusher blocked on a stream that sends nothing more is not waited for: it closes the userfaultfds
+     * itself once its read returns, so that it never copies into a descriptor number reused meanwhile.
+     */
     @Override
     public void close() {
         stopping = true;
-        join(pusher);
-        join(server);
+        join(server, 0);
+        boolean pusherEnded = join(pusher, streaming() ? 1000 : 0);
+        synchronized (this) {
+            if (!pusherEnded) {
+                closedByPusher = true;
+                return;
+            }
+        }
+        closeAll();
+    }
+
+    private void closeAll() {
         for (LazyTarget t : targets) {
             Kernel.close(t.uffd());
         }
         targets.clear();
     }
 
-    private static void join(Thread t) {
+    /** Whether the thread has ended (0: waits as long as it takes). */
+    private static boolean join(Thread t, long millis) {
         if (t == null) {
-            return;
+            return true;
         }
         try {
-            t.join();
+            t.join(millis);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        return !t.isAlive();
     }
 
     private void fail(Throwable e) {
@@ -173,33 +236,67 @@ final class LazyServer implements AutoCloseable {
         try {
             ImageReader.Record r;
             int pid = targets.get(0).imagePid(); // an image of version 1 has no PAGES_OF: one process
-            while (!stopping && (r = reader.next()) != null) {
+            Integer group = null;
+            while (!stopping && (r = reader.next()) != null && !stopping) {
                 if (r.type() == RecordType.PAGES_OF) {
                     pid = new Decoder(r.payload()).i32();
+                    if (streaming()) {
+                        if (group != null) {
+                            pushedTo.put(group, Long.MAX_VALUE);
+                        }
+                        if (pushedTo.putIfAbsent(pid, 0L) != null) {
+                            throw new ImageFormatException("a second group of pages of process " + pid
+                                    + " after the LAZY record, at byte " + r.offset());
+                        }
+                        group = pid;
+                    }
                 } else if (r.type() == RecordType.PAGES) {
                     if (lazyArea.test(pid, r.address())) {
-                        boolean any = false;
-                        for (LazyTarget t : targets) {
-                            if (!t.gone() && t.imagePid() == pid) {
-                                pushRecord(t, r.address(), r.pageCount(), r.pages(), r.offset());
-                                any = true;
-                            }
+                        if (streaming() && Long.compareUnsigned(r.address(), pushedTo.getOrDefault(pid, 0L)) < 0) {
+                            throw new ImageFormatException("PAGES record at byte " + r.offset() + " is out of "
+                                    + "address order after the LAZY record");
+                        }
+                        boolean any = pushToAll(pid, r);
+                        if (streaming()) {
+                            pushedTo.put(pid, r.address() + r.pageCount() * PAGE);
                         }
                         pushedBytes.addAndGet((long) r.pageCount() * PAGE);
                         copiedAt = System.nanoTime();
                         if (pushDelayMillis > 0 && any) {
                             Thread.sleep(pushDelayMillis);
                         }
+                    } else if (streaming()) {
+                        throw new ImageFormatException("PAGES record at byte " + r.offset() + " comes after the "
+                                + "LAZY record but holds memory that is filled before the process runs");
                     }
                     progress.update(reader.offset(), -1);
-                } else if (r.type() != RecordType.INDEX && r.type() != RecordType.END) {
+                } else if (r.type() != RecordType.INDEX && r.type() != RecordType.END
+                        && !(r.type() == RecordType.LAZY && !streaming())) {
                     throw new ImageFormatException("unexpected " + r.type() + " record among pages");
                 }
             }
             pushed = true;
         } catch (Throwable e) {
             fail(e);
+        } finally {
+            synchronized (this) {
+                if (closedByPusher) {
+                    closeAll();
+                }
+            }
         }
+    }
+
+    /** Copies a record into every live process restored from image process {@code pid}; false if there is none. */
+    private boolean pushToAll(int pid, ImageReader.Record r) throws Exception {
+        boolean any = false;
+        for (LazyTarget t : targets) {
+            if (!t.gone() && t.imagePid() == pid) {
+                pushRecord(t, r.address(), r.pageCount(), r.pages(), r.offset());
+                any = true;
+            }
+        }
+        return any;
     }
 
     private void pushRecord(LazyTarget t, long address, int count, ByteBuffer pages, long offset) throws Exception {
@@ -208,20 +305,32 @@ final class LazyServer implements AutoCloseable {
             BitSet won = t.claim(address, count);
             for (int i = won.nextSetBit(0); i >= 0; ) {
                 int end = won.nextClearBit(i);
-                Run run = new Run(t, address + i * PAGE, end - i, offset);
-                ByteBuffer data = pages.duplicate().position((int) (i * PAGE));
-                while (copyRun(run, data) == Copied.RETRY && !t.gone() && !stopping) {
-                    pusherRetry = run;
-                    layout.readLock().unlock();
-                    LockSupport.parkNanos(50_000);
-                    layout.readLock().lock();
-                }
-                pusherRetry = null;
+                pushRun(new Run(t, address + i * PAGE, end - i, offset), address, count, pages);
                 i = end >= count ? -1 : won.nextSetBit(end);
+            }
+            // Forked meanwhile: the child lacks what was claimed here but not copied at the fork.
+            Run owed;
+            while ((owed = owedByPusher.poll()) != null) {
+                pushRun(owed, address, count, pages);
             }
         } finally {
             layout.readLock().unlock();
         }
+    }
+
+    /** Copies a run of the record at {@code address}, waiting out the events that hold it up (under the read lock). */
+    private void pushRun(Run run, long address, int count, ByteBuffer pages) throws SysException {
+        LazyTarget t = run.target();
+        ByteBuffer data = pages.duplicate().position((int) (run.source() - address));
+        while (copyRun(run, data) == Copied.RETRY && !t.gone() && !stopping) {
+            // What a fork now must give the child: this run and every page claimed after it in the record.
+            pusherRetry = new Run(t, run.source(), (int) ((address + count * PAGE - run.source()) / PAGE),
+                    run.offset());
+            layout.readLock().unlock();
+            LockSupport.parkNanos(50_000);
+            layout.readLock().lock();
+        }
+        pusherRetry = null;
     }
 
     // ---------------------------------------------------------------- the fault server
@@ -230,13 +339,13 @@ final class LazyServer implements AutoCloseable {
     }
 
     private void serve() {
-        PageRecords records = this.records.get();
+        PageRecords records = streaming() ? null : this.records.get();
         Deque<Fault> pending = new ArrayDeque<>();
         Deque<Run> owed = new ArrayDeque<>();
         try (Memory msgs = new Memory((long) Userfaultfd.MSG_BYTES * MAX_MSGS)) {
             while (!stopping) {
                 List<LazyTarget> live = targets.stream().filter(t -> !t.gone()).toList();
-                if (live.isEmpty() || (pushed && owed.isEmpty())) {
+                if (live.isEmpty() || (pushed && owed.isEmpty() && pending.isEmpty())) {
                     break;
                 }
                 int[] fds = live.stream().mapToInt(LazyTarget::uffd).toArray();
@@ -304,7 +413,7 @@ final class LazyServer implements AutoCloseable {
                 }
                 for (Run r : unfinished) {
                     if (r.target() == t) {
-                        owed.add(new Run(child, r.source(), r.pages(), r.offset()));
+                        (streaming() ? owedByPusher : owed).add(new Run(child, r.source(), r.pages(), r.offset()));
                     }
                 }
                 targets.add(child);
@@ -328,9 +437,20 @@ final class LazyServer implements AutoCloseable {
         LazyTarget t = f.target();
         long page = f.address() & -PAGE;
         long source = t.source(page);
-        PageIndex.Entry e = source < 0 ? null : index.find(t.imagePid(), source);
+        if (streaming()) {
+            LazyPlan rest = plan;
+            if (rest == null) {
+                return false; // the process does not run yet: the LAZY record is read before it does
+            }
+            if (source >= 0 && rest.holds(t.imagePid(), source) && !pushed
+                    && Long.compareUnsigned(source, pushedTo.getOrDefault(t.imagePid(), 0L)) >= 0) {
+                return false; // still to come: the pusher's copy wakes the thread, or the stream passes it by
+            }
+        }
+        PageIndex.Entry e = source < 0 || streaming() ? null : index.find(t.imagePid(), source);
         if (e == null) {
-            // Not in the image (never populated, or dropped by the program since): zero.
+            // Not in the image (never populated, or dropped by the program since), or copied meanwhile: zero
+            // (EEXIST when copied).
             long r = Userfaultfd.zeroPage(t.uffd(), page, PAGE);
             if (r == -Userfaultfd.EAGAIN) {
                 return false;

@@ -5,6 +5,7 @@ import io.telefork.engine.EngineException.Reason;
 import io.telefork.engine.RestoreOptions;
 import io.telefork.engine.RestoreResult;
 import io.telefork.engine.StepClock;
+import io.telefork.image.Format;
 import io.telefork.image.ImageFormatException;
 import io.telefork.image.ImageTree;
 import io.telefork.image.ImageReader;
@@ -54,9 +55,9 @@ public final class Restorer {
     public RestoredProcess restoreSpawned(ReadableByteChannel in) throws EngineException {
         long started = System.nanoTime();
         StepClock clock = new StepClock("restore");
-        FileChannel file = options.lazy() ? lazyImageFile(in) : null;
+        FileChannel file = options.lazy() ? imageFile(in) : null;
         ImageReader reader = file != null ? openMapped(file) : openImage(in);
-        ImageTree image = readTree(reader);
+        ImageTree image = readTree(reader, file);
         clock.lap("image metadata read");
         Integer[] endedWith = new Integer[1];
         // The reader is closed on the tracer thread once the restore there has ended, even if this thread
@@ -124,9 +125,9 @@ public final class Restorer {
         if (!proc.exists(placeholderPid)) {
             throw new EngineException(Reason.NO_SUCH_PROCESS, "no vessel process with PID " + placeholderPid);
         }
-        FileChannel file = options.lazy() ? lazyImageFile(in) : null;
+        FileChannel file = options.lazy() ? imageFile(in) : null;
         ImageReader reader = file != null ? openMapped(file) : openImage(in);
-        ImageTree image = readTree(reader);
+        ImageTree image = readTree(reader, file);
         int vesselPid;
         try {
             vesselPid = InitVessel.choose(image, placeholderPid, initPid, proc);
@@ -225,18 +226,20 @@ public final class Restorer {
                 copied.compareTo(allIn) < 0 ? copied : allIn, true, null);
     }
 
-    /** A lazy restore fetches pages out of order: it needs the image as a file, not a stream. */
-    private static FileChannel lazyImageFile(ReadableByteChannel in) throws EngineException {
+    /**
+     * The image as a file, whose pages a lazy restore fetches out of order as the process faults on them;
+     * null for a stream (stdin, a pipe, a socket), from which pages are copied in as they arrive.
+     */
+    private static FileChannel imageFile(ReadableByteChannel in) {
         if (in instanceof FileChannel fc) {
             try {
-                fc.size();
+                fc.position(); // a pipe opened by name has a size (0), but no position: lseek fails (ESPIPE)
                 return fc;
             } catch (IOException e) {
-                // not a regular file (a pipe opened by name)
+                // a pipe
             }
         }
-        throw new EngineException(Reason.INCOMPATIBLE, "--lazy needs an image file (its pages are fetched out of "
-                + "order); it cannot restore from stdin or a stream: restore without --lazy");
+        return null;
     }
 
     /**
@@ -295,7 +298,13 @@ public final class Restorer {
         }
     }
 
-    private static ImageTree readTree(ImageReader reader) throws EngineException {
+    private ImageTree readTree(ImageReader reader, FileChannel file) throws EngineException {
+        if (options.lazy() && file == null && reader.version() < Format.FIRST_LAZY_VERSION) {
+            reader.close();
+            throw new EngineException(Reason.INCOMPATIBLE, "--lazy from a stream needs an image of format "
+                    + Format.FIRST_LAZY_VERSION + " or later (this one is " + reader.version() + ", whose pages are "
+                    + "not ordered for it): restore it from a file, or without --lazy");
+        }
         try {
             return ImageTree.read(reader);
         } catch (IOException e) {

@@ -7,9 +7,11 @@ import io.telefork.engine.StepClock;
 import io.telefork.image.Decoder;
 import io.telefork.image.Format;
 import io.telefork.image.ImageDigest;
+import io.telefork.image.ImageFormatException;
 import io.telefork.image.ImageHead;
 import io.telefork.image.ImageReader;
 import io.telefork.image.ImageTree;
+import io.telefork.image.LazyPlan;
 import io.telefork.image.PageIndex;
 import io.telefork.image.PageRecords;
 import io.telefork.image.ProcessTree;
@@ -242,7 +244,9 @@ final class TreeRestore {
             // the whole file verified first, as no corrupt byte may get past the point of no return eagerly.
             lazyRefusal = refused;
             transplants.forEach(Transplant::abandon);
-            ImageDigest.verify(file, ImageDigest.endSha256(file));
+            if (file != null) {
+                ImageDigest.verify(file, ImageDigest.endSha256(file));
+            }
         }
 
         // 5. Memory: each vessel's own replaced by the image's areas.
@@ -276,7 +280,8 @@ final class TreeRestore {
 
     private void prepareLazy() throws Exception {
         if (file == null) {
-            throw new IllegalStateException("a lazy restore reads an image file");
+            prepareLazyFromStream();
+            return;
         }
         StepClock clock = new StepClock("restore --lazy");
         PageIndex index = PageRecords.findIndex(file, reader.offset(), reader.version());
@@ -306,6 +311,57 @@ final class TreeRestore {
                 && byPid.get(pid).lazy(address), options.progress(), LazyServer.pushDelayFromEnvironment());
         lazy.startServing();
         clock.lap("fault server started");
+    }
+
+    /**
+     * From a stream: the pages up to the LAZY record (format 3) go in now, those of the eagerly filled
+     * areas written, those of the lazily filled ones copied through the userfaultfd; the pusher takes the
+     * stream from there once the processes run.
+     */
+    private void prepareLazyFromStream() throws Exception {
+        Map<Integer, Transplant> byPid = new LinkedHashMap<>();
+        transplants.forEach(t -> byPid.put(t.head().process().pid(), t));
+        List<LazyTarget> targets = new ArrayList<>();
+        byPid.forEach((pid, t) -> targets.add(new LazyTarget(t.vessel(), pid, t.lazyUffd(), t.lazyAreas())));
+        lazy = LazyServer.fromStream(targets, (pid, address) -> byPid.containsKey(pid) && byPid.get(pid).lazy(address),
+                options.progress(), LazyServer.pushDelayFromEnvironment());
+        lazy.startServing();
+        Transplant current = transplants.get(0);
+        while (true) {
+            ImageReader.Record r = reader.next();
+            if (r == null || r.type() == RecordType.INDEX || r.type() == RecordType.END) {
+                throw new EngineException(Reason.BAD_IMAGE, "the image has no LAZY record before its end, at byte "
+                        + (r == null ? reader.offset() : r.offset()));
+            }
+            if (r.type() == RecordType.LAZY) {
+                lazy.expect(LazyPlan.decode(r.payload()));
+                lazy.startPushing(reader);
+                return;
+            }
+            current = pagesOf(r, current);
+            if (r.type() == RecordType.PAGES) {
+                if (current.lazy(r.address())) {
+                    lazy.pushNow(current.head().process().pid(), r);
+                } else {
+                    current.fill(r);
+                }
+                options.progress().update(reader.offset(), -1);
+            }
+        }
+    }
+
+    /** The transplant the pages that follow go to: another after a PAGES_OF record, else {@code current}. */
+    private Transplant pagesOf(ImageReader.Record r, Transplant current) throws EngineException, ImageFormatException {
+        if (r.type() == RecordType.PAGES_OF) {
+            int pid = new Decoder(r.payload()).i32();
+            return transplants.stream().filter(t -> t.head().process().pid() == pid).findFirst()
+                    .orElseThrow(() -> new EngineException(Reason.BAD_IMAGE, "pages of process " + pid
+                            + ", which the image does not hold, at byte " + r.offset()));
+        }
+        if (r.type() != RecordType.PAGES) {
+            throw new EngineException(Reason.BAD_IMAGE, "unexpected " + r.type() + " record among pages");
+        }
+        return current;
     }
 
     /** Whether the processes run before their private anonymous memory is in. */
@@ -549,16 +605,13 @@ final class TreeRestore {
             if (r == null) {
                 return;
             }
-            if (r.type() == RecordType.PAGES_OF) {
-                int pid = new Decoder(r.payload()).i32();
-                current = transplants.stream().filter(t -> t.head().process().pid() == pid).findFirst()
-                        .orElseThrow(() -> new EngineException(Reason.BAD_IMAGE, "pages of process " + pid
-                                + ", which the image does not hold, at byte " + r.offset()));
-            } else if (r.type() == RecordType.PAGES) {
+            if (r.type() == RecordType.INDEX || r.type() == RecordType.END || r.type() == RecordType.LAZY) {
+                continue;
+            }
+            current = pagesOf(r, current);
+            if (r.type() == RecordType.PAGES) {
                 current.fill(r);
                 options.progress().update(reader.offset(), -1);
-            } else if (r.type() != RecordType.INDEX && r.type() != RecordType.END) {
-                throw new EngineException(Reason.BAD_IMAGE, "unexpected " + r.type() + " record among pages");
             }
         }
     }

@@ -106,13 +106,6 @@ class LazyRestoreIT {
         assertThat(restore.lines()).doesNotContain("PASS");
     }
 
-    @Test
-    void refusesAStream() {
-        Harness.Result r = h.run("restore", "--lazy", "-");
-        r.assertFailedWith(8);
-        assertThat(r.stderr()).contains("--lazy needs an image file");
-    }
-
     private Path dumped(String program, String[] args, String... dumpOptions) {
         Harness.Proc original = h.startProgram(program, java.util.List.of(args), Map.of("TF_EXPECT_RESTORE", "1"));
         Path image = tmp.resolve(program + ".img");

@@ -67,8 +67,13 @@ class SendServeIT {
     }
 
     private Harness.Proc startServe(int port) {
-        Harness.Proc serve = h.start("telefork serve",
-                Harness.cli("serve", "--listen", "127.0.0.1:" + port, "--once"));
+        return startServe(port, Map.of());
+    }
+
+    private Harness.Proc startServe(int port, Map<String, String> env, String... options) {
+        List<String> args = new ArrayList<>(List.of("serve", "--listen", "127.0.0.1:" + port, "--once"));
+        args.addAll(List.of(options));
+        Harness.Proc serve = h.start("telefork serve", Harness.cli(args.toArray(String[]::new)), env);
         await("serve listens on port " + port).atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50))
                 .until(() -> {
                     if (!serve.process.isAlive()) {
@@ -91,6 +96,54 @@ class SendServeIT {
         original.awaitDeath(Duration.ofSeconds(10), "send without --leave-running kills the process");
 
         serve.goAndExpectPass();
+    }
+
+    /**
+     * serve --lazy: the copy runs while the rest of its memory streams in; the sender's original stays
+     * frozen until the server says every page is in, and only then dies.
+     */
+    @Test
+    void sentProcessIsRestoredLazily() throws IOException {
+        int port = freePort();
+        Harness.Proc serve = startServe(port, Map.of(), "--lazy", "-v");
+        Harness.Proc original = h.startProgram("mem_pattern", List.of("256"), Map.of("TF_EXPECT_RESTORE", "1"));
+
+        Harness.Result send = h.run("send", Long.toString(original.pid()), "127.0.0.1:" + port);
+        assertThat(send.code()).as("exit status of send\nstderr: %s\nserve: %s", send.stderr(), serve.describe())
+                .isZero();
+        original.awaitDeath(Duration.ofSeconds(10), "send without --leave-running kills the process");
+        serve.goAndExpectPass();
+    }
+
+    /**
+     * The server dies while its lazy copy runs (and dies with it): the sender cannot know that, so it
+     * leaves its original stopped and says so; resumed, the original carries on as if never dumped.
+     */
+    @Test
+    void serverKilledDuringTheLazyPhaseLeavesTheOriginalStopped() throws IOException {
+        int port = freePort();
+        Harness.Proc serve = startServe(port, Map.of("TELEFORK_TEST_LAZY_PUSH_DELAY_MS", "50"), "--lazy");
+        Harness.Proc original = h.startProgram("mem_pattern", List.of("128"), Map.of("TF_EXPECT_RESTORE", "1"));
+
+        Harness.Proc send = h.start("telefork send",
+                Harness.cli("send", Long.toString(original.pid()), "127.0.0.1:" + port));
+        send.closeStdin();
+        long[] copy = new long[1];
+        await("the copy runs under serve").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(20))
+                .until(() -> {
+                    copy[0] = serve.process.children().mapToLong(ProcessHandle::pid).findFirst().orElse(0);
+                    return copy[0] != 0 && Harness.status(copy[0], "Name").filter("mem_pattern"::equals).isPresent();
+                });
+        Harness.signal(serve.pid(), "KILL");
+        int code = send.waitFor(Harness.CLI_TIMEOUT);
+        assertThat(code).as("exit status of send\n%s", send.describe()).isEqualTo(10);
+        assertThat(send.stderr()).contains("left stopped");
+        await("the copy " + copy[0] + " dies with serve").atMost(Duration.ofSeconds(10))
+                .pollInterval(Duration.ofMillis(20)).until(() -> !Harness.alive(copy[0]));
+        assertThat(Harness.status(original.pid(), "State")).as("the original after send failed")
+                .hasValueSatisfying(s -> assertThat(s).startsWith("T"));
+        Harness.signal(original.pid(), "CONT");
+        original.goAndExpectPass();
     }
 
     @Test
