@@ -4,6 +4,8 @@
  * wait in pause(), prints READY and waits in pause() until killed.
  * With "write", the main thread instead writes one word of every page, pass after pass, and prints
  * "pass START_NS END_NS" (CLOCK_REALTIME) after each: what the process pays while a twin lives.
+ * With "tick", it counts in the first word of its memory and prints "tick NS COUNT" (CLOCK_REALTIME)
+ * every millisecond: the longest gap between two ticks is the downtime of a migration.
  * HOLDER_THP=1 in the environment asks for transparent huge pages (MADV_HUGEPAGE) before the fill.
  * Compiled by bench/run.sh and bench/freeze.sh.
  */
@@ -66,6 +68,17 @@ int main(int argc, char **argv)
 			clock_gettime(CLOCK_REALTIME, &b);
 			printf("pass %lld %lld\n", (long long)a.tv_sec * 1000000000LL + a.tv_nsec,
 			       (long long)b.tv_sec * 1000000000LL + b.tv_nsec);
+		}
+	}
+	if (argc > 3 && strcmp(argv[3], "tick") == 0) {
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		for (;;) {
+			struct timespec t, ms = {0, 1000000};
+			p[0]++;
+			clock_gettime(CLOCK_REALTIME, &t);
+			printf("tick %lld %llu\n", (long long)t.tv_sec * 1000000000LL + t.tv_nsec,
+			       (unsigned long long)p[0]);
+			nanosleep(&ms, NULL);
 		}
 	}
 	for (;;)

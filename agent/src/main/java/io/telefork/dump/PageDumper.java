@@ -26,6 +26,8 @@ final class PageDumper {
     private final ProcFs proc;
     private final int pid;
     private List<MemoryArea> areas = List.of();
+    /** Pages written by {@link #dumpFirstTouched}, which no later plan includes. */
+    private final java.util.TreeSet<Long> firstTouched = new java.util.TreeSet<>();
     private long[][] maps;
     private final ImageWriter writer;
     private final Progress progress;
@@ -75,6 +77,9 @@ final class PageDumper {
             MemoryArea a = areas.get(i);
             if (stores(a) && which.test(a)) {
                 maps[i] = proc.pagemap(from, a.start(), a.end());
+                for (long page : firstTouched.subSet(a.start(), a.end())) {
+                    maps[i][(int) ((page - a.start()) / PAGE)] = 0; // written already
+                }
                 if (a.kind() == MemoryArea.Kind.SHARED_ANONYMOUS && a.file().ino() != 0) {
                     for (int k = 0; k < maps[i].length; k++) {
                         if (wanted(a, maps[i][k]) && !sharedPages.claim(a, k)) {
@@ -105,8 +110,7 @@ final class PageDumper {
     /**
      * Writes the populated pages at {@code addresses} that lie in lazily filled areas, zero or not: the
      * pages a restored process touches as it starts (its threads' TLS and rseq areas), which a lazy restore
-     * from a stream writes before the process runs. They are written again with their areas later, and
-     * that copy is skipped.
+     * from a stream writes before the process runs. Their areas, planned after this, leave them out.
      */
     long dumpFirstTouched(MemorySource memory, List<MemoryArea> all, int from, java.util.Collection<Long> addresses)
             throws IOException {
@@ -114,10 +118,16 @@ final class PageDumper {
         for (long address : addresses) {
             pages.add(address & -PAGE);
         }
+        pages.removeAll(firstTouched);
         long stored = 0;
         for (long page : pages) {
-            MemoryArea a = all.stream().filter(x -> x.contains(page)).findFirst().orElse(null);
-            if (a == null || !a.filledLazily() || (a.prot() & MemoryArea.PROT_READ) == 0
+            int i = 0;
+            while (i < all.size() && !all.get(i).contains(page)) {
+                i++;
+            }
+            MemoryArea a = i < all.size() ? all.get(i) : null;
+            boolean planned = maps != null && i < maps.length && maps[i] != null; // written in the freeze
+            if (a == null || planned || !a.filledLazily() || (a.prot() & MemoryArea.PROT_READ) == 0
                     || !wanted(a, proc.pagemap(from, page, page + PAGE)[0])) {
                 continue;
             }
@@ -125,6 +135,7 @@ final class PageDumper {
             try {
                 memory.read(page, lease.buffer(), PAGE, true);
                 writer.writePages(page, lease, 0, PAGE);
+                firstTouched.add(page);
                 stored += PAGE;
             } finally {
                 lease.release();

@@ -28,6 +28,36 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class ImageFormatTest {
+
+    @Test
+    void lazyPlanRoundTripsAndAnswersByProcessAndAddress() throws Exception {
+        LazyPlan plan = new LazyPlan(List.of(new LazyPlan.Run(7, 0x10000, 4), new LazyPlan.Run(7, 0x20000, 1),
+                new LazyPlan.Run(9, 0x10000, 2)));
+        LazyPlan back = LazyPlan.decode(plan.encode());
+        assertThat(back.runs()).isEqualTo(plan.runs());
+        assertThat(back.holds(7, 0x10000)).isTrue();
+        assertThat(back.holds(7, 0x13000)).isTrue();
+        assertThat(back.holds(7, 0x14000)).isFalse();
+        assertThat(back.holds(7, 0x20000)).isTrue();
+        assertThat(back.holds(7, 0x21000)).isFalse();
+        assertThat(back.holds(8, 0x10000)).isFalse();
+        assertThat(back.holds(9, 0x11000)).isTrue();
+        assertThat(back.holds(9, 0x12000)).isFalse();
+        assertThat(back.pageBytes()).isEqualTo(7L * PAGE);
+    }
+
+    @Test
+    void lazyPlanRefusesOverlappingOrUnsortedRuns() {
+        byte[] overlapping = new LazyPlan(List.of(new LazyPlan.Run(7, 0x10000, 4), new LazyPlan.Run(7, 0x12000, 1)))
+                .encode();
+        byte[] unsorted = new LazyPlan(List.of(new LazyPlan.Run(9, 0x10000, 1), new LazyPlan.Run(7, 0x20000, 1)))
+                .encode();
+        assertThatThrownBy(() -> LazyPlan.decode(overlapping)).isInstanceOf(ImageFormatException.class)
+                .hasMessageContaining("out of order");
+        assertThatThrownBy(() -> LazyPlan.decode(unsorted)).isInstanceOf(ImageFormatException.class)
+                .hasMessageContaining("out of order");
+    }
+
     private static final int PAGE = Format.PAGE_SIZE;
 
     @TempDir

@@ -104,6 +104,27 @@ class LazyStreamIT {
         assertThat(restore.lines()).doesNotContain("PASS");
     }
 
+    /** An image of format 2 has no LAZY record: from a stream it is refused before anything is built. */
+    @Test
+    void refusesAnImageOfFormat2() throws Exception {
+        Path image = dumped("mem_pattern", new String[] {"16"});
+        byte[] bytes = Files.readAllBytes(image);
+        ByteBuffer header = ByteBuffer.wrap(bytes);
+        assertThat(header.getShort(8)).as("format version").isEqualTo((short) 3);
+        header.putShort(8, (short) 2);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(bytes, 0, 20);
+        header.putInt(20, (int) crc.getValue());
+        Path old = tmp.resolve("format2.img");
+        Files.write(old, bytes);
+        Path pipe = fifo("image");
+        Harness.Proc restore = h.restore(pipe, "--lazy");
+        feed(old, pipe, Long.MAX_VALUE);
+        int code = restore.waitFor(Harness.CLI_TIMEOUT);
+        assertThat(code).as("exit status; stderr: %s", restore.stderr()).isEqualTo(8);
+        assertThat(restore.stderr()).contains("needs an image of format 3 or later (this one is 2");
+    }
+
     private Path dumped(String program, String[] args, String... dumpOptions) {
         Harness.Proc original = h.startProgram(program, java.util.List.of(args), Map.of("TF_EXPECT_RESTORE", "1"));
         Path image = tmp.resolve(program + ".img");
