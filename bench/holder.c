@@ -72,6 +72,7 @@ int main(int argc, char **argv)
 	}
 	if (argc > 3 && strcmp(argv[3], "tick") == 0) {
 		setvbuf(stdout, NULL, _IOLBF, 0);
+		p[0] = 0;
 		for (;;) {
 			struct timespec t, ms = {0, 1000000};
 			p[0]++;

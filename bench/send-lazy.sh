@@ -85,7 +85,7 @@ run_once() {
     local gap
     gap=$(awk '$1 == "tick" { if (n && $3 != last + 1) bad = 1; if (n && $2 - t > max) max = $2 - t; t = $2; last = $3; n++ }
                END { if (bad || n < 100) print "bad"; else printf "%.1f", max / 1e6 }' "$ticks")
-    [[ $gap != bad ]] || { echo "bench: the counter did not go on where it was (or too few ticks)" >&2; exit 1; }
+    [[ $gap != bad ]] || { echo "bench: the counter did not go on where it was (or too few ticks): $ticks" >&2; cp "$ticks" /tmp/send-lazy-ticks.txt; exit 1; }
     downtime+=("$gap")
     local v
     v=$(engine_ms "$WORK/send.err" frozen); [[ -n $v ]] && frozen+=("$v")

@@ -407,10 +407,6 @@ public final class Dumper {
                 throws Exception {
             writer.beginPagesOf(nsIds.id(c.process().pid()));
             pages.plan(c.areas(), which, from);
-            return dumpPlanned(pages, which, from);
-        }
-
-        private long dumpPlanned(PageDumper pages, Predicate<MemoryArea> which, int from) throws Exception {
             try (ProcessMemory memory = new ProcessMemory(from, proc.dir(from))) {
                 return pages.dump(memory, which);
             }
@@ -418,8 +414,10 @@ public final class Dumper {
 
         /**
          * The pages of the lazily filled areas not written yet, every process's, after the LAZY record that
-         * lists them: each process's in one PAGES_OF group, in address order, as a restore from the stream
-         * relies on to know when a page of the list is not coming (it was all zero).
+         * lists them in the order they come: each process's in one PAGES_OF group, its smallest areas first
+         * (libc's own data, TLS: what a program touches as it runs on, before its big arrays), each area in
+         * address order, as a restore from the stream relies on to know when a listed page is not coming
+         * (it was all zero).
          */
         private long dumpLazyAreas(List<FrozenProcess.Captured> captured, List<PageDumper> dumpers, boolean withTwins)
                 throws Exception {
@@ -432,32 +430,35 @@ public final class Dumper {
                 which.add(lazy);
                 dumpers.get(i).plan(c.areas(), lazy, source(c));
                 int id = nsIds.id(c.process().pid());
-                for (long[] r : dumpers.get(i).planned(lazy)) {
+                for (long[] r : dumpers.get(i).planned(lazy, true)) {
                     runs.add(new LazyPlan.Run(id, r[0], (int) r[1]));
                 }
             }
-            runs.sort((a, b) -> a.pid() != b.pid() ? Integer.compare(a.pid(), b.pid())
-                    : Long.compareUnsigned(a.address(), b.address()));
             writer.writeRecord(RecordType.LAZY, new LazyPlan(runs).encode());
             long bytes = 0;
             for (int i = 0; i < captured.size(); i++) {
                 FrozenProcess.Captured c = captured.get(i);
                 writer.beginPagesOf(nsIds.id(c.process().pid()));
-                bytes += dumpPlanned(dumpers.get(i), which.get(i), source(c));
+                try (ProcessMemory memory = new ProcessMemory(source(c), proc.dir(source(c)))) {
+                    bytes += dumpers.get(i).dump(memory, which.get(i), true);
+                }
             }
             return bytes;
         }
 
         /**
          * Before the LAZY record, so that a restore from the stream has them before the process runs: the
-         * lazily filled pages its threads touch first (the TLS block at fs_base, the rseq area, which the
-         * restore's own rseq registration writes). A fault on any other page that is still to come waits
-         * for it.
+         * lazily filled pages its threads touch first (their TLS around fs_base, the top of a thread's stack,
+         * the rseq area, which the restore's own rseq registration writes). A fault on any other page that
+         * is still to come waits for it.
          */
         private long dumpFirstTouched(FrozenProcess.Captured c, PageDumper pages) throws Exception {
             List<Long> addresses = new ArrayList<>();
             for (ThreadState t : c.threads()) {
-                addresses.add(t.regs()[Regs.FS_BASE]);
+                // x86-64 TLS: the thread's struct at fs_base, its static TLS blocks (errno...) just below it.
+                around(addresses, t.regs()[Regs.FS_BASE], 4, 2);
+                // A thread's stack is private anonymous memory (the main thread's excepted): its top frames.
+                around(addresses, t.regs()[Regs.RSP], 2, 4);
                 if (t.rseq()[0] != 0) {
                     addresses.add(t.rseq()[0]);
                 }
@@ -466,6 +467,16 @@ public final class Dumper {
             int from = source(c);
             try (ProcessMemory memory = new ProcessMemory(from, proc.dir(from))) {
                 return pages.dumpFirstTouched(memory, c.areas(), from, addresses);
+            }
+        }
+
+        /** The {@code below} pages before the page of {@code address}, it, and the {@code above - 1} after it. */
+        private static void around(List<Long> addresses, long address, int below, int above) {
+            if (address == 0) {
+                return;
+            }
+            for (int k = -below; k < above; k++) {
+                addresses.add(address + (long) k * Sys.PAGE);
             }
         }
 

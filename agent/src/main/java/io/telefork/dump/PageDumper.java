@@ -98,13 +98,28 @@ final class PageDumper {
 
     /** Writes the planned pages of the areas {@code which} selects, read from {@code memory}. */
     long dump(MemorySource memory, Predicate<MemoryArea> which) throws IOException {
+        return dump(memory, which, false);
+    }
+
+    /** As {@link #dump(MemorySource, Predicate)}; {@code smallFirst}: the areas by size, smallest first. */
+    long dump(MemorySource memory, Predicate<MemoryArea> which, boolean smallFirst) throws IOException {
         long stored = 0;
-        for (int i = 0; i < areas.size(); i++) {
+        for (int i : order(smallFirst)) {
             if (maps[i] != null && which.test(areas.get(i))) {
                 stored += dumpArea(memory, areas.get(i), maps[i]);
             }
         }
         return stored;
+    }
+
+    /** Area indexes in address order, or by size (then address). */
+    private int[] order(boolean smallFirst) {
+        java.util.stream.IntStream all = java.util.stream.IntStream.range(0, areas.size());
+        if (!smallFirst) {
+            return all.toArray();
+        }
+        return all.boxed().sorted(java.util.Comparator.comparingLong((Integer i) -> areas.get(i).length())
+                .thenComparingInt(i -> i)).mapToInt(Integer::intValue).toArray();
     }
 
     /**
@@ -145,12 +160,12 @@ final class PageDumper {
     }
 
     /**
-     * The runs of pages planned for the areas {@code which} selects, as {address, pages} pairs in address
-     * order: what {@link #dump} of them may write (it leaves out pages that turn out all zero).
+     * The runs of pages planned for the areas {@code which} selects, as {address, pages} pairs in the order
+     * {@link #dump(MemorySource, Predicate, boolean)} writes them (it leaves out pages that turn out all zero).
      */
-    List<long[]> planned(Predicate<MemoryArea> which) {
+    List<long[]> planned(Predicate<MemoryArea> which, boolean smallFirst) {
         List<long[]> runs = new java.util.ArrayList<>();
-        for (int i = 0; i < areas.size(); i++) {
+        for (int i : order(smallFirst)) {
             MemoryArea a = areas.get(i);
             long[] map = maps[i];
             if (map == null || !which.test(a)) {

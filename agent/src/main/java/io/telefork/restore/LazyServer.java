@@ -42,7 +42,7 @@ import java.util.function.Supplier;
  *
  * <p>From a stream (no file to fetch pages from out of order) only the pusher copies: the fault server
  * answers a fault on a page that the image's LAZY record does not list, or that the stream has gone past
- * without (the pages of each process come in address order), with a zero page, and leaves any other
+ * without (the pages come in the order of the record's runs), with a zero page, and leaves any other
  * fault waiting until the pusher has copied its page.
  *
  * <p>Ordering with the kernel: while an event is queued, UFFDIO_COPY fails with EAGAIN (mmap_changing),
@@ -69,8 +69,18 @@ final class LazyServer implements AutoCloseable {
     private final PageIndex index;
     /** From a stream: the pages still to come, once the LAZY record is read. */
     private volatile LazyPlan plan;
-    /** From a stream: image process -> the end of the last record pushed (Long.MAX_VALUE: all its pages are in). */
-    private final Map<Integer, Long> pushedTo = new ConcurrentHashMap<>();
+    /** From a stream: where the pusher is in the LAZY record's runs of an image process. */
+    private record Position(int run, long end) {
+        static final Position START = new Position(-1, 0);
+        static final Position DONE = new Position(Integer.MAX_VALUE, 0);
+
+        /** Whether the stream has gone past the page at {@code address} of run {@code r}. */
+        boolean past(int r, long address) {
+            return run > r || (run == r && Long.compareUnsigned(address, end) < 0);
+        }
+    }
+
+    private final Map<Integer, Position> pushedTo = new ConcurrentHashMap<>();
     /** From a stream: runs claimed for a child forked while the pusher copied them, which the pusher copies. */
     private final Queue<Run> owedByPusher = new ConcurrentLinkedQueue<>();
     private final BiPredicate<Integer, Long> lazyArea;
@@ -242,9 +252,9 @@ final class LazyServer implements AutoCloseable {
                     pid = new Decoder(r.payload()).i32();
                     if (streaming()) {
                         if (group != null) {
-                            pushedTo.put(group, Long.MAX_VALUE);
+                            pushedTo.put(group, Position.DONE);
                         }
-                        if (pushedTo.putIfAbsent(pid, 0L) != null) {
+                        if (pushedTo.putIfAbsent(pid, Position.START) != null) {
                             throw new ImageFormatException("a second group of pages of process " + pid
                                     + " after the LAZY record, at byte " + r.offset());
                         }
@@ -252,13 +262,10 @@ final class LazyServer implements AutoCloseable {
                     }
                 } else if (r.type() == RecordType.PAGES) {
                     if (lazyArea.test(pid, r.address())) {
-                        if (streaming() && Long.compareUnsigned(r.address(), pushedTo.getOrDefault(pid, 0L)) < 0) {
-                            throw new ImageFormatException("PAGES record at byte " + r.offset() + " is out of "
-                                    + "address order after the LAZY record");
-                        }
+                        Position next = streaming() ? advance(pid, r) : null;
                         boolean any = pushToAll(pid, r);
-                        if (streaming()) {
-                            pushedTo.put(pid, r.address() + r.pageCount() * PAGE);
+                        if (next != null) {
+                            pushedTo.put(pid, next);
                         }
                         pushedBytes.addAndGet((long) r.pageCount() * PAGE);
                         copiedAt = System.nanoTime();
@@ -285,6 +292,22 @@ final class LazyServer implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * From a stream: where the pusher is once it has copied record {@code r}, which must lie in a run of the
+     * LAZY record that does not come before the last one's (and within the same run, after it).
+     */
+    private Position advance(int pid, ImageReader.Record r) throws ImageFormatException {
+        LazyPlan rest = plan;
+        int run = rest.runOf(pid, r.address());
+        long end = r.address() + r.pageCount() * PAGE;
+        Position at = pushedTo.getOrDefault(pid, Position.START);
+        if (run < 0 || rest.runOf(pid, end - PAGE) != run || at.past(run, r.address())) {
+            throw new ImageFormatException("PAGES record at byte " + r.offset() + " is not where the LAZY record "
+                    + "says the pages come");
+        }
+        return new Position(run, end);
     }
 
     /** Copies a record into every live process restored from image process {@code pid}; false if there is none. */
@@ -442,8 +465,8 @@ final class LazyServer implements AutoCloseable {
             if (rest == null) {
                 return false; // the process does not run yet: the LAZY record is read before it does
             }
-            if (source >= 0 && rest.holds(t.imagePid(), source) && !pushed
-                    && Long.compareUnsigned(source, pushedTo.getOrDefault(t.imagePid(), 0L)) >= 0) {
+            int run = source < 0 ? -1 : rest.runOf(t.imagePid(), source);
+            if (run >= 0 && !pushed && !pushedTo.getOrDefault(t.imagePid(), Position.START).past(run, source)) {
                 return false; // still to come: the pusher's copy wakes the thread, or the stream passes it by
             }
         }

@@ -47,15 +47,21 @@ class ImageFormatTest {
     }
 
     @Test
-    void lazyPlanRefusesOverlappingOrUnsortedRuns() {
-        byte[] overlapping = new LazyPlan(List.of(new LazyPlan.Run(7, 0x10000, 4), new LazyPlan.Run(7, 0x12000, 1)))
-                .encode();
-        byte[] unsorted = new LazyPlan(List.of(new LazyPlan.Run(9, 0x10000, 1), new LazyPlan.Run(7, 0x20000, 1)))
-                .encode();
+    void lazyPlanRefusesOverlappingRunsAndSplitProcesses() throws Exception {
+        byte[] overlapping = new LazyPlan(List.of(new LazyPlan.Run(7, 0x20000, 4), new LazyPlan.Run(7, 0x10000, 1),
+                new LazyPlan.Run(7, 0x22000, 1))).encode();
+        byte[] split = new LazyPlan(List.of(new LazyPlan.Run(7, 0x10000, 1), new LazyPlan.Run(9, 0x20000, 1),
+                new LazyPlan.Run(7, 0x30000, 1))).encode();
         assertThatThrownBy(() -> LazyPlan.decode(overlapping)).isInstanceOf(ImageFormatException.class)
-                .hasMessageContaining("out of order");
-        assertThatThrownBy(() -> LazyPlan.decode(unsorted)).isInstanceOf(ImageFormatException.class)
-                .hasMessageContaining("out of order");
+                .hasMessageContaining("overlap");
+        assertThatThrownBy(() -> LazyPlan.decode(split)).isInstanceOf(ImageFormatException.class)
+                .hasMessageContaining("do not come together");
+        // The order of the stream, not of addresses: a small area after a big one is fine.
+        LazyPlan plan = LazyPlan.decode(new LazyPlan(List.of(new LazyPlan.Run(7, 0x7f0000000000L, 2),
+                new LazyPlan.Run(7, 0x10000, 1))).encode());
+        assertThat(plan.runOf(7, 0x10000)).isEqualTo(1);
+        assertThat(plan.runOf(7, 0x7f0000001000L)).isZero();
+        assertThat(plan.runOf(7, 0x11000)).isEqualTo(-1);
     }
 
     private static final int PAGE = Format.PAGE_SIZE;
