@@ -63,7 +63,7 @@ final class ImageStore {
 
         private Writing(Path target) throws IOException {
             this.target = target;
-            this.temp = target.resolveSibling("." + target.getFileName() + ".partial");
+            this.temp = partial(target);
             Files.deleteIfExists(temp);
             this.channel = FileChannel.open(temp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE),
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
@@ -124,9 +124,14 @@ final class ImageStore {
         for (ImageStorage where : sharedDir.isPresent() ? ImageStorage.values() : new ImageStorage[] {ImageStorage.NodeLocal}) {
             Path file = path(where, fileName);
             any |= Files.deleteIfExists(file);
-            any |= Files.deleteIfExists(file.resolveSibling("." + file.getFileName() + ".partial"));
+            any |= Files.deleteIfExists(partial(file));
         }
         return any;
+    }
+
+    /** Where the file that becomes {@code target} is written until it is complete (".NAME.partial"). */
+    static Path partial(Path target) {
+        return target.resolveSibling("." + target.getFileName() + ".partial");
     }
 
     private static void move(Path from, Path to) throws IOException {

@@ -10,7 +10,9 @@ import io.telefork.api.v1alpha1.ImageStorage;
 import io.telefork.api.v1alpha1.NodeOperation;
 import io.telefork.api.v1alpha1.NodeOperationSpec;
 import io.telefork.api.v1alpha1.NodeOperationStatus;
+import io.telefork.api.v1alpha1.ProcessIdentity;
 import io.telefork.api.v1alpha1.Reason;
+import io.telefork.engine.Commit;
 import io.telefork.engine.DumpOptions;
 import io.telefork.engine.DumpResult;
 import io.telefork.engine.EngineException;
@@ -19,13 +21,17 @@ import io.telefork.engine.RestoreResult;
 import io.telefork.engine.StepClock;
 import io.telefork.image.Compression;
 import io.telefork.image.ImageDigest;
+import io.telefork.image.Credentials;
 import io.telefork.image.ImageFormatException;
+import io.telefork.image.ImageReader;
+import io.telefork.image.ImageTree;
 import io.telefork.sys.Kernel;
 import io.telefork.sys.Sys;
 import io.telefork.sys.SysException;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -120,7 +126,10 @@ final class NodeSteps {
         long written;
         try (ImageStore.Writing w = images.create(storage, fileName)) {
             try {
-                result = engine.dump(main.pid(), w.channel(), options);
+                // Post-copy, a restore may run the process from what is written before the dump ends: should
+                // the dump fail, the process stays stopped until that copy is known to be dead.
+                boolean postCopy = Boolean.TRUE.equals(spec.getPostCopy());
+                result = engine.dump(main.pid(), w.channel(), options, postCopy ? FOLLOWED : Commit.NONE);
             } catch (EngineException e) {
                 throw StepFailure.from(e);
             }
@@ -224,14 +233,34 @@ final class NodeSteps {
      * 1 pod check, 2 the image is here and hashes right, 3 the placeholder, 4 privileges and memory,
      * 5 transplant, 6 confirm the takeover.
      */
+    /** The commit of a post-copy dump, whose image a restore reads as it is written. */
+    private static final Commit FOLLOWED = new Commit() {
+        @Override
+        public void confirm() {
+        }
+
+        @Override
+        public boolean copyMayRun() {
+            return true;
+        }
+    };
+
+    /** How long a post-copy restore waits for the dump to create the image, and for it to grow. */
+    static final Duration POST_COPY_APPEAR = Duration.ofSeconds(60);
+    static final Duration POST_COPY_STALL = Duration.ofSeconds(30);
+
     private void restore(NodeOperation op, String fileName, NodeOperationStatus out) throws StepFailure, IOException {
         NodeOperationSpec spec = op.getSpec();
         StepClock clock = new StepClock("agent restore " + op.getMetadata().getName());
         Instant stepStart = Instant.now();
         checkPod(op);
         ImageLocation image = spec.getImage();
-        if (image == null || image.getSha256() == null) {
+        boolean postCopy = Boolean.TRUE.equals(spec.getPostCopy());
+        if (image == null || (image.getSha256() == null && !postCopy)) {
             throw new StepFailure(Reason.InvalidSpec, "the operation names no image digest");
+        }
+        if (postCopy && (image.getStorage() != ImageStorage.Shared || !Boolean.TRUE.equals(spec.getLazy()))) {
+            throw new StepFailure(Reason.InvalidSpec, "postCopy needs a lazy restore of an image in Shared storage");
         }
         ImageStorage storage = image.getStorage() == null ? ImageStorage.NodeLocal : image.getStorage();
         if (storage == ImageStorage.NodeLocal && !nodeName.equals(image.getNode())) {
@@ -241,28 +270,32 @@ final class NodeSteps {
             throw new StepFailure(Reason.ImageNotReachable, "no shared volume is mounted on node " + nodeName);
         }
         Path file = images.path(storage, fileName);
-        if (!Files.isRegularFile(file)) {
+        if (!postCopy && !Files.isRegularFile(file)) {
             throw new StepFailure(Reason.ImageNotReachable, "image " + fileName + " is not in " + storage + " storage on " + nodeName);
         }
         boolean lazy = Boolean.TRUE.equals(spec.getLazy());
         // Lazily, the engine verifies every byte against the END record's SHA-256 while the process runs, and
         // kills it on a mismatch (a migration's source is still there to resume): here, only that the file is that
         // image. Eagerly, all of it before the engine reads a byte: a corrupt image must not get past the point of
-        // no return.
-        verify(file, image.getSha256(), !lazy);
-        clock.lap(lazy ? "pod check, image's END record" : "pod check, image digest");
+        // no return. Post-copy, the file is still being written: the engine checks its END record when it gets
+        // there, and the file's name (the checkpoint's UID) says whose image it is.
+        if (!postCopy) {
+            verify(file, image.getSha256(), !lazy);
+        }
+        clock.lap(postCopy ? "pod check" : lazy ? "pod check, image's END record" : "pod check, image digest");
 
         ProcessInfo vessel = awaitPlaceholder(spec.getContainerID());
         // The placeholder's parent when it is the container's main process (the operator's waiting shell):
         // a tree whose first process was its container's main process goes there, with its PID.
         ProcessInfo init = containers.main(spec.getContainerID()).filter(m -> m.pid() == vessel.ppid()).orElse(null);
-        Preflight.privileges(spec.getProcess(), vessel);
+        // Post-copy, the checkpoint has not recorded the process's credentials yet: the image has, first thing.
+        Preflight.privileges(postCopy ? identityInImage(file) : spec.getProcess(), vessel);
         List<String> cgroupsBefore = containers.cgroups(vessel.pid());
         preflight.memory(spec.getMemoryBytes() == null ? 0 : spec.getMemoryBytes(), cgroupsBefore);
         clock.lap("placeholder, preflight");
 
         RestoreResult result;
-        try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+        try (ReadableByteChannel in = postCopy ? growing(file) : FileChannel.open(file, StandardOpenOption.READ)) {
             Instant engineStart = Instant.now();
             result = engine.restoreInto(vessel.pid(), init == null ? 0 : init.pid(), in,
                     new RestoreOptions(Boolean.TRUE.equals(spec.getAllowChangedFiles()), null, null, false, lazy));
@@ -287,7 +320,39 @@ final class NodeSteps {
                 + (result.lazy() ? " lazily: running after " + result.total().toMillis() + " ms, every page in after "
                         + result.allIn().toMillis() + " ms" : "")
                 + (result.lazyRefusal() != null ? " eagerly, as it could not be lazily: " + result.lazyRefusal() : ""));
-        metrics.imageBytes("restore", Files.size(file));
+        if (Files.isRegularFile(file)) {
+            metrics.imageBytes("restore", Files.size(file));
+        }
+    }
+
+    /** The credentials of the image's first process, read from the image as soon as its metadata is written. */
+    private static ProcessIdentity identityInImage(Path file) throws StepFailure, IOException {
+        try (ReadableByteChannel in = growing(file); ImageReader reader = new ImageReader(in)) {
+            io.telefork.image.ProcessInfo p = ImageTree.read(reader).root().process();
+            Credentials c = p.credentials();
+            ProcessIdentity id = new ProcessIdentity();
+            id.setComm(p.comm());
+            id.setUid(c.uids()[1]);
+            id.setGid(c.gids()[1]);
+            id.setCapEff(String.format("%016x", c.caps()[Credentials.CAP_EFFECTIVE]));
+            id.setNoNewPrivs(c.noNewPrivs());
+            id.setSeccomp(c.seccomp());
+            return id;
+        } catch (ImageFormatException e) {
+            throw new StepFailure(Reason.BadImage, "the image being written is not one: " + e.getMessage(), e);
+        }
+    }
+
+    /** The image as its dump writes it: the stream waits at its end for more (see {@link GrowingImage}). */
+    private static ReadableByteChannel growing(Path file) throws StepFailure, IOException {
+        try {
+            return GrowingImage.open(ImageStore.partial(file), file, POST_COPY_APPEAR, POST_COPY_STALL);
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new StepFailure(Reason.ImageNotReachable, e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new StepFailure(Reason.SystemError, "interrupted while waiting for the image");
+        }
     }
 
     private static void verify(Path file, String sha256, boolean everyByte) throws StepFailure, IOException {

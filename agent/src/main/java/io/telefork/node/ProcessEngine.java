@@ -1,5 +1,6 @@
 package io.telefork.node;
 
+import io.telefork.engine.Commit;
 import io.telefork.engine.DumpOptions;
 import io.telefork.engine.DumpResult;
 import io.telefork.engine.Engine;
@@ -13,7 +14,7 @@ import java.nio.channels.WritableByteChannel;
 /** The two engine calls the agent makes; {@link #real()} is the engine itself. */
 interface ProcessEngine {
 
-    DumpResult dump(int pid, WritableByteChannel out, DumpOptions options) throws EngineException;
+    DumpResult dump(int pid, WritableByteChannel out, DumpOptions options, Commit commit) throws EngineException;
 
     /** Into the placeholder, or into {@code initPid} (its parent, 0 for none) for an image that had that PID. */
     RestoreResult restoreInto(int vesselPid, int initPid, ReadableByteChannel in, RestoreOptions options)
@@ -22,8 +23,9 @@ interface ProcessEngine {
     static ProcessEngine real() {
         return new ProcessEngine() {
             @Override
-            public DumpResult dump(int pid, WritableByteChannel out, DumpOptions options) throws EngineException {
-                return new Engine().dump(pid, out, options);
+            public DumpResult dump(int pid, WritableByteChannel out, DumpOptions options, Commit commit)
+                    throws EngineException {
+                return new Engine().dump(pid, out, options, commit);
             }
 
             @Override

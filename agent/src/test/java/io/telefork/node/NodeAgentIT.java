@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.telefork.api.v1alpha1.ImageCompression;
+import io.telefork.api.v1alpha1.ImageLocation;
 import io.telefork.api.v1alpha1.ImageStorage;
 import io.telefork.api.v1alpha1.Names;
 import io.telefork.api.v1alpha1.NodeOperation;
@@ -251,6 +252,58 @@ class NodeAgentIT {
         assertThat(failed.getPhase()).isEqualTo(Phase.Failed);
         assertThat(failed.getReason()).isEqualTo(Reason.ChecksumMismatch);
         assertThat(FakeContainers.cmdline(d.vessel())).isEqualTo("sleep 4322");
+    }
+
+    /**
+     * Post-copy between two nodes (two agents sharing the volume): the restore is handed to node-b before
+     * the dump is even started, opens the image as soon as the dump creates it and reads it as it is
+     * written; the process runs in node-b's placeholder, the source waits stopped.
+     */
+    @Test
+    void postCopyRestoresOnAnotherNodeFromTheImageBeingWritten(@TempDir Path tmp) throws Exception {
+        AgentMain.Running other = AgentMain.start(new AgentMain.Config("node-b", tmp.resolve("images-b"), Optional.of(shared),
+                Path.of("/proc"), Path.of("/sys/fs/cgroup"), 0), client, ProcessEngine.real());
+        try {
+            await().atMost(WAIT).until(other.agent::ready);
+            String srcId = containers.container();
+            String dstId = containers.container();
+            long source = containers.start(srcId, "exec sleep 1239");
+            long vessel = containers.start(dstId, "exec sleep 4325");
+            Pod src = pod("src", NODE, srcId);
+            Pod dst = pod("dst", "node-b", dstId);
+            String uid = UUID.randomUUID().toString();
+
+            NodeOperationSpec r = spec("ck", uid, dst);
+            r.setNodeName("node-b");
+            r.setLazy(true);
+            r.setPostCopy(true);
+            ImageLocation growing = new ImageLocation();
+            growing.setStorage(ImageStorage.Shared);
+            growing.setFileName(ns + "_ck_" + uid + ".tfimg");
+            r.setImage(growing);
+            op("pc-r", NodeOperation.Type.Restore, "node-b", r);
+            Thread.sleep(200); // the restore waits for the image
+
+            NodeOperationSpec d = spec("ck", uid, src);
+            d.setLeaveRunning(false);
+            d.setLeaveStopped(true);
+            d.setPostCopy(true);
+            d.setStorage(ImageStorage.Shared);
+            op("pc-d", NodeOperation.Type.Dump, NODE, d);
+            NodeOperationStatus dumped = awaitDone("pc-d");
+            assertThat(dumped.getPhase()).as("%s: %s", dumped.getReason(), dumped.getMessage()).isEqualTo(Phase.Succeeded);
+            NodeOperationStatus restored = awaitDone("pc-r");
+            assertThat(restored.getPhase()).as("%s: %s", restored.getReason(), restored.getMessage()).isEqualTo(Phase.Succeeded);
+            assertThat(restored.getLazy()).isTrue();
+            assertThat(restored.getOriginalPid()).isEqualTo((int) source);
+            assertThat(FakeContainers.cmdline(vessel)).isEqualTo("sleep 1239");
+            Thread.sleep(300);
+            assertThat(FakeContainers.state(vessel)).isIn('S', 'R');
+            assertThat(FakeContainers.tracerPid(vessel)).isZero();
+            assertThat(FakeContainers.state(source)).as("the source waits stopped").isEqualTo('T');
+        } finally {
+            other.close();
+        }
     }
 
     /**

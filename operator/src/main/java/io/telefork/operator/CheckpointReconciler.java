@@ -83,6 +83,11 @@ public class CheckpointReconciler implements Reconciler<Checkpoint>, Cleaner<Che
             fail(ckpt, s, Reason.InvalidSpec, "leaveStopped needs leaveRunning: false", true);
             return;
         }
+        boolean postCopy = Boolean.TRUE.equals(spec.getPostCopy());
+        if (postCopy && (!leaveStopped || spec.getStorage() != ImageStorage.Shared)) {
+            fail(ckpt, s, Reason.InvalidSpec, "postCopy needs leaveStopped: true and storage: Shared", true);
+            return;
+        }
         long ghostLimit;
         try {
             ghostLimit = spec.getGhostLimit() == null ? 0 : Quantity.getAmountInBytes(spec.getGhostLimit()).longValueExact();
@@ -110,6 +115,7 @@ public class CheckpointReconciler implements Reconciler<Checkpoint>, Cleaner<Che
         op.setContainerID(t.containerID());
         op.setLeaveRunning(leaveRunning);
         op.setLeaveStopped(leaveStopped);
+        op.setPostCopy(postCopy);
         op.setGhostLimitBytes(ghostLimit);
         op.setCompression(spec.getCompression() == null ? ImageCompression.Lz4 : spec.getCompression());
         op.setStorage(spec.getStorage() == null ? ImageStorage.NodeLocal : spec.getStorage());
@@ -147,11 +153,11 @@ public class CheckpointReconciler implements Reconciler<Checkpoint>, Cleaner<Che
         if (os == null || os.getPhase() == null || !os.getPhase().terminal()) {
             return;
         }
+        s.setPid(os.getPid()); // a failed post-copy dump leaves it stopped, to be resumed by its PID
         if (os.getPhase() == Phase.Failed) {
             fail(ckpt, s, os.getReason() == null ? Reason.SystemError : os.getReason(), os.getMessage(), false);
             return;
         }
-        s.setPid(os.getPid());
         s.setProcess(os.getProcess());
         s.setImage(os.getImage());
         s.setMemoryBytes(os.getMemoryBytes());

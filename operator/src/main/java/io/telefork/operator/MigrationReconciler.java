@@ -14,6 +14,7 @@ import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
 import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.telefork.api.v1alpha1.Checkpoint;
+import io.telefork.api.v1alpha1.CheckpointStatus;
 import io.telefork.api.v1alpha1.CheckpointSpec;
 import io.telefork.api.v1alpha1.Condition;
 import io.telefork.api.v1alpha1.ImageCompression;
@@ -162,6 +163,8 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
         cs.setContainerName(source.target().containerName());
         cs.setLeaveRunning(Boolean.TRUE.equals(spec.getLeaveRunning()));
         cs.setLeaveStopped(!Boolean.TRUE.equals(spec.getLeaveRunning()));
+        cs.setPostCopy(!Boolean.TRUE.equals(spec.getLeaveRunning()) && !Boolean.FALSE.equals(spec.getLazy())
+                && !Boolean.FALSE.equals(spec.getPostCopy()));
         cs.setStorage(ImageStorage.Shared);
         cs.setGhostLimit(spec.getGhostLimit());
         cs.setCompression(spec.getCompression() == null ? ImageCompression.Lz4 : spec.getCompression());
@@ -186,14 +189,28 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
             fail(mig, s, Reason.ChildFailed, "checkpoint " + s.getCheckpointName() + " disappeared", false);
             return;
         }
-        if (!childDone(mig, s, ckpt.getStatus(), "checkpoint")) {
+        // Post-copy: the Restore runs beside the dump, reading the image as it is written; both must end
+        // before the source may go or be resumed (a failed post-copy dump leaves the source stopped).
+        boolean postCopy = Boolean.TRUE.equals(ckpt.getSpec().getPostCopy());
+        CheckpointStatus cks = ckpt.getStatus();
+        Restore restore = client.resources(Restore.class).inNamespace(ns).withName(mig.getMetadata().getName()).get();
+        if (postCopy) {
+            if (cks == null || cks.getNodeOperation() == null) {
+                return; // the dump is not handed to its node yet
+            }
+            if (restore == null && cks.getPhase() == Phase.Failed) {
+                afterFailure(mig, s, ckpt, "checkpoint", cks);
+                return;
+            }
+        } else if (!childDone(mig, s, cks, "checkpoint")) {
             return;
         }
-        s.setFrozenMillis(ckpt.getStatus().getFrozenMillis());
-        if (s.getSourceNode() == null) {
-            s.setSourceNode(ckpt.getStatus().getNodeName());
+        if (cks.getPhase() == Phase.Succeeded) {
+            s.setFrozenMillis(cks.getFrozenMillis());
         }
-        Restore restore = client.resources(Restore.class).inNamespace(ns).withName(mig.getMetadata().getName()).get();
+        if (s.getSourceNode() == null) {
+            s.setSourceNode(cks.getNodeName());
+        }
         if (restore == null) {
             RestoreSpec rs = new RestoreSpec();
             rs.setCheckpointName(ckpt.getMetadata().getName());
@@ -211,8 +228,11 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
         }
         s.setRestoreName(restore.getMetadata().getName());
         OperationStatus rs = restore.getStatus();
+        if (postCopy && !(ended(rs) && ended(cks))) {
+            return;
+        }
         if (rs != null && rs.getPhase() == Phase.Failed) {
-            afterFailedRestore(mig, s, ckpt, rs);
+            afterFailure(mig, s, ckpt, "restore", rs);
             return;
         }
         if (!childDone(mig, s, rs, "restore")) {
@@ -229,15 +249,20 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
         events.normal(mig, Reason.Restored, "migrated to pod " + s.getTargetPod() + " on node " + mig.getSpec().getTargetNode());
     }
 
+    private static boolean ended(OperationStatus status) {
+        return status != null && status.getPhase() != null && status.getPhase().terminal();
+    }
+
     /**
-     * The Restore failed. A source the dump left stopped is resumed first (one Resume NodeOperation on
-     * its node, owned by the Migration); the Migration fails once that is over, saying whether it worked.
+     * The Restore failed (or a post-copy dump, whose Restore was never made). A source the dump left
+     * stopped is resumed first (one Resume NodeOperation on its node, owned by the Migration); the
+     * Migration fails once that is over, saying whether it worked.
      */
-    private void afterFailedRestore(Migration mig, MigrationStatus s, Checkpoint ckpt, OperationStatus rs) {
-        String cause = "restore failed (" + rs.condition(Condition.FAILED).map(Condition::getReason).orElse(null) + "): "
-                + rs.condition(Condition.FAILED).map(Condition::getMessage).orElse("");
-        if (!Boolean.TRUE.equals(ckpt.getSpec().getLeaveStopped())) {
-            fail(mig, s, Reason.ChildFailed, cause + "; source pod kept", false);
+    private void afterFailure(Migration mig, MigrationStatus s, Checkpoint ckpt, String what, OperationStatus failed) {
+        String cause = what + " failed (" + failed.condition(Condition.FAILED).map(Condition::getReason).orElse(null)
+                + "): " + failed.condition(Condition.FAILED).map(Condition::getMessage).orElse("");
+        if (!Boolean.TRUE.equals(ckpt.getSpec().getLeaveStopped()) || ckpt.getStatus().getPid() == null) {
+            fail(mig, s, Reason.ChildFailed, cause + "; source pod kept", false); // never stopped
             return;
         }
         boolean first = s.getResumeOperation() == null;
@@ -312,7 +337,8 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
         if (dumped == null || !dumped.terminal()) {
             return later; // the dump's end decides whether the source is stopped
         }
-        if (dumped == Phase.Failed) {
+        boolean postCopy = Boolean.TRUE.equals(ckpt.getSpec().getPostCopy());
+        if (dumped == Phase.Failed && (!postCopy || ckpt.getStatus().getPid() == null)) {
             deletePreparedPod(mig, s);
             return DeleteControl.defaultDelete(); // a failed dump released the process as it was
         }

@@ -11,6 +11,7 @@ import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.telefork.api.v1alpha1.Checkpoint;
 import io.telefork.api.v1alpha1.CheckpointStatus;
+import io.telefork.api.v1alpha1.ImageFiles;
 import io.telefork.api.v1alpha1.ImageLocation;
 import io.telefork.api.v1alpha1.ImageStorage;
 import io.telefork.api.v1alpha1.Names;
@@ -97,14 +98,16 @@ public class RestoreReconciler implements Reconciler<Restore> {
             return;
         }
         CheckpointStatus cs = ckpt.getStatus();
-        if (cs == null || cs.getPhase() == null || !cs.getPhase().terminal()) {
+        boolean postCopy = whileDumping(ckpt, spec);
+        if (!postCopy && (cs == null || cs.getPhase() == null || !cs.getPhase().terminal())) {
             Statuses.progress(s, Phase.Pending, Reason.WaitingForCheckpoint, "waiting for checkpoint " + spec.getCheckpointName());
             return;
         }
-        if (cs.getPhase() == Phase.Failed || cs.getImage() == null) {
+        if (!postCopy && (cs.getPhase() == Phase.Failed || cs.getImage() == null)) {
             fail(restore, s, Reason.CheckpointNotSucceeded, "checkpoint " + spec.getCheckpointName() + " failed", true);
             return;
         }
+        ImageLocation image = postCopy ? growingImage(ckpt) : cs.getImage();
         String container = spec.getTargetContainer() != null ? spec.getTargetContainer() : cs.getContainerName();
         PodResolver.Resolution target;
         if (hasNode) {
@@ -112,7 +115,7 @@ public class RestoreReconciler implements Reconciler<Restore> {
                 fail(restore, s, Reason.NodeNotFound, "node " + spec.getTargetNode() + " does not exist", true);
                 return;
             }
-            if (!reachable(cs.getImage(), spec.getTargetNode())) {
+            if (!reachable(image, spec.getTargetNode())) {
                 fail(restore, s, Reason.ImageNotReachable, "the image is on node " + cs.getImage().getNode()
                         + " only (storage NodeLocal); checkpoint with storage: Shared to restore on " + spec.getTargetNode(), true);
                 return;
@@ -151,13 +154,19 @@ public class RestoreReconciler implements Reconciler<Restore> {
                 return;
             }
             s.setTargetPodCreated(false);
-            if (!reachable(cs.getImage(), target.target().nodeName())) {
+            if (!reachable(image, target.target().nodeName())) {
                 fail(restore, s, Reason.ImageNotReachable, "the image is on node " + cs.getImage().getNode()
                         + " only; target pod runs on " + target.target().nodeName(), true);
                 return;
             }
         }
         PodResolver.Target t = target.target();
+        if (postCopy && t.nodeName().equals(cs.getNodeName())) {
+            // One agent does one operation at a time: on the dump's own node, the restore waits for its end.
+            Statuses.progress(s, Phase.Pending, Reason.WaitingForCheckpoint, "waiting for checkpoint "
+                    + spec.getCheckpointName() + " (restoring on the node that dumps it)");
+            return;
+        }
         NodeOperationSpec op = new NodeOperationSpec();
         op.setNodeName(t.nodeName());
         op.setCheckpointName(ckpt.getMetadata().getName());
@@ -166,7 +175,8 @@ public class RestoreReconciler implements Reconciler<Restore> {
         op.setPodUid(t.podUid());
         op.setContainerName(t.containerName());
         op.setContainerID(t.containerID());
-        op.setImage(cs.getImage());
+        op.setImage(image);
+        op.setPostCopy(postCopy);
         op.setProcess(cs.getProcess());
         op.setMemoryBytes(cs.getMemoryBytes());
         op.setAllowChangedFiles(Boolean.TRUE.equals(spec.getAllowChangedFiles()));
@@ -181,6 +191,26 @@ public class RestoreReconciler implements Reconciler<Restore> {
         Statuses.progress(s, Phase.Running, Reason.NodeWorkCreated, "restore handed to the agent on node " + t.nodeName());
         events.normal(restore, Reason.NodeWorkCreated, "restoring into container " + t.containerName() + " of pod "
                 + t.pod().getMetadata().getName() + " on node " + t.nodeName());
+    }
+
+    /**
+     * Whether to restore while the checkpoint's dump still writes its image: a lazy restore of a post-copy
+     * checkpoint (a Migration's) whose dump has been handed to its node and has not ended yet.
+     */
+    private static boolean whileDumping(Checkpoint ckpt, RestoreSpec spec) {
+        CheckpointStatus cs = ckpt.getStatus();
+        return Boolean.TRUE.equals(ckpt.getSpec().getPostCopy()) && Boolean.TRUE.equals(spec.getLazy()) && cs != null
+                && cs.getPhase() == Phase.Running && cs.getNodeOperation() != null;
+    }
+
+    /** Where a post-copy checkpoint's image is being written: the shared volume, under its usual name. */
+    private static ImageLocation growingImage(Checkpoint ckpt) {
+        ImageLocation image = new ImageLocation();
+        image.setStorage(ImageStorage.Shared);
+        image.setNode(ckpt.getStatus().getNodeName());
+        image.setFileName(ImageFiles.fileName(ckpt.getMetadata().getNamespace(), ckpt.getMetadata().getName(),
+                ckpt.getMetadata().getUid()));
+        return image;
     }
 
     static boolean reachable(ImageLocation image, String node) {

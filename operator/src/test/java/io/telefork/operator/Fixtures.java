@@ -145,10 +145,16 @@ final class Fixtures {
     }
 
     void failed(NodeOperation op, Reason reason, String message) {
+        failed(op, reason, message, null);
+    }
+
+    /** Failed, having found process {@code pid} first (a dump that stopped it, for instance). */
+    void failed(NodeOperation op, Reason reason, String message, Integer pid) {
         NodeOperationStatus s = new NodeOperationStatus();
         s.setPhase(Phase.Failed);
         s.setReason(reason);
         s.setMessage(message);
+        s.setPid(pid);
         writeStatus(op, s);
     }
 

@@ -172,9 +172,14 @@ class RestoreAndMigrationTest {
     }
 
     private Migration migrate(String name, String pod, String node) {
+        return migrate(name, pod, node, true);
+    }
+
+    private Migration migrate(String name, String pod, String node, boolean postCopy) {
         MigrationSpec spec = new MigrationSpec();
         spec.setPodName(pod);
         spec.setTargetNode(node);
+        spec.setPostCopy(postCopy);
         Migration m = new Migration();
         m.getMetadata().setName(name);
         m.setSpec(spec);
@@ -300,13 +305,65 @@ class RestoreAndMigrationTest {
     @Test
     void failedDumpFailsTheMigrationAndKeepsTheSource() {
         f.runningPod("src", "node-a", "app");
-        migrate("m", "src", "node-b");
+        migrate("m", "src", "node-b", false);
         Pod target = prepareTarget("m");
         f.failed(f.awaitNodeOperation(NodeOperation.Type.Dump), Reason.NotDumpable, "zombie");
         assertThat(Fixtures.failedReason(awaitMigration("m", Phase.Failed).getStatus())).isEqualTo(Reason.ChildFailed);
         await().atMost(WAIT).until(() -> f.podGone(target.getMetadata().getName()));
         assertThat(f.nodeOperations(NodeOperation.Type.Restore)).isEmpty();
         assertThat(f.nodeOperations(NodeOperation.Type.Resume)).as("a failed dump leaves the process running: nothing to resume").isEmpty();
+        assertThat(client.pods().inNamespace(f.ns).withName("src").get()).isNotNull();
+    }
+
+    /**
+     * Post-copy (the default): the Restore is handed to the target node while the dump still runs, to read
+     * the image as it is written; the source goes only once both have succeeded.
+     */
+    @Test
+    void postCopyRestoresWhileTheDumpRuns() {
+        f.runningPod("src", "node-a", "app");
+        migrate("m", "src", "node-b");
+        Pod target = prepareTarget("m");
+        NodeOperation dump = f.awaitNodeOperation(NodeOperation.Type.Dump);
+        assertThat(dump.getSpec().getPostCopy()).as("a failed post-copy dump must leave the source stopped").isTrue();
+        NodeOperation restoreOp = f.awaitNodeOperation(NodeOperation.Type.Restore);
+        assertThat(restoreOp.getSpec().getPostCopy()).isTrue();
+        assertThat(restoreOp.getSpec().getLazy()).isTrue();
+        assertThat(restoreOp.getSpec().getPodName()).isEqualTo(target.getMetadata().getName());
+        assertThat(restoreOp.getSpec().getImage().getStorage()).isEqualTo(ImageStorage.Shared);
+        assertThat(restoreOp.getSpec().getImage().getFileName()).isEqualTo(f.ns + "_m_"
+                + dump.getSpec().getCheckpointUid() + ".tfimg");
+        assertThat(restoreOp.getSpec().getImage().getSha256()).as("not known while the dump runs").isNull();
+
+        f.succeeded(restoreOp, Reason.Restored);
+        await().during(Duration.ofMillis(700)).atMost(WAIT).until(() -> client.resources(Migration.class)
+                .inNamespace(f.ns).withName("m").get().getStatus().getPhase() == Phase.Running);
+        assertThat(client.pods().inNamespace(f.ns).withName("src").get()).as("the dump still runs").isNotNull();
+        f.dumpSucceeded(dump);
+        Migration m = awaitMigration("m", Phase.Succeeded);
+        assertThat(m.getStatus().getDowntimeMillis()).isEqualTo(1250L);
+        await().atMost(WAIT).until(() -> f.podGone("src"));
+        assertThat(f.nodeOperations(NodeOperation.Type.Resume)).isEmpty();
+    }
+
+    /** A post-copy dump that fails once the source was stopped leaves it so; it is resumed once the copy is dead. */
+    @Test
+    void failedPostCopyDumpResumesTheSourceOnceTheRestoreFailedToo() {
+        f.runningPod("src", "node-a", "app");
+        migrate("m", "src", "node-b");
+        prepareTarget("m");
+        NodeOperation dump = f.awaitNodeOperation(NodeOperation.Type.Dump);
+        NodeOperation restoreOp = f.awaitNodeOperation(NodeOperation.Type.Restore);
+        f.failed(dump, Reason.IOError, "disk full", 4242);
+        await().during(Duration.ofMillis(700)).atMost(WAIT).until(() -> f.nodeOperations(NodeOperation.Type.Resume)
+                .isEmpty());
+        f.failed(restoreOp, Reason.IOError, "the image's dump stopped writing it");
+        NodeOperation resume = f.awaitNodeOperation(NodeOperation.Type.Resume);
+        assertThat(resume.getSpec().getNodeName()).isEqualTo("node-a");
+        assertThat(resume.getSpec().getPid()).isEqualTo(4242);
+        f.succeeded(resume, Reason.Resumed);
+        Migration m = awaitMigration("m", Phase.Failed);
+        assertThat(m.getStatus().getSourceResumed()).isTrue();
         assertThat(client.pods().inNamespace(f.ns).withName("src").get()).isNotNull();
     }
 

@@ -29,6 +29,10 @@ public class CheckpointSpec {
     @JsonPropertyDescription("With leaveRunning false: keep the process after the dump, stopped (SIGSTOP), instead of killing it. A Migration sets this: its source waits stopped until the restore succeeded (the source pod is then deleted) or failed (the process is then resumed). Someone must resume or delete a pod left so.")
     private Boolean leaveStopped = Boolean.FALSE;
 
+    @Default("false")
+    @JsonPropertyDescription("With leaveStopped and storage Shared: a Restore may read the image while it is being written and run the process before the dump has ended (a Migration's post-copy). Should the dump then fail, the process is left stopped all the same (its copy may be running), for the Migration to resume once that Restore has failed too.")
+    private Boolean postCopy = Boolean.FALSE;
+
     @Default("NodeLocal")
     @JsonPropertyDescription("Where the image is kept: NodeLocal (default; restorable on the same node) or Shared (written to the shared volume; restorable on any node).")
     private ImageStorage storage = ImageStorage.NodeLocal;
@@ -48,6 +52,8 @@ public class CheckpointSpec {
     public void setGhostLimit(Quantity ghostLimit) { this.ghostLimit = ghostLimit; }
     public Boolean getLeaveStopped() { return leaveStopped; }
     public void setLeaveStopped(Boolean leaveStopped) { this.leaveStopped = leaveStopped; }
+    public Boolean getPostCopy() { return postCopy; }
+    public void setPostCopy(Boolean postCopy) { this.postCopy = postCopy; }
     public Boolean getLeaveRunning() { return leaveRunning; }
     public void setLeaveRunning(Boolean leaveRunning) { this.leaveRunning = leaveRunning; }
     public ImageStorage getStorage() { return storage; }

@@ -46,6 +46,10 @@ public class MigrationSpec {
     @JsonPropertyDescription("Restore lazily (default true): the process runs on the target node before its memory is all in, which shortens the downtime; the source stays stopped until every page is in and is resumed if anything fails before.")
     private Boolean lazy = Boolean.TRUE;
 
+    @Default("true")
+    @JsonPropertyDescription("With lazy (and without leaveRunning): restore while the dump still writes the image (default true). The copy runs on the target node as soon as everything but its private anonymous memory has been written, so the downtime does not grow with the memory; the rest follows as it is written. If the dump fails, the source is resumed once the copy is dead.")
+    private Boolean postCopy = Boolean.TRUE;
+
     public String getPodName() { return podName; }
     public void setPodName(String podName) { this.podName = podName; }
     public String getContainerName() { return containerName; }
@@ -62,4 +66,6 @@ public class MigrationSpec {
     public void setDeleteSourcePod(Boolean deleteSourcePod) { this.deleteSourcePod = deleteSourcePod; }
     public Boolean getLazy() { return lazy; }
     public void setLazy(Boolean lazy) { this.lazy = lazy; }
+    public Boolean getPostCopy() { return postCopy; }
+    public void setPostCopy(Boolean postCopy) { this.postCopy = postCopy; }
 }

@@ -74,6 +74,9 @@ public class NodeOperationSpec {
     @JsonPropertyDescription("Restore: let the processes run before their memory is in, serving their pages on demand while the rest is pushed; the operation succeeds once every page is in.")
     private Boolean lazy;
 
+    @JsonPropertyDescription("Dump: a restore may read the image as it is written (post-copy): a failed dump leaves the process stopped. Restore: read the image while the dump still writes it, lazily, the process running once everything but its private anonymous memory is in.")
+    private Boolean postCopy;
+
     public NodeOperation.Type getType() { return type; }
     public void setType(NodeOperation.Type type) { this.type = type; }
     public String getNodeName() { return nodeName; }
@@ -112,4 +115,6 @@ public class NodeOperationSpec {
     public void setAllowChangedFiles(Boolean allowChangedFiles) { this.allowChangedFiles = allowChangedFiles; }
     public Boolean getLazy() { return lazy; }
     public void setLazy(Boolean lazy) { this.lazy = lazy; }
+    public Boolean getPostCopy() { return postCopy; }
+    public void setPostCopy(Boolean postCopy) { this.postCopy = postCopy; }
 }
