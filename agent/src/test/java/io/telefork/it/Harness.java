@@ -130,6 +130,30 @@ final class Harness implements AutoCloseable, AfterEachCallback {
         return r;
     }
 
+    /**
+     * Starts self-checking program {@code program} (told to expect a restore), dumps it to {@code dir}
+     * (which kills it) and returns the image.
+     */
+    Path dumpedProgram(Path dir, String program, List<String> args, String... dumpOptions) {
+        Proc original = startProgram(program, args, Map.of("TF_EXPECT_RESTORE", "1"));
+        Path image = dir.resolve(program + ".img");
+        dump(original.pid(), image, dumpOptions);
+        original.awaitDeath(Duration.ofSeconds(10), "dump without --leave-running kills the process");
+        return image;
+    }
+
+    /** Inverts the byte at {@code where} (0..1) of the file's length. */
+    static void flipByte(Path file, double where) throws IOException {
+        try (java.nio.channels.FileChannel f = java.nio.channels.FileChannel.open(file,
+                java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.READ)) {
+            long at = (long) (f.size() * where);
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1);
+            f.read(b, at);
+            b.put(0, (byte) ~b.get(0)).position(0);
+            f.write(b, at);
+        }
+    }
+
     /** Dumps a workload that prints as it goes (which kills it); returns what it printed until then. */
     List<String> dumpKilling(Proc original, Path image) {
         dump(original.pid(), image);

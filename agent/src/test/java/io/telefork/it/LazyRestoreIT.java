@@ -4,11 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -43,13 +40,13 @@ class LazyRestoreIT {
     @ParameterizedTest(name = "{0}")
     @MethodSource("io.telefork.it.SelfCheckingProgramsIT#dumpCases")
     void selfCheckingPrograms(SelfCheckingProgramsIT.Case c) {
-        Path image = dumped(c.program(), c.args(tmp).toArray(String[]::new), c.dumpOptions().toArray(String[]::new));
+        Path image = h.dumpedProgram(tmp, c.program(), c.args(tmp), c.dumpOptions().toArray(String[]::new));
         h.restore(image, Map.of(PUSH_DELAY, "5"), "--lazy").goAndExpectPass();
     }
 
     @Test
     void largeMemoryVerifiedByteForByte() {
-        Path image = dumped("mem_pattern", new String[] {"1024"});
+        Path image = h.dumpedProgram(tmp, "mem_pattern", java.util.List.of("1024"));
         Harness.Proc restored = h.restore(image, "--lazy", "-v");
         restored.goAndExpectPass();
         assertThat(restored.stderr()).contains("lazy: running after");
@@ -57,20 +54,20 @@ class LazyRestoreIT {
 
     @Test
     void forkDuringTheLazyPhase() {
-        Path image = dumped("lazy_fork", new String[] {"64"});
+        Path image = h.dumpedProgram(tmp, "lazy_fork", java.util.List.of("64"));
         h.restore(image, Map.of(PUSH_DELAY, "20"), "--lazy").goAndExpectPass();
     }
 
     @Test
     void dontneedMunmapMremapDuringTheLazyPhase() {
-        Path image = dumped("lazy_mm", new String[0]);
+        Path image = h.dumpedProgram(tmp, "lazy_mm", java.util.List.of());
         h.restore(image, Map.of(PUSH_DELAY, "20"), "--lazy").goAndExpectPass();
     }
 
     /** The restorer dies while pages are missing: the process dies with it, never runs on with zeros. */
     @Test
     void processDiesWithTheRestorer() {
-        Path image = dumped("mem_pattern", new String[] {"256"});
+        Path image = h.dumpedProgram(tmp, "mem_pattern", java.util.List.of("256"));
         Harness.Proc restore = h.restore(image, Map.of(PUSH_DELAY, "100"), "--lazy");
         long[] restored = new long[1];
         await("the restored process runs, traced by the restorer").atMost(Duration.ofSeconds(30))
@@ -90,14 +87,8 @@ class LazyRestoreIT {
     /** A corrupt record found while the process runs: it is killed, and restore fails with BAD_IMAGE. */
     @Test
     void corruptionFoundDuringTheLazyPhaseKillsTheProcess() throws IOException {
-        Path image = dumped("mem_pattern", new String[] {"64"}, "--compress", "none");
-        try (FileChannel f = FileChannel.open(image, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
-            long at = f.size() * 3 / 4;
-            ByteBuffer b = ByteBuffer.allocate(1);
-            f.read(b, at);
-            b.put(0, (byte) ~b.get(0)).position(0);
-            f.write(b, at);
-        }
+        Path image = h.dumpedProgram(tmp, "mem_pattern", java.util.List.of("64"), "--compress", "none");
+        Harness.flipByte(image, 0.75);
         Harness.Proc restore = h.restore(image, "--lazy");
         int code = restore.waitFor(Harness.CLI_TIMEOUT);
         assertThat(code).as("exit status of restore --lazy of a corrupt image; stderr: %s", restore.stderr())
@@ -106,11 +97,4 @@ class LazyRestoreIT {
         assertThat(restore.lines()).doesNotContain("PASS");
     }
 
-    private Path dumped(String program, String[] args, String... dumpOptions) {
-        Harness.Proc original = h.startProgram(program, java.util.List.of(args), Map.of("TF_EXPECT_RESTORE", "1"));
-        Path image = tmp.resolve(program + ".img");
-        h.dump(original.pid(), image, dumpOptions);
-        original.awaitDeath(Duration.ofSeconds(10), "dump without --leave-running kills the process");
-        return image;
-    }
 }

@@ -42,7 +42,7 @@ class LazyStreamIT {
     @ParameterizedTest(name = "{0}")
     @MethodSource("io.telefork.it.SelfCheckingProgramsIT#dumpCases")
     void selfCheckingPrograms(SelfCheckingProgramsIT.Case c) throws Exception {
-        Path image = dumped(c.program(), c.args(tmp).toArray(String[]::new), c.dumpOptions().toArray(String[]::new));
+        Path image = h.dumpedProgram(tmp, c.program(), c.args(tmp), c.dumpOptions().toArray(String[]::new));
         Path pipe = fifo("image");
         Harness.Proc restore = h.restore(pipe, Map.of(PUSH_DELAY, "5"), "--lazy");
         Thread feeder = feed(image, pipe, Long.MAX_VALUE);
@@ -78,8 +78,8 @@ class LazyStreamIT {
     /** A corrupt byte found while the process runs: it is killed, never left running with what it has. */
     @Test
     void corruptionFoundInTheStreamKillsTheProcess() throws Exception {
-        Path image = dumped("mem_pattern", new String[] {"64"}, "--compress", "none");
-        flipByte(image, 0.75);
+        Path image = h.dumpedProgram(tmp, "mem_pattern", java.util.List.of("64"), "--compress", "none");
+        Harness.flipByte(image, 0.75);
         Path pipe = fifo("image");
         Harness.Proc restore = h.restore(pipe, "--lazy");
         feed(image, pipe, Long.MAX_VALUE);
@@ -93,7 +93,7 @@ class LazyStreamIT {
     /** The stream ends before its last page: the process, already running, is killed. */
     @Test
     void streamEndingEarlyKillsTheProcess() throws Exception {
-        Path image = dumped("mem_pattern", new String[] {"64"}, "--compress", "none");
+        Path image = h.dumpedProgram(tmp, "mem_pattern", java.util.List.of("64"), "--compress", "none");
         Path pipe = fifo("image");
         Harness.Proc restore = h.restore(pipe, Map.of(PUSH_DELAY, "5"), "--lazy");
         feed(image, pipe, Files.size(image) * 3 / 4);
@@ -107,7 +107,7 @@ class LazyStreamIT {
     /** An image of format 2 has no LAZY record: from a stream it is refused before anything is built. */
     @Test
     void refusesAnImageOfFormat2() throws Exception {
-        Path image = dumped("mem_pattern", new String[] {"16"});
+        Path image = h.dumpedProgram(tmp, "mem_pattern", java.util.List.of("16"));
         byte[] bytes = Files.readAllBytes(image);
         ByteBuffer header = ByteBuffer.wrap(bytes);
         assertThat(header.getShort(8)).as("format version").isEqualTo((short) 3);
@@ -125,13 +125,6 @@ class LazyStreamIT {
         assertThat(restore.stderr()).contains("needs an image of format 3 or later (this one is 2");
     }
 
-    private Path dumped(String program, String[] args, String... dumpOptions) {
-        Harness.Proc original = h.startProgram(program, java.util.List.of(args), Map.of("TF_EXPECT_RESTORE", "1"));
-        Path image = tmp.resolve(program + ".img");
-        h.dump(original.pid(), image, dumpOptions);
-        original.awaitDeath(Duration.ofSeconds(10), "dump without --leave-running kills the process");
-        return image;
-    }
 
     private Path fifo(String name) throws IOException, InterruptedException {
         Path p = tmp.resolve(name + ".fifo");
@@ -165,15 +158,5 @@ class LazyStreamIT {
         t.setDaemon(true);
         t.start();
         return t;
-    }
-
-    private static void flipByte(Path image, double where) throws IOException {
-        try (FileChannel f = FileChannel.open(image, StandardOpenOption.WRITE, StandardOpenOption.READ)) {
-            long at = (long) (f.size() * where);
-            ByteBuffer b = ByteBuffer.allocate(1);
-            f.read(b, at);
-            b.put(0, (byte) ~b.get(0)).position(0);
-            f.write(b, at);
-        }
     }
 }

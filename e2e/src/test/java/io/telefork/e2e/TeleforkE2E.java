@@ -187,8 +187,9 @@ class TeleforkE2E {
         assertThat(phase(mig)).as("phase; status %s", st).isEqualTo("Succeeded");
         timing("test3: Migration frozenMillis (the dump)", st.get("frozenMillis") + " ms");
         timing("test3: Migration downtimeMillis (source stopped -> copy running)", st.get("downtimeMillis") + " ms");
-        assertThat(((Number) st.get("downtimeMillis")).longValue()).as("downtime; status %s", st)
-                .isGreaterThanOrEqualTo(((Number) st.get("frozenMillis")).longValue());
+        // Post-copy (the default), the copy may run before the dump has ended: the downtime is not bounded
+        // below by the dump's freeze any more.
+        assertThat(((Number) st.get("downtimeMillis")).longValue()).as("downtime; status %s", st).isPositive();
         if (st.get("startTime") != null && st.get("completionTime") != null) {
             Duration total = Duration.between(Instant.parse((String) st.get("startTime")), Instant.parse((String) st.get("completionTime")));
             timing("test3: Migration total (status startTime -> completionTime)", total.toMillis() + " ms");
@@ -388,6 +389,9 @@ class TeleforkE2E {
         timing("test6b: 1 GiB Migration frozenMillis / downtimeMillis", st.get("frozenMillis") + " ms / " + st.get("downtimeMillis") + " ms");
         Map<String, Object> rst = status(get("Restore", NS, (String) st.get("restoreName")));
         assertThat(rst.get("lazy")).as("restored lazily; %s", rst).isEqualTo(true);
+        assertThat(((Number) st.get("downtimeMillis")).longValue()).as("post-copy: the copy runs before the dump of "
+                + "its 1 GiB has ended, so the downtime is shorter than the source's freeze; status %s", st)
+                .isLessThan(((Number) st.get("frozenMillis")).longValue());
         timing("test6b: 1 GiB Migration's Restore restoreMillis / memoryInMillis (all pages in)", rst.get("restoreMillis") + " ms / " + rst.get("memoryInMillis") + " ms");
         String target = (String) st.get("targetPod");
         await("migrated hog prints 3 lines", Duration.ofSeconds(30), () -> memhogLines(log(NS, target)).size() >= 3);
