@@ -122,6 +122,10 @@ final class NodeSteps {
         if (storage == ImageStorage.Shared && !images.hasShared()) {
             throw new StepFailure(Reason.ImageNotReachable, "no shared volume is mounted on node " + nodeName);
         }
+        if (Boolean.TRUE.equals(spec.getPostCopy())) {
+            awaitFollower(op);
+            clock.lap("post-copy restore taken up");
+        }
         DumpResult result;
         long written;
         try (ImageStore.Writing w = images.create(storage, fileName)) {
@@ -233,6 +237,35 @@ final class NodeSteps {
      * 1 pod check, 2 the image is here and hashes right, 3 the placeholder, 4 privileges and memory,
      * 5 transplant, 6 confirm the takeover.
      */
+    /** How long a post-copy dump waits for its restore to be taken up by the target node's agent. */
+    static final Duration FOLLOWER_WAIT = Duration.ofSeconds(30);
+
+    /**
+     * Post-copy: the process is stopped only once the restore that reads its image as it is written has
+     * been taken up by its node's agent (or has ended), so that the copy is built while the dump has just
+     * begun; the process runs on meanwhile. After {@link #FOLLOWER_WAIT} the dump goes on regardless.
+     */
+    private void awaitFollower(NodeOperation op) throws StepFailure {
+        String uid = op.getSpec().getCheckpointUid();
+        long deadline = System.nanoTime() + FOLLOWER_WAIT.toNanos();
+        while (System.nanoTime() < deadline) {
+            boolean taken = client.resources(NodeOperation.class).inNamespace(op.getMetadata().getNamespace()).list()
+                    .getItems().stream().anyMatch(o -> o.getSpec() != null && o.getSpec().getType() == NodeOperation.Type.Restore
+                            && Boolean.TRUE.equals(o.getSpec().getPostCopy()) && Objects.equals(uid, o.getSpec().getCheckpointUid())
+                            && o.getStatus() != null && o.getStatus().getPhase() != null
+                            && o.getStatus().getPhase() != io.telefork.api.v1alpha1.Phase.Pending);
+            if (taken) {
+                return;
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new StepFailure(Reason.SystemError, "interrupted while waiting for the post-copy restore");
+            }
+        }
+    }
+
     /** The commit of a post-copy dump, whose image a restore reads as it is written. */
     private static final Commit FOLLOWED = new Commit() {
         @Override

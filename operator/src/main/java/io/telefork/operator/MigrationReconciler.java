@@ -176,6 +176,11 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
                 + "; checkpointing pod " + spec.getPodName() + " on node " + s.getSourceNode());
         s.setCheckpointName(mig.getMetadata().getName());
         Statuses.progress(s, Phase.Running, Reason.CheckpointCreated, "checkpoint " + mig.getMetadata().getName() + " created");
+        if (Boolean.TRUE.equals(cs.getPostCopy())) {
+            // Post-copy: the restore goes to the target node at once; the source's agent stops the process
+            // only once the target's agent has taken it up.
+            createRestore(mig, s, mig.getMetadata().getName(), source.target().containerName());
+        }
     }
 
     private void follow(Migration mig, MigrationStatus s) {
@@ -195,35 +200,21 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
         CheckpointStatus cks = ckpt.getStatus();
         Restore restore = client.resources(Restore.class).inNamespace(ns).withName(mig.getMetadata().getName()).get();
         if (postCopy) {
-            if (cks == null || cks.getNodeOperation() == null) {
-                return; // the dump is not handed to its node yet
-            }
-            if (restore == null && cks.getPhase() == Phase.Failed) {
+            if (restore == null && cks != null && cks.getPhase() == Phase.Failed) {
                 afterFailure(mig, s, ckpt, "checkpoint", cks);
                 return;
             }
         } else if (!childDone(mig, s, cks, "checkpoint")) {
             return;
         }
-        if (cks.getPhase() == Phase.Succeeded) {
+        if (cks != null && cks.getPhase() == Phase.Succeeded) {
             s.setFrozenMillis(cks.getFrozenMillis());
         }
-        if (s.getSourceNode() == null) {
+        if (s.getSourceNode() == null && cks != null) {
             s.setSourceNode(cks.getNodeName());
         }
         if (restore == null) {
-            RestoreSpec rs = new RestoreSpec();
-            rs.setCheckpointName(ckpt.getMetadata().getName());
-            rs.setTargetPod(s.getTargetPod());
-            rs.setTargetContainer(ckpt.getStatus().getContainerName());
-            rs.setLazy(!Boolean.FALSE.equals(mig.getSpec().getLazy()));
-            restore = new Restore();
-            restore.setSpec(rs);
-            own(restore, mig);
-            client.resources(Restore.class).inNamespace(ns).resource(restore).create();
-            s.setRestoreName(mig.getMetadata().getName());
-            Statuses.progress(s, Phase.Running, Reason.RestoreCreated, "restore " + mig.getMetadata().getName() + " created");
-            events.normal(mig, Reason.RestoreCreated, "restoring on node " + mig.getSpec().getTargetNode());
+            createRestore(mig, s, ckpt.getMetadata().getName(), cks == null ? null : cks.getContainerName());
             return;
         }
         s.setRestoreName(restore.getMetadata().getName());
@@ -247,6 +238,22 @@ public class MigrationReconciler implements Reconciler<Migration>, Cleaner<Migra
         }
         Statuses.succeed(s, Reason.Restored, "running in pod " + s.getTargetPod() + " on node " + mig.getSpec().getTargetNode());
         events.normal(mig, Reason.Restored, "migrated to pod " + s.getTargetPod() + " on node " + mig.getSpec().getTargetNode());
+    }
+
+    /** The Migration's Restore into its target pod. */
+    private void createRestore(Migration mig, MigrationStatus s, String checkpointName, String container) {
+        RestoreSpec rs = new RestoreSpec();
+        rs.setCheckpointName(checkpointName);
+        rs.setTargetPod(s.getTargetPod());
+        rs.setTargetContainer(container);
+        rs.setLazy(!Boolean.FALSE.equals(mig.getSpec().getLazy()));
+        Restore restore = new Restore();
+        restore.setSpec(rs);
+        own(restore, mig);
+        client.resources(Restore.class).inNamespace(mig.getMetadata().getNamespace()).resource(restore).create();
+        s.setRestoreName(mig.getMetadata().getName());
+        Statuses.progress(s, Phase.Running, Reason.RestoreCreated, "restore " + mig.getMetadata().getName() + " created");
+        events.normal(mig, Reason.RestoreCreated, "restoring on node " + mig.getSpec().getTargetNode());
     }
 
     private static boolean ended(OperationStatus status) {

@@ -98,7 +98,7 @@ public class RestoreReconciler implements Reconciler<Restore> {
             return;
         }
         CheckpointStatus cs = ckpt.getStatus();
-        boolean postCopy = whileDumping(ckpt, spec);
+        boolean postCopy = whileDumping(ckpt, spec, hasPod);
         if (!postCopy && (cs == null || cs.getPhase() == null || !cs.getPhase().terminal())) {
             Statuses.progress(s, Phase.Pending, Reason.WaitingForCheckpoint, "waiting for checkpoint " + spec.getCheckpointName());
             return;
@@ -108,7 +108,8 @@ public class RestoreReconciler implements Reconciler<Restore> {
             return;
         }
         ImageLocation image = postCopy ? growingImage(ckpt) : cs.getImage();
-        String container = spec.getTargetContainer() != null ? spec.getTargetContainer() : cs.getContainerName();
+        String container = spec.getTargetContainer() != null ? spec.getTargetContainer()
+                : cs == null ? null : cs.getContainerName();
         PodResolver.Resolution target;
         if (hasNode) {
             if (client.nodes().withName(spec.getTargetNode()).get() == null) {
@@ -161,7 +162,7 @@ public class RestoreReconciler implements Reconciler<Restore> {
             }
         }
         PodResolver.Target t = target.target();
-        if (postCopy && t.nodeName().equals(cs.getNodeName())) {
+        if (postCopy && t.nodeName().equals(sourceNode(ckpt))) {
             // One agent does one operation at a time: on the dump's own node, the restore waits for its end.
             Statuses.progress(s, Phase.Pending, Reason.WaitingForCheckpoint, "waiting for checkpoint "
                     + spec.getCheckpointName() + " (restoring on the node that dumps it)");
@@ -177,8 +178,8 @@ public class RestoreReconciler implements Reconciler<Restore> {
         op.setContainerID(t.containerID());
         op.setImage(image);
         op.setPostCopy(postCopy);
-        op.setProcess(cs.getProcess());
-        op.setMemoryBytes(cs.getMemoryBytes());
+        op.setProcess(cs == null ? null : cs.getProcess());
+        op.setMemoryBytes(cs == null ? null : cs.getMemoryBytes());
         op.setAllowChangedFiles(Boolean.TRUE.equals(spec.getAllowChangedFiles()));
         op.setLazy(Boolean.TRUE.equals(spec.getLazy()));
         NodeOperation created = nodeWork.ensure(restore, NodeOperation.Type.Restore, op);
@@ -194,20 +195,30 @@ public class RestoreReconciler implements Reconciler<Restore> {
     }
 
     /**
-     * Whether to restore while the checkpoint's dump still writes its image: a lazy restore of a post-copy
-     * checkpoint (a Migration's) whose dump has been handed to its node and has not ended yet.
+     * Whether to restore while the checkpoint's dump still writes its image: a lazy restore into a pod of a
+     * post-copy checkpoint (a Migration's) that has not ended yet. Its agent takes the work up before the
+     * dump stops the process (the source's agent waits for that), and then waits for the image.
      */
-    private static boolean whileDumping(Checkpoint ckpt, RestoreSpec spec) {
+    private static boolean whileDumping(Checkpoint ckpt, RestoreSpec spec, boolean intoPod) {
         CheckpointStatus cs = ckpt.getStatus();
-        return Boolean.TRUE.equals(ckpt.getSpec().getPostCopy()) && Boolean.TRUE.equals(spec.getLazy()) && cs != null
-                && cs.getPhase() == Phase.Running && cs.getNodeOperation() != null;
+        return intoPod && Boolean.TRUE.equals(ckpt.getSpec().getPostCopy()) && Boolean.TRUE.equals(spec.getLazy())
+                && (cs == null || cs.getPhase() == null || !cs.getPhase().terminal());
+    }
+
+    /** The node whose agent dumps the checkpoint: as recorded, or else its pod's. */
+    private String sourceNode(Checkpoint ckpt) {
+        if (ckpt.getStatus() != null && ckpt.getStatus().getNodeName() != null) {
+            return ckpt.getStatus().getNodeName();
+        }
+        Pod pod = client.pods().inNamespace(ckpt.getMetadata().getNamespace()).withName(ckpt.getSpec().getPodName()).get();
+        return pod == null || pod.getSpec() == null ? null : pod.getSpec().getNodeName();
     }
 
     /** Where a post-copy checkpoint's image is being written: the shared volume, under its usual name. */
     private static ImageLocation growingImage(Checkpoint ckpt) {
         ImageLocation image = new ImageLocation();
         image.setStorage(ImageStorage.Shared);
-        image.setNode(ckpt.getStatus().getNodeName());
+        image.setNode(ckpt.getStatus() == null ? null : ckpt.getStatus().getNodeName());
         image.setFileName(ImageFiles.fileName(ckpt.getMetadata().getNamespace(), ckpt.getMetadata().getName(),
                 ckpt.getMetadata().getUid()));
         return image;
