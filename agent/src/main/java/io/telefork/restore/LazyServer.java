@@ -310,16 +310,24 @@ final class LazyServer implements AutoCloseable {
         return new Position(run, end);
     }
 
-    /** Copies a record into every live process restored from image process {@code pid}; false if there is none. */
+    /**
+     * Copies a record into every live process restored from image process {@code pid}; false if there is
+     * none. A process forked while the record goes in is given it too: forked from one that had not had
+     * it yet, it lacks its pages, and from a stream nobody else will bring them.
+     */
     private boolean pushToAll(int pid, ImageReader.Record r) throws Exception {
-        boolean any = false;
-        for (LazyTarget t : targets) {
-            if (!t.gone() && t.imagePid() == pid) {
-                pushRecord(t, r.address(), r.pageCount(), r.pages(), r.offset());
-                any = true;
+        java.util.Set<LazyTarget> done = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        boolean more = true;
+        while (more) {
+            more = false;
+            for (LazyTarget t : targets) {
+                if (!t.gone() && t.imagePid() == pid && done.add(t)) {
+                    pushRecord(t, r.address(), r.pageCount(), r.pages(), r.offset());
+                    more = true;
+                }
             }
         }
-        return any;
+        return !done.isEmpty();
     }
 
     private void pushRecord(LazyTarget t, long address, int count, ByteBuffer pages, long offset) throws Exception {
