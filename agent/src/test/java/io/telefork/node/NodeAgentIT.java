@@ -292,6 +292,8 @@ class NodeAgentIT {
             op("pc-d", NodeOperation.Type.Dump, NODE, d);
             NodeOperationStatus dumped = awaitDone("pc-d");
             assertThat(dumped.getPhase()).as("%s: %s", dumped.getReason(), dumped.getMessage()).isEqualTo(Phase.Succeeded);
+            assertThat(dumped.getTotalMillis()).as("the dump started on the restore's word that it waits for the image, "
+                    + "not after its wait ran out").isLessThan(NodeSteps.FOLLOWER_WAIT.toMillis());
             NodeOperationStatus restored = awaitDone("pc-r");
             assertThat(restored.getPhase()).as("%s: %s", restored.getReason(), restored.getMessage()).isEqualTo(Phase.Succeeded);
             assertThat(restored.getLazy()).isTrue();

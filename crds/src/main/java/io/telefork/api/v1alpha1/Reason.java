@@ -11,6 +11,8 @@ public enum Reason {
     TargetPodCreated,
     TargetPodStarting,
     WaitingForCheckpoint,
+    /** A post-copy restore's agent has checked its pod and placeholder and waits for the image being written. */
+    WaitingForImage,
     Dumped,
     Restored,
     ImageDeleted,
