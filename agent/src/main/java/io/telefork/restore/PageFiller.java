@@ -75,12 +75,10 @@ final class PageFiller implements AutoCloseable {
             return;
         }
         for (MemoryArea a : areas) {
-            // Lazily, not the brk heap: registered, it would not merge with its growth (the program would
-            // see its [heap] split in /proc/PID/maps), and shared memory, which a fork shares.
-            boolean anonymous = switch (a.kind()) {
-                case ANONYMOUS -> !a.shared() || !lazy;
-                case HEAP -> !lazy;
-                case SHARED_ANONYMOUS -> !lazy;
+            // Lazily, the areas the image's LAZY record covers (MemoryArea.filledLazily, one rule for the dump's
+            // page order and this); eagerly, all anonymous memory.
+            boolean anonymous = lazy ? a.filledLazily() : switch (a.kind()) {
+                case ANONYMOUS, HEAP, SHARED_ANONYMOUS -> true;
                 default -> false;
             };
             if (!anonymous) {
