@@ -130,11 +130,12 @@ public final class Dumper {
             try {
                 // 0. Everything that need not wait for the freeze: the writer (its threads, buffers, header),
                 //    and for a copy-on-write twin the first process's smaps (its VmFlags), which takes tens
-                //    of milliseconds per GiB; checked against the layout in the freeze and the twin after it.
+                //    of milliseconds per GiB, its areas and vDSO gadget; checked against the layout in the
+                //    freeze and the twin after it.
                 writer = new ImageWriter(out, options.compression());
                 writer.writeHeader();
-                List<ProcFs.Mapping> smapsBefore = options.leaveRunning() && !options.fullFreeze()
-                        ? smapsBeforeTheFreeze() : null;
+                ProcessReader.Before before = options.leaveRunning() && !options.fullFreeze()
+                        ? ProcessReader.before(proc, pid) : null;
                 pauseForTests();
                 clock.lap("prepare");
 
@@ -160,7 +161,7 @@ public final class Dumper {
                 List<FrozenProcess.Captured> captured = new ArrayList<>();
                 for (FrozenProcess t : targets) {
                     captured.add(t.capture(files, connections, options.ghostLimit(),
-                            withTwins && t.pid() == pid ? smapsBefore : null));
+                            withTwins && t.pid() == pid ? before : null));
                 }
                 clock.lap("registers, /proc, injected calls");
 
@@ -531,14 +532,6 @@ public final class Dumper {
         }
 
         /** The first process's smaps, or null if it cannot be read now (the freeze then says why). */
-        private List<ProcFs.Mapping> smapsBeforeTheFreeze() {
-            try {
-                return proc.mappings(pid);
-            } catch (IOException e) {
-                return null;
-            }
-        }
-
         /**
          * The VmFlags read before the freeze were still those at the fork for what a twin holds: an area not
          * marked dontfork is in the twin, and one not marked wipeonfork is not wiped there. Otherwise the

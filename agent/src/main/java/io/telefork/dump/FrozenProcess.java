@@ -197,8 +197,8 @@ final class FrozenProcess {
     }
 
     /** Registers, what /proc tells and what only injected calls can tell: all but fds and pages. */
-    /** @param smapsBefore its smaps read before the freeze, or null (see {@link ProcessReader#areas(List)}) */
-    Captured capture(TreeFiles files, FrozenConnections connections, long ghostLimit, List<ProcFs.Mapping> smapsBefore)
+    /** @param before what was read of it before the freeze, or null (see {@link ProcessReader#areas}) */
+    Captured capture(TreeFiles files, FrozenConnections connections, long ghostLimit, ProcessReader.Before before)
             throws Exception {
         List<long[]> regs = new ArrayList<>();
         List<byte[]> xstates = new ArrayList<>();
@@ -214,12 +214,13 @@ final class FrozenProcess {
 
         Ghosts ghosts = new Ghosts(pid, ghostLimit);
         ProcessReader reader = new ProcessReader(proc, pid, files, connections, ghosts);
-        List<MemoryArea> areas = reader.areas(smapsBefore);
+        List<MemoryArea> areas = reader.areas(before);
         reader.readDescriptors();
 
         MemoryArea vdso = areas.stream().filter(a -> a.kind() == MemoryArea.Kind.VDSO).findFirst()
                 .orElseThrow(() -> new EngineException(Reason.UNSUPPORTED, "process " + pid + " has no vDSO"));
-        gadget = Remote.findGadget(pid, vdso.start(), vdso.end());
+        gadget = reader.flagsFromBefore() && before.gadget() != 0 ? before.gadget()
+                : Remote.findGadget(pid, vdso.start(), vdso.end());
         Map<String, String> status = Map.copyOf(proc.status(pid));
         Remote leader = remote(pid);
         long brk;

@@ -45,20 +45,61 @@ final class ProcessReader {
     /** Areas with nothing resident or swapped (smaps Rss + Swap = 0), whose pagemap need not be read. */
     private final java.util.Set<Long> empty = new java.util.HashSet<>();
 
-    /** The areas' VmFlags are those read before the freeze (see {@link #areas(List)}). */
+    /** The areas' VmFlags are those read before the freeze (see {@link #areas(Before)}). */
     private boolean flagsFromBefore;
 
     /**
-     * The process's memory areas. With {@code before} (its smaps read just before the freeze, null for
-     * none): if /proc/PID/maps shows the same layout now, the VmFlags are taken from it and smaps is not
-     * read during the freeze (it walks every page table: ~60 ms for 2 GiB of 4 KiB pages); no area is then
-     * taken as empty, as one may have been written since. The flags that matter for a copy-on-write twin
-     * (dontfork, wipeonfork) must then be checked against the twin: {@link #flagsFromBefore()}.
+     * What a dump that leaves the process running reads of its first process just before the freeze, so
+     * as not to read it while the process stands still: its smaps (VmFlags; smaps walks every page table,
+     * ~60 ms for 2 GiB of 4 KiB pages), the areas made of them (each mapped file's identity: a stat per
+     * mapping) and a {@code syscall} instruction in its vDSO. All of it holds only if /proc/PID/maps shows
+     * the same layout in the freeze (see {@link #areas(Before)}).
+     *
+     * @param areas  null if a mapping is of a deleted file, whose content must be read in the freeze
+     * @param gadget address of a syscall instruction in the vDSO, 0 if none was found
      */
-    List<MemoryArea> areas(List<ProcFs.Mapping> before) throws IOException, EngineException {
-        flagsFromBefore = before != null && sameLayout(proc.maps(pid), before);
+    record Before(List<ProcFs.Mapping> smaps, List<MemoryArea> areas, long gadget) {
+    }
+
+    /** Reads {@link Before} of process {@code pid}; null if it cannot (the freeze then reads it all). */
+    static Before before(ProcFs proc, int pid) {
+        try {
+            List<ProcFs.Mapping> smaps = proc.mappings(pid);
+            ProcessReader reader = new ProcessReader(proc, pid, null, null, null);
+            List<MemoryArea> areas = new ArrayList<>();
+            long gadget = 0;
+            for (ProcFs.Mapping m : smaps) {
+                if (Ghosts.isGhost(m.path())) {
+                    areas = null;
+                    break;
+                }
+                MemoryArea a = reader.area(m);
+                areas.add(a);
+                if (a.kind() == MemoryArea.Kind.VDSO) {
+                    gadget = io.telefork.sys.Remote.findGadget(pid, a.start(), a.end());
+                }
+            }
+            return new Before(smaps, areas, gadget);
+        } catch (IOException | EngineException | SysException e) {
+            return null;
+        }
+    }
+
+    /**
+     * The process's memory areas. With {@code before} (read just before the freeze, null for none): if
+     * /proc/PID/maps shows the same layout now, the areas read then are used, with their VmFlags; no area
+     * is then taken as empty, as one may have been written since. A mapped file's identity is then the
+     * one of a few milliseconds before the freeze: a file changed in between makes a restore refuse it as
+     * changed, never restore wrong content. The flags that matter for a copy-on-write twin (dontfork,
+     * wipeonfork) must be checked against the twin: {@link #flagsFromBefore()}.
+     */
+    List<MemoryArea> areas(Before before) throws IOException, EngineException {
+        flagsFromBefore = before != null && sameLayout(proc.maps(pid), before.smaps());
+        if (flagsFromBefore && before.areas() != null) {
+            return before.areas();
+        }
         List<MemoryArea> out = new ArrayList<>();
-        for (ProcFs.Mapping m : flagsFromBefore ? before : proc.mappings(pid)) {
+        for (ProcFs.Mapping m : flagsFromBefore ? before.smaps() : proc.mappings(pid)) {
             out.add(area(m));
             if (!flagsFromBefore && m.residentKb() == 0) {
                 empty.add(m.start());
