@@ -175,21 +175,31 @@ public final class Dumper {
                 clock.lap("descriptors");
 
                 // 5. Metadata records: the tree, then each live process's, each followed by the content of its
-                //    deleted files and memfds (read while it is frozen).
-                //    IDs as the processes' own PID namespace numbers them.
-                writer.writeRecord(RecordType.TREE, new ProcessTree(List.copyOf(nsIds.members(members)),
-                        nsIds.shares(shares)).encode());
+                //    deleted files and memfds. IDs as the processes' own PID namespace numbers them. All is
+                //    read while frozen, but a twin's processes have their records written only once they run
+                //    again, unless content that must be read in the freeze (deleted files, memory a twin does
+                //    not hold) comes after them in the stream.
+                List<List<Map.Entry<RecordType, byte[]>>> metadata = new ArrayList<>();
+                metadata.add(List.of(Map.entry(RecordType.TREE, new ProcessTree(List.copyOf(nsIds.members(members)),
+                        nsIds.shares(shares)).encode())));
                 for (int i = 0; i < captured.size(); i++) {
                     FrozenProcess.Captured c = captured.get(i);
-                    writer.writeRecord(RecordType.PROCESS, c.info().withPid(nsIds.id(c.info().pid())).encode());
+                    List<Map.Entry<RecordType, byte[]>> records = new ArrayList<>();
+                    records.add(Map.entry(RecordType.PROCESS, c.info().withPid(nsIds.id(c.info().pid())).encode()));
                     for (ThreadState t : c.threads()) {
-                        writer.writeRecord(RecordType.THREAD, t.withTid(nsIds.id(t.tid())).encode());
+                        records.add(Map.entry(RecordType.THREAD, t.withTid(nsIds.id(t.tid())).encode()));
                     }
-                    writer.writeRecord(RecordType.SIGNALS, c.signals().encode());
-                    writer.writeRecord(RecordType.FILES, FdEntry.encodeAll(fds.get(i)));
-                    writer.writeRecord(RecordType.GHOSTS, GhostFile.encodeAll(c.ghosts().files()));
-                    writer.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(c.areas()));
-                    c.ghosts().writeContent(writer);
+                    records.add(Map.entry(RecordType.SIGNALS, c.signals().encode()));
+                    records.add(Map.entry(RecordType.FILES, FdEntry.encodeAll(fds.get(i))));
+                    records.add(Map.entry(RecordType.GHOSTS, GhostFile.encodeAll(c.ghosts().files())));
+                    records.add(Map.entry(RecordType.AREAS, MemoryArea.encodeAll(c.areas())));
+                    metadata.add(records);
+                }
+                boolean contentInFreeze = !withTwins || captured.stream().anyMatch(c -> !c.ghosts().files().isEmpty()
+                        || c.areas().stream().anyMatch(a -> PageDumper.stores(a) && PageDumper.notInTwin(a)
+                                && !c.reader().empty(a)));
+                if (contentInFreeze) {
+                    writeMetadata(metadata, captured);
                 }
                 clock.lap("metadata");
 
@@ -206,7 +216,9 @@ public final class Dumper {
                     PageDumper pages = new PageDumper(proc, c.process().pid(), writer, options.progress(), sharedPages);
                     dumpers.add(pages);
                     Predicate<MemoryArea> inFreeze = withTwins ? PageDumper::notInTwin : eager;
-                    memoryBytes += dumpPages(c, pages, inFreeze.and(a -> !c.reader().empty(a)), c.process().pid());
+                    if (contentInFreeze) {
+                        memoryBytes += dumpPages(c, pages, inFreeze.and(a -> !c.reader().empty(a)), c.process().pid());
+                    }
                 }
                 if (withTwins) {
                     for (FrozenProcess t : targets) {
@@ -214,6 +226,9 @@ public final class Dumper {
                     }
                     releaseAll();
                     clock.lap("pages outside the twins, twins");
+                    if (!contentInFreeze) {
+                        writeMetadata(metadata, captured);
+                    }
                     for (FrozenProcess.Captured c : captured) {
                         if (c.reader().flagsFromBefore()) {
                             checkForkFlags(c, (int) twins.get(c.process())[0]);
@@ -404,6 +419,19 @@ public final class Dumper {
         }
 
         /** The pages of a process that {@code which} selects, read from {@code from} (it or its twin). */
+        /** The tree's record, then each process's records followed by the content of its deleted files. */
+        private void writeMetadata(List<List<Map.Entry<RecordType, byte[]>>> metadata,
+                                   List<FrozenProcess.Captured> captured) throws IOException {
+            for (int i = 0; i < metadata.size(); i++) {
+                for (Map.Entry<RecordType, byte[]> r : metadata.get(i)) {
+                    writer.writeRecord(r.getKey(), r.getValue());
+                }
+                if (i > 0) {
+                    captured.get(i - 1).ghosts().writeContent(writer);
+                }
+            }
+        }
+
         private long dumpPages(FrozenProcess.Captured c, PageDumper pages, Predicate<MemoryArea> which, int from)
                 throws Exception {
             writer.beginPagesOf(nsIds.id(c.process().pid()));
@@ -583,10 +611,6 @@ public final class Dumper {
         /** Lets every process run again, children first, as each was found. */
         private void releaseAll() throws SysException {
             connections.thaw(); // before any thread runs again
-            if (frozenAt != 0) {
-                frozenNanos = System.nanoTime() - frozenAt;
-                frozenAt = 0;
-            }
             SysException failed = null;
             for (int i = targets.size() - 1; i >= 0; i--) {
                 try {
@@ -594,6 +618,12 @@ public final class Dumper {
                 } catch (SysException e) {
                     failed = failed == null ? e : failed; // the others must be released all the same
                 }
+            }
+            if (frozenAt != 0) {
+                // The dumped process, released last, runs again only once its release (registers, signal
+                // mask, scratch page, detach) is done.
+                frozenNanos = System.nanoTime() - frozenAt;
+                frozenAt = 0;
             }
             if (failed != null) {
                 throw failed;
