@@ -39,6 +39,10 @@ import java.util.Set;
 final class FrozenProcess {
     private static final int SYS_GETITIMER = 36;
     private static final int ESRCH = 3;
+    /** Below the stack pointer, what leaf functions may use without moving it (x86-64 ABI). */
+    private static final long RED_ZONE = 128;
+    /** The largest thing an injected call reads into scratch space is a 32-byte struct (sigaction, itimerval). */
+    private static final int SCRATCH_BYTES = 64;
 
     /** What was read of one process, all but its descriptors (which need the whole tree) and pages. */
     record Captured(FrozenProcess process, ProcessReader reader, List<MemoryArea> areas, List<ThreadState> threads,
@@ -58,7 +62,10 @@ final class FrozenProcess {
     /** Release leaves it job-control stopped although it was running: a dump asked to leave it stopped. */
     private boolean stopOnRelease;
     private long gadget;
+    /** Where injected calls leave what they read: below the leader's stack pointer, or a page mapped for it. */
     private long scratch;
+    /** The bytes the scratch space held on the stack, put back before the process may run; null if mapped. */
+    private ByteBuffer scratchSaved;
 
     FrozenProcess(Ptrace ptrace, ProcFs proc, int pid) {
         this.ptrace = ptrace;
@@ -230,8 +237,11 @@ final class FrozenProcess {
         List<Long> clearTids = new ArrayList<>();
         blockSignals();
         try {
-            scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
-                    Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+            scratch = stackScratch(areas, regs.get(0)[io.telefork.image.Regs.RSP]);
+            if (scratch == 0) {
+                scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
+                        Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+            }
             brk = leader.call("brk(0)", Sys.SYS_BRK, 0);
             actions = sigactions(leader, status);
             for (int which = 0; which < 3; which++) {
@@ -249,8 +259,7 @@ final class FrozenProcess {
                 r.call("prctl(PR_GET_TID_ADDRESS)", Sys.SYS_PRCTL, Sys.PR_GET_TID_ADDRESS, scratch);
                 clearTids.add(readScratch(8).getLong(0));
             }
-            leader.call("munmap scratch page", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
-            scratch = 0;
+            freeScratch();
             for (Remote r : remotes.values()) {
                 r.restoreRegisters();
             }
@@ -303,6 +312,46 @@ final class FrozenProcess {
         return actions;
     }
 
+    /**
+     * Scratch space below the leader's stack pointer, past the red zone that leaf code may use: free by
+     * the ABI while no signal handler runs (all signals are blocked around injected calls) and, within the
+     * stack pointer's own page, already in memory, so it costs no mmap and munmap in the freeze. Its bytes
+     * are saved and put back. 0 where it would leave that page or a private writable area.
+     */
+    private long stackScratch(List<MemoryArea> areas, long rsp) throws SysException {
+        long at = (rsp - RED_ZONE - SCRATCH_BYTES) & ~15L;
+        if ((at & -Sys.PAGE) != (rsp & -Sys.PAGE)) {
+            return 0;
+        }
+        boolean privateWritable = areas.stream().anyMatch(a -> Long.compareUnsigned(a.start(), at) <= 0
+                && Long.compareUnsigned(at + SCRATCH_BYTES, a.end()) <= 0 && !a.shared()
+                && (a.prot() & MemoryArea.PROT_WRITE) != 0);
+        if (!privateWritable) {
+            return 0;
+        }
+        ByteBuffer saved = ByteBuffer.allocateDirect(SCRATCH_BYTES);
+        if (Kernel.readMemory(pid, at, saved, SCRATCH_BYTES) != SCRATCH_BYTES) {
+            return 0;
+        }
+        scratchSaved = saved;
+        return at;
+    }
+
+    /** Gives the scratch space back: the stack's own bytes written again, or the page unmapped. */
+    private void freeScratch() throws SysException {
+        if (scratchSaved != null) {
+            if (Kernel.writeMemory(pid, scratch, scratchSaved.clear(), SCRATCH_BYTES) != SCRATCH_BYTES) {
+                throw new SysException(String.format("could not put back %d bytes of the stack of %d at 0x%x",
+                        SCRATCH_BYTES, pid, scratch));
+            }
+            scratchSaved = null;
+        } else {
+            blockLeaderSignals();
+            remote(pid).raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+        }
+        scratch = 0;
+    }
+
     private ByteBuffer readScratch(int length) throws SysException {
         ByteBuffer b = ByteBuffer.allocateDirect(length).order(ByteOrder.LITTLE_ENDIAN);
         Kernel.readMemory(pid, scratch, b, length);
@@ -316,10 +365,15 @@ final class FrozenProcess {
 
     /** Lets the process run again: registers, signal masks, running or stopped as found. */
     void release() throws SysException {
+        SysException failed = null;
         if (scratch != 0) {
-            blockLeaderSignals();
-            remote(pid).raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
-            scratch = 0;
+            try {
+                freeScratch();
+            } catch (SysException e) {
+                failed = e; // released all the same: the bytes lie below its red zone, which no code relies on
+                scratch = 0;
+                scratchSaved = null;
+            }
         }
         for (Remote r : remotes.values()) {
             r.restoreRegisters();
@@ -334,6 +388,9 @@ final class FrozenProcess {
         seized.clear();
         for (int tid : tids) {
             ptrace.detach(tid, 0);
+        }
+        if (failed != null) {
+            throw failed;
         }
     }
 

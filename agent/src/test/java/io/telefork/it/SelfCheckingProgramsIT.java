@@ -97,7 +97,8 @@ class SelfCheckingProgramsIT {
                 Case.of("inotify_watch", "{tmp}"),
                 Case.of("fifo", "{tmp}"),
                 Case.of("lazy_fork"),
-                Case.of("lazy_mm"));
+                Case.of("lazy_mm"),
+                Case.of("below_stack"));
     }
 
     static Stream<Case> plainCases() {
@@ -125,7 +126,7 @@ class SelfCheckingProgramsIT {
                 Case.of("ghost_fd", "{tmp}").dumpedWith("--ghost-limit", "4M"),
                 Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
                 Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"), Case.of("inotify_watch", "{tmp}"),
-                Case.of("fifo", "{tmp}"));
+                Case.of("fifo", "{tmp}"), Case.of("below_stack"), Case.of("below_stack").dumpedWith("--freeze"));
     }
 
     @TempDir
