@@ -680,8 +680,9 @@ final class Transplant {
                 ByteBuffer b = scratchBuffer(8);
                 Kernel.readMemory(vessel, scratch, b, 8);
                 long first = Math.min(p[1], p[2]);
-                pairEnds.put(first, adopt(b.getInt(0)));
-                pairEnds.put(p[1] + p[2] - first, adopt(b.getInt(4)));
+                int[] made = adoptPair(b.getInt(0), b.getInt(4));
+                pairEnds.put(first, made[0]);
+                pairEnds.put(p[1] + p[2] - first, made[1]);
                 shared.putEnds(key, new SharedObjects.Held(vessel, pairEnds.get(first)),
                         new SharedObjects.Held(vessel, pairEnds.get(p[1] + p[2] - first)));
             }
@@ -896,7 +897,7 @@ final class Transplant {
                 remote.call("pipe2", SYS_PIPE2, scratch, Sys.O_CLOEXEC);
                 ByteBuffer b = scratchBuffer(8);
                 Kernel.readMemory(vessel, scratch, b, 8);
-                ends = new int[] {adopt(b.getInt(0)), adopt(b.getInt(4))};
+                ends = adoptPair(b.getInt(0), b.getInt(4));
                 pipes.put(f.path(), ends);
                 shared.putEnds(f.path(), new SharedObjects.Held(vessel, ends[0]), new SharedObjects.Held(vessel, ends[1]));
                 remote.raw(Sys.SYS_FCNTL, ends[1], F_SETPIPE_SZ, f.params()[0]);
@@ -916,6 +917,20 @@ final class Transplant {
             remote.call("close", Sys.SYS_CLOSE, fd);
         }
         return target;
+    }
+
+    /**
+     * {@link #adopt} for the two descriptors one call made (pipe2, socketpair), in their order. The kernel
+     * gives the lowest free numbers: with a free number below the temporaries, the first lands there and
+     * the second may land on the next temporary number itself, which moving the first there would close.
+     */
+    private int[] adoptPair(int first, int second) throws SysException {
+        if (second == nextFd) {
+            int secondAt = adopt(second);
+            return new int[] {adopt(first), secondAt};
+        }
+        int firstAt = adopt(first);
+        return new int[] {firstAt, adopt(second)};
     }
 
     /** Registers every epoll's descriptors, once they all are at their numbers. */
