@@ -22,6 +22,10 @@
 #                    the CPU the dump itself takes from the target on this machine
 #   us/fault         cost ms / COW faults
 # Environment: RUNS (5), MIB (2048), MODES ("4k thp"), JAR (agent/target/telefork.jar), JAVA (java).
+# WARM=1: the dumps are made in one JVM through the engine's API (bench/WarmFreeze.java), as the node agent
+# makes them, after WARMUP (10) dumps of a 64 MiB writer with the same page size; otherwise each is a
+# `telefork dump` CLI run (a cold JVM, which first practises on a throwaway `sleep`). STEPS=1 with WARM=1
+# logs the engine's step times of every dump to stderr (logging them lengthens the freeze a little).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,6 +34,8 @@ MIB=${MIB:-2048}
 MODES=${MODES-"4k thp"}
 JAR=${JAR:-$ROOT/agent/target/telefork.jar}
 JAVA=${JAVA:-java}
+WARM=${WARM:-0}
+WARMUP=${WARMUP:-10}
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 
@@ -37,56 +43,79 @@ JAVA=${JAVA:-java}
 WORK=$(mktemp -d /tmp/telefork-freeze.XXXXXX)
 IMG=/dev/shm/telefork-freeze-$$.img
 HOLDER=""
+WARM_HOLDER=""
 cleanup() {
     [[ -z $HOLDER ]] || kill -9 "$HOLDER" 2>/dev/null || true
+    [[ -z $WARM_HOLDER ]] || kill -9 "$WARM_HOLDER" 2>/dev/null || true
     rm -rf "$WORK" "$IMG"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 gcc -O2 -pthread -o "$WORK/holder" "$ROOT/bench/holder.c"
+[[ $WARM != 1 ]] || javac -cp "$JAR" -d "$WORK" "$ROOT/bench/WarmFreeze.java"
 
 minflt() { awk '{ sub(/^.*\) /, ""); print $8 }' "/proc/$1/stat"; }
 ns() { local t=$EPOCHREALTIME; echo "${t/./}000"; }
 
-# run_mode MODE: one target, RUNS dumps; sets ROW.
-run_mode() {
-    local mode=$1 thp=0 out=$WORK/holder.out r i v
-    [[ $mode == thp ]] && thp=1
+# start_holder MIB THP OUT MODE: a holder with only descriptors 0, 1 and 2 (telefork refuses descriptors
+# it cannot restore), ready; its PID in STARTED.
+start_holder() {
+    local mib=$1 thp=$2 out=$3 i
     : > "$out"
     (
-        for f in /proc/$BASHPID/fd/*; do   # only 0, 1 and 2: telefork refuses descriptors it cannot restore
+        for f in /proc/$BASHPID/fd/*; do
             n=${f##*/}
             ((n > 2)) && eval "exec $n>&-"
         done
-        HOLDER_THP=$thp exec "$WORK/holder" "$MIB" 1 write < /dev/null > "$out" 2>&1
+        HOLDER_THP=$thp exec "$WORK/holder" "$mib" 1 write < /dev/null > "$out" 2>&1
     ) &
-    HOLDER=$!
-    disown "$HOLDER"
+    STARTED=$!
+    disown "$STARTED"
     for ((i = 0; i < 600; i++)); do
         grep -q READY "$out" && break
         sleep 0.1
     done
     grep -q READY "$out" || { echo "bench: holder not ready: $(cat "$out")" >&2; exit 1; }
+}
+
+# run_mode MODE: one target, RUNS dumps; sets ROW.
+run_mode() {
+    local mode=$1 thp=0 out=$WORK/holder.out r v
+    [[ $mode == thp ]] && thp=1
+    start_holder "$MIB" "$thp" "$out"
+    HOLDER=$STARTED
     sleep 2   # base passes
     local huge
     huge=$(awk '/AnonHugePages/ { print $2 / 1024 }' "/proc/$HOLDER/smaps_rollup")
     local frozen=() engine=() faults=() windows=()
-    for ((r = 1; r <= RUNS; r++)); do
-        echo "bench: $mode, dump $r of $RUNS" >&2
-        local f0 f1 t0 t1
-        f0=$(minflt "$HOLDER"); t0=$(ns)
-        if ! "$JAVA" -jar "$JAR" dump -v --leave-running "$HOLDER" "$IMG" 2> "$WORK/dump.err"; then
-            echo "bench: dump failed:" >&2; cat "$WORK/dump.err" >&2; exit 1
-        fi
-        t1=$(ns); f1=$(minflt "$HOLDER")
-        rm -f "$IMG"
-        v=$(engine_ms "$WORK/dump.err" frozen); frozen+=("$v")
-        engine+=("$(engine_ms "$WORK/dump.err" in)")
-        faults+=("$((f1 - f0))")
-        windows+=("$t0 $t1 $v")
-        sleep 1
-    done
+    if [[ $WARM == 1 ]]; then
+        start_holder 64 "$thp" "$WORK/warm.out"
+        WARM_HOLDER=$STARTED
+        echo "bench: $mode, $WARMUP warm-up dumps of a 64 MiB writer, then $RUNS of the target, in one JVM" >&2
+        "$JAVA" -cp "$JAR:$WORK" WarmFreeze "$WARM_HOLDER" "$WARMUP" "$HOLDER" "$RUNS" "$IMG" > "$WORK/warm.txt" \
+            || { echo "bench: warm dumps failed" >&2; exit 1; }
+        WARM_HOLDER=""   # killed by WarmFreeze once warm
+        while read -r _ _ _ f _ e _ t0 _ t1 _ n; do
+            frozen+=("$f"); engine+=("$e"); faults+=("$n"); windows+=("$t0 $t1 $f")
+        done < "$WORK/warm.txt"
+    else
+        for ((r = 1; r <= RUNS; r++)); do
+            echo "bench: $mode, dump $r of $RUNS" >&2
+            local f0 f1 t0 t1
+            f0=$(minflt "$HOLDER"); t0=$(ns)
+            if ! "$JAVA" -jar "$JAR" dump -v --leave-running "$HOLDER" "$IMG" 2> "$WORK/dump.err"; then
+                echo "bench: dump failed:" >&2; cat "$WORK/dump.err" >&2; exit 1
+            fi
+            t1=$(ns); f1=$(minflt "$HOLDER")
+            rm -f "$IMG"
+            v=$(engine_ms "$WORK/dump.err" frozen); frozen+=("$v")
+            engine+=("$(engine_ms "$WORK/dump.err" in)")
+            faults+=("$((f1 - f0))")
+            windows+=("$t0 $t1 $v")
+            sleep 1
+        done
+    fi
     kill -9 "$HOLDER"; HOLDER=""
     local first=${windows[0]%% *} base
     base=$(awk -v first="$first" '$1 == "pass" && $3 < first { print ($3 - $2) / 1e6 }' "$out" | median)
@@ -114,7 +143,9 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 mkdir -p "$ROOT/bench/out"
 result=$ROOT/bench/out/freeze-$(date -u +%Y%m%dT%H%M%SZ).md
 {
-    echo "telefork dump --leave-running of a process writing to all its pages: medians of $RUNS dumps, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after"
+    how="telefork dump --leave-running (CLI)"
+    [[ $WARM != 1 ]] || how="dump --leave-running in a warm engine (bench/WarmFreeze.java, after $WARMUP warm-up dumps)"
+    echo "$how of a process writing to all its pages: medians of $RUNS dumps, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after"
     echo
     echo "| target | frozen ms | first frozen ms | dump ms | base pass ms | COW faults | cost ms | us/fault |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
