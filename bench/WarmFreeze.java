@@ -22,13 +22,7 @@ import java.time.Instant;
  */
 public final class WarmFreeze {
     public static void main(String[] args) throws Exception {
-        if ("1".equals(System.getenv("STEPS"))) {
-            java.util.logging.Logger steps = java.util.logging.Logger.getLogger("io.telefork.steps");
-            java.util.logging.ConsoleHandler h = new java.util.logging.ConsoleHandler();
-            h.setLevel(java.util.logging.Level.FINE);
-            steps.setLevel(java.util.logging.Level.FINE);
-            steps.addHandler(h);
-        }
+        StepLog.ifAsked();
         int warmPid = Integer.parseInt(args[0]);
         int warmRuns = Integer.parseInt(args[1]);
         int pid = Integer.parseInt(args[2]);

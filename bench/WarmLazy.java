@@ -19,13 +19,7 @@ import java.nio.file.Path;
  */
 public final class WarmLazy {
     public static void main(String[] args) throws Exception {
-        if ("1".equals(System.getenv("STEPS"))) {
-            java.util.logging.Logger steps = java.util.logging.Logger.getLogger("io.telefork.steps");
-            java.util.logging.ConsoleHandler h = new java.util.logging.ConsoleHandler();
-            h.setLevel(java.util.logging.Level.FINE);
-            steps.setLevel(java.util.logging.Level.FINE);
-            steps.addHandler(h);
-        }
+        StepLog.ifAsked();
         Path image = Path.of(args[0]);
         int runs = Integer.parseInt(args[1]);
         Engine engine = new Engine();

@@ -53,7 +53,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 gcc -O2 -pthread -o "$WORK/holder" "$ROOT/bench/holder.c"
-[[ $WARM != 1 ]] || javac -cp "$JAR" -d "$WORK" "$ROOT/bench/WarmFreeze.java"
+[[ $WARM != 1 ]] || javac -cp "$JAR" -d "$WORK" "$ROOT/bench/WarmFreeze.java" "$ROOT/bench/StepLog.java"
 
 minflt() { awk '{ sub(/^.*\) /, ""); print $8 }' "/proc/$1/stat"; }
 ns() { local t=$EPOCHREALTIME; echo "${t/./}000"; }

@@ -39,7 +39,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 gcc -O2 -pthread -o "$WORK/holder" "$ROOT/bench/holder.c"
-javac -cp "$JAR" -d "$WORK" "$ROOT/bench/WarmLazy.java"
+javac -cp "$JAR" -d "$WORK" "$ROOT/bench/WarmLazy.java" "$ROOT/bench/StepLog.java"
 
 # the target gets only descriptors 0, 1 and 2 (telefork refuses descriptors it cannot restore)
 (
