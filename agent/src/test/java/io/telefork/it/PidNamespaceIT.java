@@ -73,6 +73,31 @@ class PidNamespaceIT {
     }
 
     /**
+     * A placeholder that holds descriptors of its own at 3, 4 and 6, beside the image's pipe at 5 and 6: the
+     * pipe made in it gets 5 (the lowest free number) and the next temporary number, and must not end up as
+     * one descriptor (it did: the restore failed with EBADF). The vessel a restore spawns itself can hold
+     * such a descriptor too, when it is seized while its loader has a library open.
+     */
+    @Test
+    void aPipeIntoAPlaceholderWithDescriptorsAroundIt() throws Exception {
+        Harness.Proc source = h.startProgram("pipe_inside", List.of(), java.util.Map.of());
+        Path image = tmp.resolve("pipe.img");
+        h.dump(source.pid(), image);
+        source.awaitDeath(Duration.ofSeconds(10), "dump kills it");
+
+        Harness.Proc placeholder = inNamespace("placeholder", "/bin/sh", "-c",
+                "exec /bin/sleep 1000 3</dev/null 4</dev/null 6</dev/null");
+        int vessel = firstProcess(placeholder);
+        await().atMost(Duration.ofSeconds(10)).until(() -> comm(vessel).equals("sleep"));
+        for (int fd : new int[] {3, 4, 6}) {
+            assertThat(Files.readSymbolicLink(Path.of("/proc", Integer.toString(vessel), "fd", Integer.toString(fd))))
+                    .as("the placeholder's own fd %d", fd).isEqualTo(Path.of("/dev/null"));
+        }
+        restoreInto(vessel, image);
+        placeholder.goAndExpectPass();
+    }
+
+    /**
      * The operator's target container: a shell (PID 1) waiting for its placeholder child. The tree, whose
      * first process was PID 1, goes into the shell; the placeholder, which holds the PID the tree's first
      * child wants, is ended first.
