@@ -154,14 +154,16 @@ public final class Dumper {
                 clock.lap("save signal masks");
 
                 // 3. Per process: CPU state, what /proc tells, and what only the process itself can tell
-                //    (brk(0), sigaction, sigaltstack, the tid address), injected through its vDSO.
+                //    (brk(0), sigaction, sigaltstack, the tid address), injected through its vDSO. With
+                //    twins, what a fork copies as it is (brk, sigaction, the leader's sigaltstack) is read
+                //    from the twin instead, after the freeze.
                 boolean withTwins = options.leaveRunning() && !options.fullFreeze()
                         && targets.stream().noneMatch(FrozenProcess::wasStopped);
                 TreeFiles files = new TreeFiles();
                 List<FrozenProcess.Captured> captured = new ArrayList<>();
                 for (FrozenProcess t : targets) {
                     captured.add(t.capture(files, connections, options.ghostLimit(),
-                            withTwins && t.pid() == pid ? before : null));
+                            withTwins && t.pid() == pid ? before : null, withTwins));
                 }
                 clock.lap("registers, /proc, injected calls");
 
@@ -179,27 +181,18 @@ public final class Dumper {
                 //    read while frozen, but a twin's processes have their records written only once they run
                 //    again, unless content that must be read in the freeze (deleted files, memory a twin does
                 //    not hold) comes after them in the stream.
-                List<List<Map.Entry<RecordType, byte[]>>> metadata = new ArrayList<>();
-                metadata.add(List.of(Map.entry(RecordType.TREE, new ProcessTree(List.copyOf(nsIds.members(members)),
-                        nsIds.shares(shares)).encode())));
-                for (int i = 0; i < captured.size(); i++) {
-                    FrozenProcess.Captured c = captured.get(i);
-                    List<Map.Entry<RecordType, byte[]>> records = new ArrayList<>();
-                    records.add(Map.entry(RecordType.PROCESS, c.info().withPid(nsIds.id(c.info().pid())).encode()));
-                    for (ThreadState t : c.threads()) {
-                        records.add(Map.entry(RecordType.THREAD, t.withTid(nsIds.id(t.tid())).encode()));
-                    }
-                    records.add(Map.entry(RecordType.SIGNALS, c.signals().encode()));
-                    records.add(Map.entry(RecordType.FILES, FdEntry.encodeAll(fds.get(i))));
-                    records.add(Map.entry(RecordType.GHOSTS, GhostFile.encodeAll(c.ghosts().files())));
-                    records.add(Map.entry(RecordType.AREAS, MemoryArea.encodeAll(c.areas())));
-                    metadata.add(records);
-                }
+                byte[] treeRecord = new ProcessTree(List.copyOf(nsIds.members(members)), nsIds.shares(shares)).encode();
                 boolean contentInFreeze = !withTwins || captured.stream().anyMatch(c -> !c.ghosts().files().isEmpty()
                         || c.areas().stream().anyMatch(a -> PageDumper.stores(a) && PageDumper.notInTwin(a)
                                 && !c.reader().empty(a)));
                 if (contentInFreeze) {
-                    writeMetadata(metadata, captured);
+                    if (withTwins) {
+                        for (int i = 0; i < captured.size(); i++) {
+                            FrozenProcess.Captured c = captured.get(i);
+                            captured.set(i, FrozenProcess.withInherited(c, c.process().inheritedHere(c.areas())));
+                        }
+                    }
+                    writeMetadata(treeRecord, captured, fds);
                 }
                 clock.lap("metadata");
 
@@ -227,7 +220,12 @@ public final class Dumper {
                     releaseAll();
                     clock.lap("pages outside the twins, twins");
                     if (!contentInFreeze) {
-                        writeMetadata(metadata, captured);
+                        for (int i = 0; i < captured.size(); i++) {
+                            FrozenProcess.Captured c = captured.get(i);
+                            int twin = (int) twins.get(c.process())[0];
+                            captured.set(i, FrozenProcess.withInherited(c, c.process().inheritedFromTwin(twin)));
+                        }
+                        writeMetadata(treeRecord, captured, fds);
                     }
                     for (FrozenProcess.Captured c : captured) {
                         if (c.reader().flagsFromBefore()) {
@@ -420,15 +418,20 @@ public final class Dumper {
 
         /** The pages of a process that {@code which} selects, read from {@code from} (it or its twin). */
         /** The tree's record, then each process's records followed by the content of its deleted files. */
-        private void writeMetadata(List<List<Map.Entry<RecordType, byte[]>>> metadata,
-                                   List<FrozenProcess.Captured> captured) throws IOException {
-            for (int i = 0; i < metadata.size(); i++) {
-                for (Map.Entry<RecordType, byte[]> r : metadata.get(i)) {
-                    writer.writeRecord(r.getKey(), r.getValue());
+        private void writeMetadata(byte[] treeRecord, List<FrozenProcess.Captured> captured, List<List<FdEntry>> fds)
+                throws IOException {
+            writer.writeRecord(RecordType.TREE, treeRecord);
+            for (int i = 0; i < captured.size(); i++) {
+                FrozenProcess.Captured c = captured.get(i);
+                writer.writeRecord(RecordType.PROCESS, c.info().withPid(nsIds.id(c.info().pid())).encode());
+                for (ThreadState t : c.threads()) {
+                    writer.writeRecord(RecordType.THREAD, t.withTid(nsIds.id(t.tid())).encode());
                 }
-                if (i > 0) {
-                    captured.get(i - 1).ghosts().writeContent(writer);
-                }
+                writer.writeRecord(RecordType.SIGNALS, c.signals().encode());
+                writer.writeRecord(RecordType.FILES, FdEntry.encodeAll(fds.get(i)));
+                writer.writeRecord(RecordType.GHOSTS, GhostFile.encodeAll(c.ghosts().files()));
+                writer.writeRecord(RecordType.AREAS, MemoryArea.encodeAll(c.areas()));
+                c.ghosts().writeContent(writer);
             }
         }
 

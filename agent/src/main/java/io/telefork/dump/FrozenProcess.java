@@ -62,6 +62,9 @@ final class FrozenProcess {
     /** Release leaves it job-control stopped although it was running: a dump asked to leave it stopped. */
     private boolean stopOnRelease;
     private long gadget;
+    /** Its handled and ignored signals (SigCgt, SigIgn), read in the freeze: whose disposition to read. */
+    private long caught;
+    private long ignored;
     /** Where injected calls leave what they read: below the leader's stack pointer, or a page mapped for it. */
     private long scratch;
     /** The bytes the scratch space held on the stack, put back before the process may run; null if mapped. */
@@ -203,10 +206,16 @@ final class FrozenProcess {
         }
     }
 
-    /** Registers, what /proc tells and what only injected calls can tell: all but fds and pages. */
-    /** @param before what was read of it before the freeze, or null (see {@link ProcessReader#areas}) */
-    Captured capture(TreeFiles files, FrozenConnections connections, long ghostLimit, ProcessReader.Before before)
-            throws Exception {
+    /**
+     * Registers, what /proc tells and what only injected calls can tell: all but fds and pages.
+     *
+     * @param before    what was read of it before the freeze, or null (see {@link ProcessReader#areas})
+     * @param forkKeeps leave out what a fork copies as it is (the program break, the signal dispositions, the
+     *                  leader's alternate signal stack: {@link Inherited}), to be read from its copy-on-write
+     *                  twin once it runs again ({@link #withInherited}), or in the freeze after all
+     */
+    Captured capture(TreeFiles files, FrozenConnections connections, long ghostLimit, ProcessReader.Before before,
+                     boolean forkKeeps) throws Exception {
         List<long[]> regs = new ArrayList<>();
         List<byte[]> xstates = new ArrayList<>();
         List<long[]> rseqs = new ArrayList<>();
@@ -229,9 +238,10 @@ final class FrozenProcess {
         gadget = reader.flagsFromBefore() && before.gadget() != 0 ? before.gadget()
                 : Remote.findGadget(pid, vdso.start(), vdso.end());
         Map<String, String> status = Map.copyOf(proc.status(pid));
+        caught = Long.parseUnsignedLong(status.getOrDefault("SigCgt", "0"), 16);
+        ignored = Long.parseUnsignedLong(status.getOrDefault("SigIgn", "0"), 16);
         Remote leader = remote(pid);
-        long brk;
-        long[] actions;
+        Inherited inherited = null;
         long[] itimers = new long[12];
         List<long[]> altstacks = new ArrayList<>();
         List<Long> clearTids = new ArrayList<>();
@@ -242,8 +252,9 @@ final class FrozenProcess {
                 scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
                         Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
             }
-            brk = leader.call("brk(0)", Sys.SYS_BRK, 0);
-            actions = sigactions(leader, status);
+            if (!forkKeeps) {
+                inherited = readInherited(leader, pid, scratch);
+            }
             for (int which = 0; which < 3; which++) {
                 leader.call("getitimer(" + which + ")", SYS_GETITIMER, which, scratch);
                 ByteBuffer it = readScratch(32);
@@ -253,9 +264,7 @@ final class FrozenProcess {
             }
             for (int tid : seized.keySet()) {
                 Remote r = remote(tid);
-                r.call("sigaltstack", Sys.SYS_SIGALTSTACK, 0, scratch);
-                ByteBuffer ss = readScratch(24);
-                altstacks.add(new long[] {ss.getLong(0), ss.getInt(8), ss.getLong(16)});
+                altstacks.add(tid == pid ? null : altstack(r, pid, scratch));
                 r.call("prctl(PR_GET_TID_ADDRESS)", Sys.SYS_PRCTL, Sys.PR_GET_TID_ADDRESS, scratch);
                 clearTids.add(readScratch(8).getLong(0));
             }
@@ -273,8 +282,65 @@ final class FrozenProcess {
                     altstacks.get(i), clearTids.get(i), Kernel.getRobustList(tid), pendings.get(i)));
             i++;
         }
-        return new Captured(this, reader, areas, threads, processInfo(brk, itimers),
-                new SignalState(actions, sharedPending), ghosts);
+        Captured c = new Captured(this, reader, areas, threads, processInfo(0, itimers),
+                new SignalState(null, sharedPending), ghosts);
+        return inherited == null ? c : withInherited(c, inherited);
+    }
+
+    /**
+     * What a fork copies as it is: the program break, the signal dispositions and the alternate signal
+     * stack of the thread that forks (the leader: the twin's clone is injected there). Read from the twin,
+     * it costs the freeze nothing; with a handler per signal, a dozen injected calls for a JVM.
+     */
+    record Inherited(long brk, long[] actions, long[] leaderAltstack) {
+    }
+
+    /** Reads {@link Inherited} from this process's copy-on-write twin {@code twin} (stopped, its signals blocked). */
+    Inherited inheritedFromTwin(int twin) throws SysException {
+        Remote r = new Remote(ptrace, twin, gadget);
+        // A page of its own: the twin's memory is what the image holds, so nothing is written in it.
+        long page = r.call("mmap scratch page in the twin", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
+                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        return readInherited(r, twin, page);
+    }
+
+    /** Reads {@link Inherited} from the process itself, still frozen: when the freeze must write its records. */
+    Inherited inheritedHere(List<MemoryArea> areas) throws SysException {
+        Remote leader = remote(pid);
+        blockLeaderSignals();
+        try {
+            scratch = stackScratch(areas, leader.savedRegisters()[io.telefork.image.Regs.RSP]);
+            if (scratch == 0) {
+                scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
+                        Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+            }
+            Inherited in = readInherited(leader, pid, scratch);
+            freeScratch();
+            leader.restoreRegisters();
+            return in;
+        } finally {
+            unblockSignals();
+        }
+    }
+
+    /** {@code c} completed with what {@link #capture} left out for the twin. */
+    static Captured withInherited(Captured c, Inherited in) {
+        List<ThreadState> threads = new ArrayList<>(c.threads());
+        threads.set(0, threads.get(0).withAltstack(in.leaderAltstack())); // the leader comes first
+        return new Captured(c.process(), c.reader(), c.areas(), threads, c.info().withBrk(in.brk()),
+                new SignalState(in.actions(), c.signals().sharedPending()), c.ghosts());
+    }
+
+    private Inherited readInherited(Remote r, int memPid, long at) throws SysException {
+        long brk = r.call("brk(0)", Sys.SYS_BRK, 0);
+        long[] actions = sigactions(r, memPid, at);
+        return new Inherited(brk, actions, altstack(r, memPid, at));
+    }
+
+    private static long[] altstack(Remote r, int memPid, long at) throws SysException {
+        r.call("sigaltstack", Sys.SYS_SIGALTSTACK, 0, at);
+        ByteBuffer ss = read(memPid, at, 24);
+        return new long[] {ss.getLong(0), ss.getInt(8), ss.getLong(16)};
     }
 
     private List<byte[]> withoutOwnSigcont(List<byte[]> pending) {
@@ -294,17 +360,15 @@ final class FrozenProcess {
         return kept;
     }
 
-    private long[] sigactions(Remote leader, Map<String, String> status) throws SysException {
-        long caught = Long.parseUnsignedLong(status.getOrDefault("SigCgt", "0"), 16);
-        long ignored = Long.parseUnsignedLong(status.getOrDefault("SigIgn", "0"), 16);
+    private long[] sigactions(Remote r, int memPid, long at) throws SysException {
         long[] actions = new long[SignalState.SIGNALS * 4];
         for (int sig = 1; sig <= SignalState.SIGNALS; sig++) {
             long bit = 1L << (sig - 1);
             if (sig == Sys.SIGKILL || sig == Sys.SIGSTOP || ((caught | ignored) & bit) == 0) {
                 continue;
             }
-            leader.call("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, 0, scratch, 8);
-            ByteBuffer sa = readScratch(32);
+            r.call("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, 0, at, 8);
+            ByteBuffer sa = read(memPid, at, 32);
             for (int k = 0; k < 4; k++) {
                 actions[(sig - 1) * 4 + k] = sa.getLong(k * 8);
             }
@@ -353,8 +417,12 @@ final class FrozenProcess {
     }
 
     private ByteBuffer readScratch(int length) throws SysException {
+        return read(pid, scratch, length);
+    }
+
+    private static ByteBuffer read(int memPid, long at, int length) throws SysException {
         ByteBuffer b = ByteBuffer.allocateDirect(length).order(ByteOrder.LITTLE_ENDIAN);
-        Kernel.readMemory(pid, scratch, b, length);
+        Kernel.readMemory(memPid, at, b, length);
         return b;
     }
 

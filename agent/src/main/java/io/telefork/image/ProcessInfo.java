@@ -38,6 +38,14 @@ public record ProcessInfo(int pid, String comm, List<String> cmdline, String exe
                 hostname, dumpedAtMillis, credentials, itimers);
     }
 
+    /** The same process with its program break at {@code newBrk}. */
+    public ProcessInfo withBrk(long newBrk) {
+        long[] m = mm.clone();
+        m[MM_BRK] = newBrk;
+        return new ProcessInfo(pid, comm, cmdline, exePath, exe, cwd, umask, stopped, m, auxv, rlimits, kernel,
+                hostname, dumpedAtMillis, credentials, itimers);
+    }
+
     public byte[] encode() {
         Encoder e = new Encoder().i32(pid).string(comm).strings(cmdline).string(exePath);
         exe.encode(e);

@@ -23,6 +23,11 @@ public record ThreadState(int tid, long[] regs, byte[] xstate, long sigmask, lon
         return new ThreadState(newTid, regs, xstate, sigmask, rseq, altstack, clearTid, robustList, pending);
     }
 
+    /** The same thread with the alternate signal stack {@code newAltstack} (sp, flags, size). */
+    public ThreadState withAltstack(long[] newAltstack) {
+        return new ThreadState(tid, regs, xstate, sigmask, rseq, newAltstack, clearTid, robustList, pending);
+    }
+
     public byte[] encode() {
         Encoder e = new Encoder().i32(tid).longs(regs).bytes(xstate).i64(sigmask).longs(rseq).longs(altstack)
                 .i64(clearTid).longs(robustList).i32(pending.size());
