@@ -416,7 +416,6 @@ public final class Dumper {
             return shares;
         }
 
-        /** The pages of a process that {@code which} selects, read from {@code from} (it or its twin). */
         /** The tree's record, then each process's records followed by the content of its deleted files. */
         private void writeMetadata(byte[] treeRecord, List<FrozenProcess.Captured> captured, List<List<FdEntry>> fds)
                 throws IOException {
@@ -435,6 +434,7 @@ public final class Dumper {
             }
         }
 
+        /** The pages of a process that {@code which} selects, read from {@code from} (it or its twin). */
         private long dumpPages(FrozenProcess.Captured c, PageDumper pages, Predicate<MemoryArea> which, int from)
                 throws Exception {
             writer.beginPagesOf(nsIds.id(c.process().pid()));
@@ -562,7 +562,6 @@ public final class Dumper {
             }
         }
 
-        /** The first process's smaps, or null if it cannot be read now (the freeze then says why). */
         /**
          * The VmFlags read before the freeze were still those at the fork for what a twin holds: an area not
          * marked dontfork is in the twin, and one not marked wipeonfork is not wiped there. Otherwise the

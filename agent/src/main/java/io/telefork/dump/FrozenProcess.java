@@ -5,6 +5,7 @@ import io.telefork.engine.EngineException.Reason;
 import io.telefork.image.Credentials;
 import io.telefork.image.MemoryArea;
 import io.telefork.image.ProcessInfo;
+import io.telefork.image.Regs;
 import io.telefork.image.SignalState;
 import io.telefork.image.ThreadState;
 import io.telefork.proc.FileIds;
@@ -247,7 +248,7 @@ final class FrozenProcess {
         List<Long> clearTids = new ArrayList<>();
         blockSignals();
         try {
-            scratch = stackScratch(areas, regs.get(0)[io.telefork.image.Regs.RSP]);
+            scratch = stackScratch(areas, regs.get(0)[Regs.RSP]);
             if (scratch == 0) {
                 scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
                         Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
@@ -309,7 +310,7 @@ final class FrozenProcess {
         Remote leader = remote(pid);
         blockLeaderSignals();
         try {
-            scratch = stackScratch(areas, leader.savedRegisters()[io.telefork.image.Regs.RSP]);
+            scratch = stackScratch(areas, leader.savedRegisters()[Regs.RSP]);
             if (scratch == 0) {
                 scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
                         Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);

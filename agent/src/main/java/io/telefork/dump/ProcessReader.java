@@ -10,6 +10,7 @@ import io.telefork.proc.FileIds;
 import io.telefork.proc.ProcFs;
 import io.telefork.sys.ConnectionLock;
 import io.telefork.sys.Kernel;
+import io.telefork.sys.Remote;
 import io.telefork.sys.Sockets;
 import io.telefork.sys.SysException;
 
@@ -76,7 +77,7 @@ final class ProcessReader {
                 MemoryArea a = reader.area(m);
                 areas.add(a);
                 if (a.kind() == MemoryArea.Kind.VDSO) {
-                    gadget = io.telefork.sys.Remote.findGadget(pid, a.start(), a.end());
+                    gadget = Remote.findGadget(pid, a.start(), a.end());
                 }
             }
             return new Before(smaps, areas, gadget);
