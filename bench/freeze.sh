@@ -58,7 +58,7 @@ gcc -O2 -pthread -o "$WORK/holder" "$ROOT/bench/holder.c"
 minflt() { awk '{ sub(/^.*\) /, ""); print $8 }' "/proc/$1/stat"; }
 ns() { local t=$EPOCHREALTIME; echo "${t/./}000"; }
 
-# start_holder MIB THP OUT MODE: a holder with only descriptors 0, 1 and 2 (telefork refuses descriptors
+# start_holder MIB THP OUT: a writing holder with only descriptors 0, 1 and 2 (telefork refuses descriptors
 # it cannot restore), ready; its PID in STARTED.
 start_holder() {
     local mib=$1 thp=$2 out=$3 i
