@@ -248,11 +248,7 @@ final class FrozenProcess {
         List<Long> clearTids = new ArrayList<>();
         blockSignals();
         try {
-            scratch = stackScratch(areas, regs.get(0)[Regs.RSP]);
-            if (scratch == 0) {
-                scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
-                        Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-            }
+            takeScratch(areas);
             if (!forkKeeps) {
                 inherited = readInherited(leader, pid, scratch);
             }
@@ -300,9 +296,7 @@ final class FrozenProcess {
     Inherited inheritedFromTwin(int twin) throws SysException {
         Remote r = new Remote(ptrace, twin, gadget);
         // A page of its own: the twin's memory is what the image holds, so nothing is written in it.
-        long page = r.call("mmap scratch page in the twin", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
-                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-        return readInherited(r, twin, page);
+        return readInherited(r, twin, mapPage(r));
     }
 
     /** Reads {@link Inherited} from the process itself, still frozen: when the freeze must write its records. */
@@ -310,11 +304,7 @@ final class FrozenProcess {
         Remote leader = remote(pid);
         blockLeaderSignals();
         try {
-            scratch = stackScratch(areas, leader.savedRegisters()[Regs.RSP]);
-            if (scratch == 0) {
-                scratch = leader.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE,
-                        Sys.PROT_READ | Sys.PROT_WRITE, Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
-            }
+            takeScratch(areas);
             Inherited in = readInherited(leader, pid, scratch);
             freeScratch();
             leader.restoreRegisters();
@@ -400,6 +390,20 @@ final class FrozenProcess {
         }
         scratchSaved = saved;
         return at;
+    }
+
+    /** Scratch space for the leader's injected calls: below its stack pointer, else a page mapped for it. */
+    private void takeScratch(List<MemoryArea> areas) throws SysException {
+        Remote leader = remote(pid);
+        scratch = stackScratch(areas, leader.savedRegisters()[Regs.RSP]);
+        if (scratch == 0) {
+            scratch = mapPage(leader);
+        }
+    }
+
+    private static long mapPage(Remote r) throws SysException {
+        return r.call("mmap scratch page", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
+                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
     }
 
     /** Gives the scratch space back: the stack's own bytes written again, or the page unmapped. */
