@@ -53,7 +53,7 @@ final class RestoreCommand implements Callable<Integer> {
                     r.memoryBytes(), r.allIn().toNanos() / 1e6);
             if (lazy) {
                 System.err.printf("lazy: running after %.1f ms, every page in after %.1f ms (copied after %.1f ms, "
-                        + "then the image's SHA-256 checked)%n", r.total().toNanos() / 1e6, r.allIn().toNanos() / 1e6,
+                        + "then the image's digest checked)%n", r.total().toNanos() / 1e6, r.allIn().toNanos() / 1e6,
                         r.copied().toNanos() / 1e6);
             }
         }

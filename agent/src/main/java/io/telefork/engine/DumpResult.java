@@ -8,7 +8,7 @@ import java.time.Instant;
  *
  * @param pid         the dumped process
  * @param imageBytes  bytes of the image stream
- * @param sha256      hex SHA-256 of the image (as stored in its trailer)
+ * @param sha256      the image's digest, hex SHA-256 (as stored in its END record)
  * @param memoryBytes bytes of page data stored (before compression)
  * @param frozen      how long the process was stopped
  * @param total       wall time of the whole dump

@@ -11,10 +11,10 @@ import java.time.Duration;
  * @param total       wall time from the first image byte to the process running
  * @param allIn       wall time from the first image byte to every page in: {@code total} unless the
  *                    restore was lazy, when the process ran before its memory was all in, and the
- *                    whole image verified (its SHA-256), which the lazy phase waits for
+ *                    whole image verified (its END record's digest), which the lazy phase waits for
  * @param copied      wall time from the first image byte to the last page copied in (each checked by
  *                    its record's CRC32C): {@code allIn} unless the restore was lazy, when the image's
- *                    SHA-256 may be checked later
+ *                    digest may be checked later
  * @param lazy        whether the process ran before its memory was all in
  * @param lazyRefusal why a lazy restore into an existing process went eagerly instead (the vessel could not
  *                    be given a userfaultfd), or null

@@ -8,9 +8,10 @@ public final class Format {
     /**
      * Bumped on any incompatible change; readers refuse newer versions. 2 added the TREE, PAGES_OF, GHOSTS
      * and GHOST_DATA records and the GHOST kinds of descriptors and areas; 3 the LAZY record, before which
-     * come the pages that a lazy restore writes before the processes run. Versions 1 and 2 are still read.
+     * come the pages that a lazy restore writes before the processes run; 4 the END digest of the record
+     * headers instead of every byte ({@link ImageHash}). Versions 1 to 3 are still read.
      */
-    public static final int VERSION = 3;
+    public static final int VERSION = 4;
     /** The first version that holds a TREE record (a process and its descendants). */
     public static final int FIRST_TREE_VERSION = 2;
     /** The first version whose pages are ordered for a lazy restore from a stream (the LAZY record). */
@@ -22,7 +23,7 @@ public final class Format {
     public static final int HEADER_BYTES = 8 + 2 + 2 + 4 + 4 + 4;
     /** type u16, codec u8, reserved u8, raw length u32, stored length u32, CRC32C u32. */
     public static final int RECORD_HEADER_BYTES = 16;
-    /** The END record, which ends every image: header, then a 32-byte SHA-256 as {@code bytes} and an i64. */
+    /** The END record, which ends every image: header, then a 32-byte digest as {@code bytes} and an i64. */
     public static final int END_RECORD_BYTES = RECORD_HEADER_BYTES + 4 + 32 + 8;
     /** addr u64 + page count u32 at the start of a PAGES payload. */
     public static final int PAGES_PREFIX_BYTES = 12;

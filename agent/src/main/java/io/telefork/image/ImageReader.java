@@ -6,22 +6,19 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.zip.CRC32C;
 
 /**
  * Reads an image in one pass from any channel, verifying every record's CRC32C as it goes and the
- * SHA-256 of the whole stream at the END record. A reader never hands out a record it has not verified;
- * the stream as a whole is verified only once {@link #next()} has returned the END record. The SHA-256
- * is computed on a thread of its own while the caller consumes the records.
+ * END record's digest ({@link ImageHash}) when it gets there. A reader never hands out a record it has not
+ * verified; the stream as a whole is verified only once {@link #next()} has returned the END record.
  *
  * <p>A reader of a mapped file ({@link #mapped(FileChannel)}) hands out PAGES records as views of the
- * mapping instead of copies, and hashes the whole file up to its END record on the SHA-256 thread from
- * the first PAGES record on, instead of record by record as they are read: the reader's consumer can
- * copy pages ahead of the hash. The digest is still checked when {@link #next()} reaches the END
- * record, and a PAGES record still handed out only once its CRC32C is checked.
+ * mapping instead of copies. For formats 1 to 3, whose digest is the SHA-256 of every byte, it hashes the
+ * whole file up to its END record on a thread of its own from the first PAGES record on, instead of record
+ * by record as they are read: the reader's consumer can copy pages ahead of the hash.
  */
 public final class ImageReader implements AutoCloseable {
 
@@ -30,7 +27,7 @@ public final class ImageReader implements AutoCloseable {
                          long offset, int storedLength, Compression codec) {
     }
 
-    /** The END record's content. */
+    /** The END record's content: its digest (SHA-256, hex) and the bytes of pages the image holds. */
     public record End(String sha256, long pageBytes) {
     }
 
@@ -42,9 +39,9 @@ public final class ImageReader implements AutoCloseable {
     private final ReadableByteChannel in;
     /** The mapped file, or null when reading a stream. */
     private final MappedImage mapped;
-    /** Mapped: the bytes handed to the hashing thread, from the start of the file. */
+    /** Mapped, formats 1-3: the bytes handed to the hashing thread, from the start of the file. */
     private long hashed;
-    private final DigestPipeline sha = new DigestPipeline();
+    private final ImageHash hash;
     private final CRC32C crc = new CRC32C();
     private final ByteBuffer header = ByteBuffer.allocateDirect(Format.RECORD_HEADER_BYTES).order(ByteOrder.BIG_ENDIAN);
     private final BufferPool pool;
@@ -61,8 +58,8 @@ public final class ImageReader implements AutoCloseable {
 
     /**
      * A reader of a whole image file, mapped rather than read: its PAGES records are views of the file
-     * (valid until {@link #close()}), and the file's SHA-256 is computed beside whatever the caller does
-     * with them. The file must start with the image and end with its END
+     * (valid until {@link #close()}); a format 1-3 file's SHA-256 of every byte is computed beside whatever
+     * the caller does with them. The file must start with the image and end with its END
      * record, and must not shrink before {@link #close()} (see {@link MappedImage}).
      */
     public static ImageReader mapped(FileChannel file) throws IOException {
@@ -80,15 +77,7 @@ public final class ImageReader implements AutoCloseable {
         this.mapped = mapped;
         this.pool = mapped == null ? new BufferPool(4, MAX_PAGES_PAYLOAD) : null;
         ByteBuffer h = ByteBuffer.allocate(Format.HEADER_BYTES);
-        try {
-            readFully(h, "header");
-        } catch (IOException e) {
-            sha.close();
-            throw e;
-        }
-        if (mapped == null) {
-            sha.updateCopy(h.duplicate().flip());
-        }
+        readFully(h, "header");
         byte[] magic = Arrays.copyOf(h.array(), Format.MAGIC.length);
         if (!Arrays.equals(magic, Format.MAGIC)) {
             throw new ImageFormatException("not a telefork image (bad magic)");
@@ -117,6 +106,15 @@ public final class ImageReader implements AutoCloseable {
         if (pageSize != Format.PAGE_SIZE) {
             throw new ImageFormatException("image page size " + pageSize + " differs from " + Format.PAGE_SIZE);
         }
+        hash = ImageHash.forVersion(version);
+        if (hashesRecords()) {
+            hash.header(h.flip());
+        }
+    }
+
+    /** Whether records are hashed one by one as they are read (else the whole mapped file at once). */
+    private boolean hashesRecords() {
+        return mapped == null || !hash.everyByte();
     }
 
     /**
@@ -141,7 +139,7 @@ public final class ImageReader implements AutoCloseable {
         return end;
     }
 
-    /** The next record, or null once the END record has been read and the SHA-256 verified. */
+    /** The next record, or null once the END record has been read and the image's digest verified. */
     public Record next() throws IOException {
         if (held != null) {
             held.release();
@@ -155,8 +153,8 @@ public final class ImageReader implements AutoCloseable {
         readFully(header, "record header");
         header.flip();
         byte[] beforeRecord = header.getShort(0) == RecordType.END.id() ? digestBefore(recordOffset) : null;
-        if (mapped == null) {
-            sha.updateCopy(header);
+        if (hashesRecords()) {
+            hash.header(header);
         }
         int typeId = header.getShort() & 0xffff;
         Compression codec = Compression.fromId(header.get() & 0xff);
@@ -176,7 +174,9 @@ public final class ImageReader implements AutoCloseable {
                 throw new ImageFormatException("record at byte " + recordOffset + " has implausible lengths");
             }
             if (mapped != null) {
-                hashWholeFile();
+                if (hash.everyByte()) {
+                    hashWholeFile();
+                }
                 payload = mapped.view(offset, storedLength);
                 if (payload == null) {
                     throw truncated(type + " record", 0);
@@ -196,9 +196,9 @@ public final class ImageReader implements AutoCloseable {
         }
         if (held != null) {
             held.hold();
-            sha.update(payload, held::release);
+            hash.payload(payload, held::release);
         } else if (mapped == null) {
-            sha.updateCopy(payload);
+            hash.payloadCopy(payload);
         }
         crc.reset();
         crc.update(payload.duplicate());
@@ -237,7 +237,7 @@ public final class ImageReader implements AutoCloseable {
             Decoder d = new Decoder(bytes);
             byte[] digest = d.bytes();
             long pageBytes = d.i64();
-            sha.close();
+            hash.close();
             if (!Arrays.equals(digest, beforeRecord)) {
                 throw new ImageFormatException("image SHA-256 mismatch: the image is corrupt");
             }
@@ -256,23 +256,18 @@ public final class ImageReader implements AutoCloseable {
         }
         long to = Math.max(0, mapped.size() - Format.END_RECORD_BYTES);
         for (long at = 0; at < to; at += HASH_CHUNK) {
-            sha.update(mapped.view(at, (int) Math.min(HASH_CHUNK, to - at)), () -> { });
+            hash.payload(mapped.view(at, (int) Math.min(HASH_CHUNK, to - at)), () -> { });
         }
         hashed = to;
     }
 
-    /** The SHA-256 of the image's bytes before its END record at {@code endOffset}. */
+    /** The digest of the image before its END record at {@code endOffset}. */
     private byte[] digestBefore(long endOffset) throws ImageFormatException {
-        if (mapped == null || (hashed > 0 && endOffset == hashed)) {
-            return sha.peek();
+        if (hashesRecords() || (hashed > 0 && endOffset == hashed)) {
+            return hash.digest();
         }
-        // Mapped, and the END record is not where the end of the file puts it: hash up to it here.
-        MessageDigest d;
-        try {
-            d = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java platform has SHA-256", e);
-        }
+        // Mapped, formats 1-3, and the END record is not where the end of the file puts it: hash up to it here.
+        MessageDigest d = ImageHash.sha256();
         for (long at = 0; at < endOffset; at += HASH_CHUNK) {
             ByteBuffer v = mapped.view(at, (int) Math.min(HASH_CHUNK, endOffset - at));
             if (v == null) {
@@ -285,7 +280,7 @@ public final class ImageReader implements AutoCloseable {
 
     @Override
     public void close() {
-        boolean idle = sha.stop();
+        boolean idle = hash.stop();
         if (mapped != null && idle) {
             mapped.close(); // otherwise left to the garbage collector: the hashing thread may still read it
         }

@@ -12,16 +12,19 @@ import java.util.zip.CRC32C;
 /**
  * Writes an image in one pass to any channel (file, pipe, socket). Call {@link #writeHeader()}, the
  * metadata records, the page runs, then {@link #finish()} (or {@link #close()} to abandon). Not
- * thread-safe. Page data is best handed in through {@link #pageBuffer()}: the SHA-256 of the stream is
- * then computed on another thread while this one goes on reading and writing.
+ * thread-safe. The END record's digest covers the header and the record headers ({@link ImageHash}), each of
+ * which holds its payload's CRC32C, so the pages are read once, for their CRC32C, on their way out. The
+ * bytes are written on a thread of their own ({@link WritePipeline}): page runs are best handed in through
+ * {@link #pageBuffer()}, whose buffers go back to the pool once written, so that the caller fills the next
+ * while one is written.
  */
 public final class ImageWriter implements AutoCloseable {
 
-    /** What was written: the stream's length and the SHA-256 stored in its END record. */
+    /** What was written: the stream's length and the digest (SHA-256, hex) stored in its END record. */
     public record Summary(long bytes, String sha256, long pageBytes) {
     }
 
-    private final WritableByteChannel out;
+    private final WritePipeline out;
     /**
      * Incompressible memory (random, encrypted or already compressed data) costs the codec's time and gains
      * nothing; after this many runs in a row that did not shrink, runs are stored raw without trying...
@@ -31,7 +34,7 @@ public final class ImageWriter implements AutoCloseable {
     static final int PROBE_EVERY = 16;
 
     private final Compression compression;
-    private final DigestPipeline sha = new DigestPipeline();
+    private final ImageHash hash = ImageHash.forVersion(Format.VERSION);
     private final BufferPool pool = new BufferPool(4, Format.MAX_RUN_PAGES * Format.PAGE_SIZE);
     private final CRC32C crc = new CRC32C();
     private final ByteBuffer header = ByteBuffer.allocateDirect(Format.RECORD_HEADER_BYTES + Format.PAGES_PREFIX_BYTES)
@@ -47,7 +50,7 @@ public final class ImageWriter implements AutoCloseable {
     private int pagesOf;
 
     public ImageWriter(WritableByteChannel out, Compression compression) {
-        this.out = out;
+        this.out = new WritePipeline(out);
         this.compression = compression;
     }
 
@@ -58,12 +61,14 @@ public final class ImageWriter implements AutoCloseable {
 
     /**
      * Writes pages [{@code from}, {@code from + length}) of a leased buffer as one run at {@code address}.
-     * The lease stays with the caller, who releases it when done with the buffer.
+     * The lease stays with the caller, who releases it when done with the buffer; the writer holds it too
+     * until the run is written, so the caller must not change those pages once handed in.
      */
     public void writePages(long address, BufferPool.Lease lease, int from, int length) throws IOException {
         ByteBuffer run = lease.buffer().duplicate();
         run.limit(from + length).position(from);
         writePages(address, run, lease);
+        out.flush();
     }
 
     public long bytesWritten() {
@@ -77,16 +82,22 @@ public final class ImageWriter implements AutoCloseable {
         crc.reset();
         crc.update(h.array(), 0, h.position());
         h.putInt((int) crc.getValue()).flip();
-        emit(h);
+        hash.header(h);
+        write(h);
+        out.flush();
     }
 
-    /** A metadata record; stored uncompressed since it is small and read before anything else. */
+    /**
+     * A metadata record; stored uncompressed since it is small and read before anything else. The payload
+     * is the writer's from here on: the caller must not change it.
+     */
     public void writeRecord(RecordType type, byte[] payload) throws IOException {
         if (type == RecordType.PAGES || type == RecordType.END) {
             throw new IllegalArgumentException(type + " has its own method");
         }
         ByteBuffer p = ByteBuffer.wrap(payload);
-        writeFramed(type, Compression.NONE, payload.length, p);
+        writeFramed(type, Compression.NONE, payload.length, p, true);
+        out.flush();
     }
 
     /**
@@ -95,6 +106,7 @@ public final class ImageWriter implements AutoCloseable {
      */
     public void writePages(long address, ByteBuffer pages) throws IOException {
         writePages(address, pages, null);
+        out.flush();
     }
 
     private void writePages(long address, ByteBuffer pages, BufferPool.Lease lease) throws IOException {
@@ -111,7 +123,7 @@ public final class ImageWriter implements AutoCloseable {
             ByteBuffer stored = attempt ? compress(address, count, pages, raw) : null;
             if (stored != null) {
                 incompressible = 0;
-                writeFramed(RecordType.PAGES, compression, raw, stored);
+                writeFramed(RecordType.PAGES, compression, raw, stored, false);
                 pages.position(pages.limit());
                 return;
             }
@@ -122,12 +134,16 @@ public final class ImageWriter implements AutoCloseable {
         header.clear();
         putRecordHeader(RecordType.PAGES, Compression.NONE, raw, raw, payloadCrc);
         header.putLong(address).putInt(count).flip();
-        emit(header);
+        write(header);
         if (lease != null) {
-            emitLeased(pages, lease);
+            lease.hold();
+            int n = pages.remaining();
+            out.lent(pages, lease::release);
+            offset += n;
         } else {
-            emit(pages);
+            write(pages);
         }
+        pages.position(pages.limit());
     }
 
     /** A PAGES_OF record: the page runs written from here on are process {@code pid}'s. */
@@ -136,15 +152,16 @@ public final class ImageWriter implements AutoCloseable {
         writeRecord(RecordType.PAGES_OF, new Encoder().i32(pid).toByteArray());
     }
 
-    /** Writes the page index and the END record with the SHA-256 of everything before it. */
+    /** Writes the page index and the END record with the digest of everything before it. */
     public Summary finish() throws IOException {
         List<PageIndex.Entry> sorted = new ArrayList<>(index);
         sorted.sort((a, b) -> a.pid() != b.pid() ? Integer.compare(a.pid(), b.pid())
                 : Long.compareUnsigned(a.address(), b.address()));
         writeRecord(RecordType.INDEX, new PageIndex(sorted).encode());
-        byte[] digest = sha.peek();
+        byte[] digest = hash.digest();
         byte[] payload = new Encoder().bytes(digest).i64(pageBytes).toByteArray();
-        writeFramed(RecordType.END, Compression.NONE, payload.length, ByteBuffer.wrap(payload));
+        writeFramed(RecordType.END, Compression.NONE, payload.length, ByteBuffer.wrap(payload), true);
+        out.drain();
         return new Summary(offset, HexFormat.of().formatHex(digest), pageBytes);
     }
 
@@ -177,51 +194,42 @@ public final class ImageWriter implements AutoCloseable {
         return (int) crc.getValue();
     }
 
-    private void writeFramed(RecordType type, Compression codec, int raw, ByteBuffer payload) throws IOException {
+    /** A record of one payload, {@code owned} if nobody changes it afterwards (else it is copied). */
+    private void writeFramed(RecordType type, Compression codec, int raw, ByteBuffer payload, boolean owned)
+            throws IOException {
         crc.reset();
         crc.update(payload.duplicate());
         header.clear();
         putRecordHeader(type, codec, raw, payload.remaining(), (int) crc.getValue());
         header.flip();
-        emit(header);
-        emit(payload);
+        write(header);
+        int n = payload.remaining();
+        if (owned) {
+            out.owned(payload);
+        } else {
+            out.copy(payload);
+        }
+        offset += n;
     }
 
     private void putRecordHeader(RecordType type, Compression codec, int raw, int stored, int payloadCrc) {
         header.putShort((short) type.id()).put((byte) codec.id()).put((byte) 0).putInt(raw).putInt(stored)
                 .putInt(payloadCrc);
+        hash.header(header.duplicate().flip());
     }
 
+    /** Abandons the image: what is not written yet is dropped. */
     @Override
     public void close() {
-        sha.close();
+        out.close();
+        hash.close();
     }
 
-    /** Writes bytes the caller may reuse at once. */
-    private void emit(ByteBuffer b) throws IOException {
-        if (b.remaining() <= 4096) {
-            sha.updateCopy(b);
-        } else {
-            sha.update(b, () -> { });
-            sha.drain();
-        }
-        write(b);
-    }
-
-    /** Writes part of a leased buffer, hashed later; the hash holds the lease until done. */
-    private void emitLeased(ByteBuffer b, BufferPool.Lease lease) throws IOException {
-        lease.hold();
-        sha.update(b, lease::release);
-        write(b);
-    }
-
+    /** Bytes the caller may reuse at once. */
     private void write(ByteBuffer b) throws IOException {
         int n = b.remaining();
-        while (b.hasRemaining()) {
-            if (out.write(b) < 0) {
-                throw new IOException("image output closed");
-            }
-        }
+        out.copy(b);
+        b.position(b.limit());
         offset += n;
     }
 }

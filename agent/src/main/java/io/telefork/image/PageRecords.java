@@ -9,7 +9,7 @@ import java.util.zip.CRC32C;
 /**
  * Random access to the PAGES records of an image file, by the INDEX (a lazy restore fetches pages in
  * the order a process touches them, not the order of the stream). Every record fetched is checked
- * against its own CRC32C; the SHA-256 of the whole image can only be checked by reading it in one pass
+ * against its own CRC32C; the image's digest can only be checked by reading it in one pass
  * ({@link ImageReader}). Not thread-safe: one per thread that fetches.
  */
 public final class PageRecords {

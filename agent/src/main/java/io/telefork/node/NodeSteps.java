@@ -328,7 +328,7 @@ final class NodeSteps {
             throw new StepFailure(Reason.ImageNotReachable, "image " + fileName + " is not in " + storage + " storage on " + nodeName);
         }
         boolean lazy = Boolean.TRUE.equals(spec.getLazy());
-        // Lazily, the engine verifies every byte against the END record's SHA-256 while the process runs, and
+        // Lazily, the engine verifies every record against the image's digest while the process runs, and
         // kills it on a mismatch (a migration's source is still there to resume): here, only that the file is that
         // image. Eagerly, all of it before the engine reads a byte: a corrupt image must not get past the point of
         // no return. Post-copy, the file is still being written: the engine checks its END record when it gets

@@ -37,7 +37,7 @@ import java.util.function.Supplier;
  * Fills the registered memory of a running process through its userfaultfd: a fault server thread
  * answers its page faults (a 64 KiB granule around the fault, from the image file by its INDEX) and
  * follows its non-cooperative events (fork, mremap, madvise(DONTNEED), munmap); a pusher thread reads the
- * rest of the image in one pass, verifying it to its SHA-256, and copies every record in. Both claim
+ * rest of the image in one pass, verifying it to its digest, and copies every record in. Both claim
  * pages in {@link LazyTarget} before copying, so no page is copied twice.
  *
  * <p>From a stream (no file to fetch pages from out of order) only the pusher copies: the fault server
@@ -94,7 +94,7 @@ final class LazyServer implements AutoCloseable {
     /** The pusher's run waiting for a retry (set and cleared under the read lock). */
     private volatile Run pusherRetry;
     private volatile boolean pushed;
-    /** System.nanoTime() once the pusher has copied the last PAGES record (the SHA-256 may still be running). */
+    /** System.nanoTime() once the pusher has copied the last PAGES record (the image's END may still be ahead). */
     private volatile long copiedAt;
     private volatile boolean finished;
     private volatile boolean stopping;

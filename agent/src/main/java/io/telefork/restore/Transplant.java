@@ -249,7 +249,7 @@ final class Transplant {
         }
 
         clock.lap("step 7");
-        // 8. Pages, as they arrive (fill); the image's SHA-256 is verified at its END record.
+        // 8. Pages, as they arrive (fill); the image's digest is verified at its END record.
         scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
                 Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
         filler.register(head.areas());

@@ -254,7 +254,7 @@ final class TreeRestore {
             t.build();
         }
 
-        // 6. Pages as they arrive, each run into its process; the image's SHA-256 verified at its END.
+        // 6. Pages as they arrive, each run into its process; the image's digest verified at its END.
         //    Lazily: only the pages of the areas not taken by the userfaultfd, fetched by the INDEX; the
         //    fault server starts now, as the injected calls of step 7 may touch the missing pages already.
         if (lazy()) {

@@ -168,13 +168,76 @@ class ImageFormatTest {
                 .as("zero pages within %d runs of the random ones", ImageWriter.PROBE_EVERY).containsOnly(Compression.LZ4);
     }
 
+    /** Format 4 on: the END record holds the SHA-256 of the image header and every record header before it. */
     @Test
-    void shaInEndRecordIsTheDigestOfEverythingBeforeIt() throws Exception {
-        Image image = write(Compression.NONE, List.of(new Run(0x1000, new byte[PAGE])));
-        int endRecord = Format.RECORD_HEADER_BYTES + 4 + 32 + 8;
-        byte[] before = Arrays.copyOf(image.bytes, image.bytes.length - endRecord);
-        String expected = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(before));
-        assertThat(image.summary.sha256()).isEqualTo(expected);
+    void theEndRecordHoldsTheDigestOfTheHeaders() throws Exception {
+        byte[] data = new byte[3 * PAGE];
+        new Random(7).nextBytes(data);
+        Image image = write(Compression.NONE, List.of(new Run(0x1000, data), new Run(0x9000, new byte[PAGE])));
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        md.update(image.bytes, 0, Format.HEADER_BYTES);
+        ByteBuffer b = ByteBuffer.wrap(image.bytes);
+        int records = 0;
+        for (int at = Format.HEADER_BYTES; b.getShort(at) != RecordType.END.id(); records++) {
+            md.update(image.bytes, at, Format.RECORD_HEADER_BYTES);
+            at += Format.RECORD_HEADER_BYTES + b.getInt(at + 8);
+        }
+        assertThat(records).as("records before END").isGreaterThanOrEqualTo(3);
+        assertThat(image.summary.sha256()).isEqualTo(HexFormat.of().formatHex(md.digest()));
+        assertThat(b.getShort(8)).as("format version").isEqualTo((short) Format.VERSION);
+    }
+
+    /**
+     * A format 3 image, whose END holds the SHA-256 of every byte before it, still reads and verifies (as a
+     * stream, mapped, and by {@link ImageDigest}), and a page changed with its CRC32C fixed up still fails.
+     */
+    @Test
+    void formatThreeImagesAreCheckedByEveryByte() throws Exception {
+        byte[] data = new byte[300 * PAGE];
+        new Random(17).nextBytes(data);
+        byte[] v3 = toFormatThree(write(Compression.NONE, List.of(new Run(0x1000, data))).bytes);
+        String digest = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
+                .digest(Arrays.copyOf(v3, v3.length - Format.END_RECORD_BYTES)));
+        readAll(v3);
+        readAllMapped(v3);
+        Path file = tmp.resolve("v3");
+        Files.write(file, v3);
+        try (FileChannel f = FileChannel.open(file); ImageReader mapped = ImageReader.mapped(f)) {
+            assertThat(mapped.version()).isEqualTo(3);
+            records(mapped);
+            assertThat(mapped.end().sha256()).isEqualTo(digest);
+            ImageDigest.verify(f, digest);
+        }
+        byte[] bad = v3.clone();
+        int record = indexOf(bad, Arrays.copyOf(data, 2 * PAGE));
+        bad[record + PAGE] ^= 1;
+        int header = record - Format.PAGES_PREFIX_BYTES - Format.RECORD_HEADER_BYTES;
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(bad, header + Format.RECORD_HEADER_BYTES, ByteBuffer.wrap(bad).getInt(header + 8));
+        ByteBuffer.wrap(bad).putInt(header + 12, (int) crc.getValue());
+        assertThatThrownBy(() -> readAll(bad)).hasMessageContaining("SHA-256 mismatch");
+        assertThatThrownBy(() -> readAllMapped(bad)).hasMessageContaining("SHA-256 mismatch");
+        Files.write(file, bad);
+        try (FileChannel f = FileChannel.open(file)) {
+            assertThatThrownBy(() -> ImageDigest.verify(f, digest)).hasMessageContaining("corrupt");
+        }
+    }
+
+    /** Rewrites an image as format 3 wrote it: version 3 in its header, the SHA-256 of every byte in its END. */
+    private static byte[] toFormatThree(byte[] image) throws Exception {
+        byte[] v3 = image.clone();
+        ByteBuffer b = ByteBuffer.wrap(v3);
+        b.putShort(8, (short) 3);
+        java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(v3, 0, Format.HEADER_BYTES - 4);
+        b.putInt(Format.HEADER_BYTES - 4, (int) crc.getValue());
+        int end = v3.length - Format.END_RECORD_BYTES;
+        byte[] digest = MessageDigest.getInstance("SHA-256").digest(Arrays.copyOf(v3, end));
+        System.arraycopy(digest, 0, v3, end + Format.RECORD_HEADER_BYTES + 4, digest.length);
+        crc.reset();
+        crc.update(v3, end + Format.RECORD_HEADER_BYTES, Format.END_RECORD_BYTES - Format.RECORD_HEADER_BYTES);
+        b.putInt(end + 12, (int) crc.getValue());
+        return v3;
     }
 
     /** A file checked against the digest a dump reported, without reading it as an image (the node agent's check). */
@@ -241,7 +304,7 @@ class ImageFormatTest {
         }
     }
 
-    /** A mapped reader hands out the same records as a stream reader, and checks the same SHA-256. */
+    /** A mapped reader hands out the same records as a stream reader, and checks the same digest. */
     @ParameterizedTest
     @EnumSource(Compression.class)
     void aMappedFileReadsAsTheStream(Compression compression) throws IOException {
@@ -285,7 +348,7 @@ class ImageFormatTest {
         }
     }
 
-    /** A page changed with its record's CRC32C fixed up is found by the SHA-256, mapped as streamed. */
+    /** A page changed with its record's CRC32C fixed up is found by the digest (of the headers), mapped as streamed. */
     @Test
     void aChangedPageWithAValidChecksumFailsTheDigest() throws IOException {
         byte[] data = new byte[4 * PAGE];

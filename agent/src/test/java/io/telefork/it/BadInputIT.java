@@ -365,7 +365,7 @@ class BadInputIT {
         Path good = goodImage();
         byte[] bytes = Files.readAllBytes(good);
         assertThat(new String(bytes, 0, 8, StandardCharsets.US_ASCII)).as("image magic").isEqualTo("TELEFORK");
-        assertThat(ByteBuffer.wrap(bytes, 8, 2).getShort()).as("format version").isEqualTo((short) 3);
+        assertThat(ByteBuffer.wrap(bytes, 8, 2).getShort()).as("format version").isEqualTo((short) 4);
         ByteBuffer.wrap(bytes).putShort(8, (short) 999);
         Path bad = tmp.resolve("future.img");
         Files.write(bad, bytes);

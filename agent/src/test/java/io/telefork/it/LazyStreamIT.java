@@ -110,7 +110,7 @@ class LazyStreamIT {
         Path image = h.dumpedProgram(tmp, "mem_pattern", java.util.List.of("16"));
         byte[] bytes = Files.readAllBytes(image);
         ByteBuffer header = ByteBuffer.wrap(bytes);
-        assertThat(header.getShort(8)).as("format version").isEqualTo((short) 3);
+        assertThat(header.getShort(8)).as("format version").isEqualTo((short) 4);
         header.putShort(8, (short) 2);
         java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
         crc.update(bytes, 0, 20);

@@ -59,6 +59,8 @@ class GrowingImageTest {
                     w.writePages(0x100000L + i * 0x10000L, page);
                 }
                 if (fail) {
+                    Thread.sleep(100); // the runs are written on the writer's own thread meanwhile
+                    w.close();
                     Files.delete(partial); // as a failed dump does
                     return;
                 }
@@ -66,6 +68,9 @@ class GrowingImageTest {
                 w.close();
             } catch (IOException e) {
                 throw new java.io.UncheckedIOException(e);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException(e);
             }
             try {
                 Files.move(partial, complete, StandardCopyOption.ATOMIC_MOVE);

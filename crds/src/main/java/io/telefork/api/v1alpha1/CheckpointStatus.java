@@ -27,7 +27,7 @@ public class CheckpointStatus extends OperationStatus {
     @JsonPropertyDescription("Credentials of the dumped process; a restore refuses a placeholder with more.")
     private ProcessIdentity process;
 
-    @JsonPropertyDescription("Where the image file is, its size and SHA-256 digests.")
+    @JsonPropertyDescription("Where the image file is, its size and digest.")
     private ImageLocation image;
 
     @JsonPropertyDescription("Bytes of process memory stored in the image, before compression.")

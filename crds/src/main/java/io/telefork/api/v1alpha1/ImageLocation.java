@@ -21,7 +21,7 @@ public class ImageLocation {
     @JsonPropertyDescription("Size of the image file in bytes.")
     private Long sizeBytes;
 
-    @JsonPropertyDescription("SHA-256 (hex) of the image file up to its END record, which holds it: checked before an eager restore reads the file, and by the engine as every restore reads it.")
+    @JsonPropertyDescription("The image's digest (hex SHA-256 of its header and record headers, each of which holds its payload's CRC32C; of every byte before the END record for images of format 3 and older), as its END record holds it: checked before an eager restore reads the file, and by the engine as every restore reads it.")
     private String sha256;
 
     public ImageStorage getStorage() { return storage; }
