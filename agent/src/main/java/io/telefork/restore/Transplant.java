@@ -179,7 +179,7 @@ final class Transplant {
         special = own.stream().filter(m -> isVdsoBlock(m.path())).toList();
         ProcFs.Mapping vdso = special.stream().filter(m -> m.path().equals("[vdso]")).findFirst()
                 .orElseThrow(() -> new EngineException(Reason.INCOMPATIBLE, "the vessel has no vDSO"));
-        remote = new Remote(ptrace, vessel, Remote.findGadget(vessel, vdso.start(), vdso.end()));
+        remote = Remote.stepping(ptrace, vessel, Remote.findGadget(vessel, vdso.start(), vdso.end()));
 
         clock.lap("step 2");
         // 3. Check that this machine and vessel can take the image.
@@ -391,7 +391,7 @@ final class Transplant {
                 ids.check(tid, wanted, "thread " + wanted + " of process " + head.process().pid());
                 ptrace.setSigmask(tid, ~0L);
                 threadIds.add(tid);
-                threadRemotes.add(new Remote(ptrace, tid, remote.gadget()));
+                threadRemotes.add(Remote.stepping(ptrace, tid, remote.gadget()));
             }
         } finally {
             ptrace.setOptions(vessel, Ptrace.O_EXITKILL);

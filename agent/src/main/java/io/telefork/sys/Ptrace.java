@@ -17,6 +17,7 @@ public final class Ptrace {
     static final int PTRACE_CONT = 7;
     static final int PTRACE_KILL = 8;
     static final int PTRACE_SYSCALL = 24;
+    static final int PTRACE_SINGLESTEP = 9;
     static final int PTRACE_GETREGS = 12;
     static final int PTRACE_SETREGS = 13;
     static final int PTRACE_DETACH = 17;
@@ -145,6 +146,11 @@ public final class Ptrace {
     /** Resumes until the next system-call entry or exit (or event) stop. */
     public void syscall(int pid) throws SysException {
         ptrace(PTRACE_SYSCALL, pid, 0, 0, "PTRACE_SYSCALL");
+    }
+
+    /** Resumes a tracee for one instruction (PTRACE_SINGLESTEP); it stops with SIGTRAP after it. */
+    public void singleStep(int pid) throws SysException {
+        ptrace(PTRACE_SINGLESTEP, pid, 0, 0, "PTRACE_SINGLESTEP");
     }
 
     /** Leaves a tracee in its group-stop while still reporting what happens to it (PTRACE_LISTEN). */

@@ -9,7 +9,9 @@ import java.nio.ByteBuffer;
  * instruction (the "gadget"), run it from its entry stop to its exit stop (PTRACE_SYSCALL), read rax.
  * Not single-stepped: a tracer that dies leaves the trap flag of a stepped tracee set (an implicit detach
  * does not clear it), and the process would die of SIGTRAP at its next instruction; syscall tracing is
- * cleared on any detach. Injected calls run with the tracee's own
+ * cleared on any detach. A tracee that dies with its tracer anyway (PTRACE_O_EXITKILL: a restore's
+ * vessel) is single-stepped over the instruction instead ({@link #stepping}): one stop and resume per
+ * call instead of two. Injected calls run with the tracee's own
  * credentials, namespaces, seccomp filter and root, which is the point: a restore done this way builds
  * the process inside its container. The caller must have blocked the tracee's signals (a pending signal
  * would turn the step into a signal-delivery stop).
@@ -21,14 +23,30 @@ public final class Remote {
     private final Ptrace ptrace;
     private final int pid;
     private final long[] saved;
+    private final boolean stepped;
     private long gadget;
 
     /** Captures the tracee's registers, which {@link #restoreRegisters()} puts back. */
     public Remote(Ptrace ptrace, int pid, long gadget) throws SysException {
+        this(ptrace, pid, gadget, false);
+    }
+
+    private Remote(Ptrace ptrace, int pid, long gadget, boolean stepped) throws SysException {
         this.ptrace = ptrace;
         this.pid = pid;
         this.saved = ptrace.getRegs(pid);
         this.gadget = gadget;
+        this.stepped = stepped;
+    }
+
+    /**
+     * As the constructor, for a tracee seized with {@link Ptrace#O_EXITKILL} only: calls single-step over
+     * the gadget. The tracee is then left in a signal-delivery stop (the step's SIGTRAP), which every
+     * resume but a single step discards; registers set there with {@code orig_rax} >= 0 and a restart
+     * errno in {@code rax} are restarted on that resume, as when the tracee was seized inside a call.
+     */
+    public static Remote stepping(Ptrace ptrace, int pid, long gadget) throws SysException {
+        return new Remote(ptrace, pid, gadget, true);
     }
 
     public int pid() {
@@ -63,8 +81,16 @@ public final class Remote {
             r[argRegs[i]] = args[i];
         }
         ptrace.setRegs(pid, r);
-        toSyscallStop(nr, "entry");
-        toSyscallStop(nr, "exit");
+        if (stepped) {
+            ptrace.singleStep(pid);
+            Ptrace.Status st = ptrace.waitFor(pid);
+            if (!st.stopped() || st.event() != 0 || (st.stopSignal() & 0x7f) != Sys.SIGTRAP) {
+                throw new SysException("process " + pid + " " + st + " during an injected system call " + nr);
+            }
+        } else {
+            toSyscallStop(nr, "entry");
+            toSyscallStop(nr, "exit");
+        }
         long[] after = ptrace.getRegs(pid);
         if (after[Regs.RIP] != gadget + 2) {
             throw new SysException(String.format("injected system call %d in %d stopped at 0x%x, not 0x%x",
