@@ -129,6 +129,14 @@ public final class ImageReader implements AutoCloseable {
         return version;
     }
 
+    /**
+     * Whether record {@code r}'s pages stay where they are until {@link #close()} (a mapped file's
+     * uncompressed record), rather than only until the next {@link #next()}.
+     */
+    public boolean stays(Record r) {
+        return mapped != null && r.codec() == Compression.NONE;
+    }
+
     /** Bytes consumed so far. */
     public long offset() {
         return offset;

@@ -55,8 +55,11 @@ public final class Restorer {
     public RestoredProcess restoreSpawned(ReadableByteChannel in) throws EngineException {
         long started = System.nanoTime();
         StepClock clock = new StepClock("restore");
-        FileChannel file = options.lazy() ? imageFile(in) : null;
-        ImageReader reader = file != null ? openMapped(file) : openImage(in);
+        // A file is mapped, eagerly too: its pages are copied into the processes from the mapping, by two
+        // threads (see TreeRestore.receivePages), with no read into a buffer first.
+        FileChannel mappable = imageFile(in);
+        FileChannel file = options.lazy() ? mappable : null;
+        ImageReader reader = mappable != null ? openMapped(mappable) : openImage(in);
         ImageTree image = readTree(reader, file);
         clock.lap("image metadata read");
         Integer[] endedWith = new Integer[1];
@@ -125,8 +128,9 @@ public final class Restorer {
         if (!proc.exists(placeholderPid)) {
             throw new EngineException(Reason.NO_SUCH_PROCESS, "no vessel process with PID " + placeholderPid);
         }
-        FileChannel file = options.lazy() ? imageFile(in) : null;
-        ImageReader reader = file != null ? openMapped(file) : openImage(in);
+        FileChannel mappable = imageFile(in); // mapped, eagerly too (see restoreSpawned)
+        FileChannel file = options.lazy() ? mappable : null;
+        ImageReader reader = mappable != null ? openMapped(mappable) : openImage(in);
         ImageTree image = readTree(reader, file);
         int vesselPid;
         try {
@@ -289,7 +293,7 @@ public final class Restorer {
         }
     }
 
-    /** A lazy restore's reader: the pusher copies pages straight from the mapped file. */
+    /** The reader of an image file: pages are copied straight from the mapping (lazily by the pusher). */
     private static ImageReader openMapped(FileChannel file) throws EngineException {
         try {
             return ImageReader.mapped(file);

@@ -94,7 +94,8 @@ final class Transplant {
     private final Map<Integer, Integer> fdTemps = new HashMap<>();
     private int fdBase;
     private int nextFd;
-    private long memoryBytes;
+    /** Pages written, by up to two threads at once (see {@link PageWriters}). */
+    private final java.util.concurrent.atomic.AtomicLong memoryBytes = new java.util.concurrent.atomic.AtomicLong();
     /** Per image thread, in image order: the fitted XSAVE area, its TID here, its injector. */
     private final List<byte[]> xstates = new java.util.ArrayList<>();
     private final List<Integer> threadIds = new java.util.ArrayList<>();
@@ -124,7 +125,7 @@ final class Transplant {
     }
 
     long memoryBytes() {
-        return memoryBytes;
+        return memoryBytes.get();
     }
 
     /** Why this process cannot be filled lazily (step 4), or null. */
@@ -1087,7 +1088,7 @@ final class Transplant {
                     head.process().pid()));
         }
         filler.fill(a, address, pages, length);
-        memoryBytes += length;
+        memoryBytes.addAndGet(length);
     }
 
     private void setMm() throws Exception {

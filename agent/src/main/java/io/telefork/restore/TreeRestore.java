@@ -598,20 +598,35 @@ final class TreeRestore {
         return new Remote(ptrace, vessel, Remote.findGadget(vessel, vdso.start(), vdso.end()));
     }
 
+    /**
+     * Eagerly: every PAGES record into its process as the reader verifies it. From a mapped file, every other
+     * uncompressed record is written by a second thread meanwhile ({@link PageWriters}); all are in before
+     * this returns, and the image's END verified.
+     */
     private void receivePages() throws Exception {
         Transplant current = transplants.get(0);
-        while (true) {
-            ImageReader.Record r = reader.next();
-            if (r == null) {
-                return;
-            }
-            if (r.type() == RecordType.INDEX || r.type() == RecordType.END || r.type() == RecordType.LAZY) {
-                continue;
-            }
-            current = pagesOf(r, current);
-            if (r.type() == RecordType.PAGES) {
-                current.fill(r);
-                options.progress().update(reader.offset(), -1);
+        boolean other = false;
+        try (PageWriters writers = new PageWriters()) {
+            while (true) {
+                ImageReader.Record r = reader.next();
+                if (r == null) {
+                    writers.await();
+                    return;
+                }
+                if (r.type() == RecordType.INDEX || r.type() == RecordType.END || r.type() == RecordType.LAZY) {
+                    continue;
+                }
+                current = pagesOf(r, current);
+                if (r.type() == RecordType.PAGES) {
+                    other = !other;
+                    if (other && reader.stays(r)) {
+                        Transplant t = current;
+                        writers.submit(() -> t.fill(r));
+                    } else {
+                        current.fill(r);
+                    }
+                    options.progress().update(reader.offset(), -1);
+                }
             }
         }
     }
