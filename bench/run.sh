@@ -25,7 +25,7 @@
 #
 # LAZY=1 restores with --lazy: the restore command then returns once every page is in, and three more
 # columns show the engine's time from the restore's start to the process's first instruction, to every
-# page in with the image's SHA-256 verified, and to the last page copied in (from its -v line "lazy:
+# page in with the image's digest verified, and to the last page copied in (from its -v line "lazy:
 # running after X ms, every page in after Y ms (copied after Z ms, ...)"; "-" from a telefork that does not
 # print the last).
 #

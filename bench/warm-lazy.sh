@@ -11,7 +11,7 @@
 #
 # Columns, the engine's own times from the restore's start: to the process's first instruction, to
 # the last page copied in (every record checked by its CRC32C), and to every page in with the whole
-# image's SHA-256 verified (when the restore returns). Cold: run 1; warm: the median of runs 2..RUNS.
+# image's digest verified (when the restore returns). Cold: run 1; warm: the median of runs 2..RUNS.
 #
 # Environment: RUNS (8), MIB (2048), JAR (agent/target/telefork.jar), JAVA (java); STEPS=1 also logs
 # the engine's step times of every run (what -vv shows) to stderr.

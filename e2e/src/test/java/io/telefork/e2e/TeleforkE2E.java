@@ -95,15 +95,16 @@ class TeleforkE2E {
         assertThat(condition(ckpt, "Ready")).hasValueSatisfying(c -> assertThat(c.get("status")).isEqualTo("True"));
         timing("test1: Checkpoint frozenMillis / dumpMillis", st.get("frozenMillis") + " ms / " + st.get("dumpMillis") + " ms");
 
-        // The image is on node-a's own /var/lib/telefork (node-private in this harness), and its bytes up to
-        // its END record (the last 60, which hold the digest) hash to status.image.sha256.
+        // The image is on node-a's own /var/lib/telefork (node-private in this harness), and its header and
+        // record headers up to its END record (the last 60 bytes, which hold the digest) hash to
+        // status.image.sha256 (image format 4: each record header holds its payload's CRC32C).
         String file = (String) path(st, "image.fileName");
         Path onA = STATE.resolve("nodes/node-a/telefork/images").resolve(file);
         Path onB = STATE.resolve("nodes/node-b/telefork/images").resolve(file);
         assertThat(onA).exists();
         assertThat(onB).doesNotExist();
         assertThat(Files.size(onA)).isEqualTo(((Number) path(st, "image.sizeBytes")).longValue());
-        assertThat(sha256(onA, Files.size(onA) - END_RECORD_BYTES)).isEqualTo(path(st, "image.sha256"));
+        assertThat(headersSha256(onA)).isEqualTo(path(st, "image.sha256"));
 
         // leaveRunning: true: the original keeps counting.
         long now = afterCheckpoint;
@@ -571,18 +572,32 @@ class TeleforkE2E {
         forceDeletePod(NS, "victim");
     }
 
-    /** An image's END record: header, 32-byte SHA-256 with its length, page bytes. */
+    /** An image's END record: header, 32-byte digest with its length, page bytes. */
     private static final int END_RECORD_BYTES = 16 + 4 + 32 + 8;
 
-    /** SHA-256 of the file's first {@code length} bytes. */
-    static String sha256(Path file, long length) throws Exception {
+    /**
+     * The digest an image of format 4 ends with, computed here from the file: the SHA-256 of its 24-byte
+     * header and of the 16-byte header of every record before the END record (type 8), each of which
+     * says (at byte 8) how many payload bytes follow it. The END record must be the file's last 60 bytes.
+     */
+    static String headersSha256(Path file) throws Exception {
         MessageDigest md = MessageDigest.getInstance("SHA-256");
-        try (var in = Files.newInputStream(file)) {
-            byte[] buf = new byte[1 << 20];
-            long left = length;
-            for (int n; left > 0 && (n = in.read(buf, 0, (int) Math.min(buf.length, left))) > 0; left -= n) {
-                md.update(buf, 0, n);
+        try (var ch = java.nio.channels.FileChannel.open(file)) {
+            long end = ch.size() - END_RECORD_BYTES;
+            java.nio.ByteBuffer head = java.nio.ByteBuffer.allocate(24);
+            ch.read(head, 0);
+            assertThat(head.getShort(8)).as("image format version").isEqualTo((short) 4);
+            md.update(head.flip());
+            java.nio.ByteBuffer h = java.nio.ByteBuffer.allocate(16);
+            long at = 24;
+            while (at < end) {
+                ch.read(h.clear(), at);
+                md.update(h.flip());
+                at += 16 + Integer.toUnsignedLong(h.getInt(8));
             }
+            assertThat(at).as("the records end where the END record begins").isEqualTo(end);
+            ch.read(h.clear(), at);
+            assertThat(h.getShort(0)).as("END record type").isEqualTo((short) 8);
         }
         return HexFormat.of().formatHex(md.digest());
     }
