@@ -4,10 +4,7 @@ import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 
 /**
  * SHA-256 of a stream, computed on a thread of its own and in order. Hashing runs at about 1.6 GB/s
@@ -16,11 +13,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class DigestPipeline implements AutoCloseable {
     private final MessageDigest sha;
-    private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "telefork-sha256");
-        t.setDaemon(true);
-        return t;
-    });
+    private final OneThread thread = new OneThread("telefork-sha256");
     private Future<?> last;
 
     DigestPipeline() {
@@ -85,12 +78,6 @@ final class DigestPipeline implements AutoCloseable {
      * being read any more (false if interrupted first).
      */
     boolean stop() {
-        thread.shutdownNow();
-        try {
-            return thread.awaitTermination(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
+        return thread.stop();
     }
 }

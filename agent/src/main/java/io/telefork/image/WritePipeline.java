@@ -6,11 +6,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.Arrays;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Writes an image's bytes to its channel in order, on a thread of its own: the thread that makes them
@@ -29,11 +26,7 @@ final class WritePipeline implements AutoCloseable {
     static final int SMALL = 64 << 10;
 
     private final WritableByteChannel out;
-    private final ExecutorService thread = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "telefork-image-writer");
-        t.setDaemon(true);
-        return t;
-    });
+    private final OneThread thread = new OneThread("telefork-image-writer");
     private final Semaphore inFlight = new Semaphore(IN_FLIGHT);
     private byte[] gathered = new byte[4096];
     private int gatheredBytes;
@@ -107,13 +100,7 @@ final class WritePipeline implements AutoCloseable {
      * read any more (false if that took too long or the wait was interrupted).
      */
     boolean stop() {
-        thread.shutdownNow();
-        try {
-            return thread.awaitTermination(10, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
+        return thread.stop();
     }
 
     private void gather(ByteBuffer b) throws IOException {
@@ -162,7 +149,7 @@ final class WritePipeline implements AutoCloseable {
             }
         };
         try {
-            thread.execute(task);
+            thread.submit(task);
         } catch (RejectedExecutionException e) {
             inFlight.release();
             done.run();
