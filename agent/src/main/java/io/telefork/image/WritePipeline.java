@@ -117,7 +117,12 @@ final class WritePipeline implements AutoCloseable {
 
     /** Writes the gathered bytes, then {@code b} if not null, in one task. */
     private void submit(ByteBuffer b, Runnable done) throws IOException {
-        check();
+        try {
+            check();
+        } catch (IOException e) {
+            done.run(); // the caller's buffer goes back to its pool all the same
+            throw e;
+        }
         ByteBuffer[] parts;
         ByteBuffer head = gatheredBytes == 0 ? null : ByteBuffer.wrap(Arrays.copyOf(gathered, gatheredBytes));
         gatheredBytes = 0;
