@@ -91,8 +91,8 @@ final class LazyServer implements AutoCloseable {
     private final AtomicReference<Throwable> failure = new AtomicReference<>();
     private final AtomicLong pushedBytes = new AtomicLong();
     private final AtomicLong faults = new AtomicLong();
-    /** The pusher's run waiting for a retry (set and cleared under the read lock). */
-    private volatile Run pusherRetry;
+    /** The pushers' runs waiting for a retry (each added and removed under the read lock). */
+    private final java.util.Set<Run> pusherRetries = ConcurrentHashMap.newKeySet();
     private volatile boolean pushed;
     /** System.nanoTime() once the pusher has copied the last PAGES record (the image's END may still be ahead). */
     private volatile long copiedAt;
@@ -242,11 +242,18 @@ final class LazyServer implements AutoCloseable {
 
     // ---------------------------------------------------------------- the pusher
 
+    /**
+     * The pusher: reads the image's records in one pass (each checked against its CRC32C, the digest at the
+     * END) and copies the pages of the lazy areas in. From a file, every other record is copied by a second
+     * thread ({@link PageWriters}), as copying into fresh pages is most of the work; a stream's records
+     * last only until the next is read.
+     */
     private void push(ImageReader reader) {
-        try {
+        try (PageWriters helper = new PageWriters()) {
             ImageReader.Record r;
             int pid = targets.get(0).imagePid(); // an image of version 1 has no PAGES_OF: one process
             Integer group = null;
+            boolean other = false;
             while (!stopping && (r = reader.next()) != null && !stopping) {
                 if (r.type() == RecordType.PAGES_OF) {
                     pid = new Decoder(r.payload()).i32();
@@ -262,15 +269,17 @@ final class LazyServer implements AutoCloseable {
                     }
                 } else if (r.type() == RecordType.PAGES) {
                     if (lazyArea.test(pid, r.address())) {
-                        Position next = streaming() ? advance(pid, r) : null;
-                        boolean any = pushToAll(pid, r);
-                        if (next != null) {
-                            pushedTo.put(pid, next);
-                        }
-                        pushedBytes.addAndGet((long) r.pageCount() * PAGE);
-                        copiedAt = System.nanoTime();
-                        if (pushDelayMillis > 0 && any) {
-                            Thread.sleep(pushDelayMillis);
+                        other = !other;
+                        if (!streaming() && other && reader.stays(r)) {
+                            int of = pid;
+                            ImageReader.Record record = r;
+                            helper.submit(() -> pushCounted(of, record));
+                        } else {
+                            Position next = streaming() ? advance(pid, r) : null;
+                            pushCounted(pid, r);
+                            if (next != null) {
+                                pushedTo.put(pid, next);
+                            }
                         }
                     } else if (streaming()) {
                         throw new ImageFormatException("PAGES record at byte " + r.offset() + " comes after the "
@@ -282,6 +291,7 @@ final class LazyServer implements AutoCloseable {
                     throw new ImageFormatException("unexpected " + r.type() + " record among pages");
                 }
             }
+            helper.await();
             pushed = true;
         } catch (Throwable e) {
             fail(e);
@@ -291,6 +301,16 @@ final class LazyServer implements AutoCloseable {
                     closeAll();
                 }
             }
+        }
+    }
+
+    /** Copies record {@code r} into every process restored from image process {@code pid}, and counts it. */
+    private void pushCounted(int pid, ImageReader.Record r) throws Exception {
+        boolean any = pushToAll(pid, r);
+        pushedBytes.addAndGet((long) r.pageCount() * PAGE);
+        copiedAt = System.nanoTime();
+        if (pushDelayMillis > 0 && any) {
+            Thread.sleep(pushDelayMillis);
         }
     }
 
@@ -353,15 +373,21 @@ final class LazyServer implements AutoCloseable {
     private void pushRun(Run run, long address, int count, ByteBuffer pages) throws SysException {
         LazyTarget t = run.target();
         ByteBuffer data = pages.duplicate().position((int) (run.source() - address));
+        Run retry = null;
         while (copyRun(run, data) == Copied.RETRY && !t.gone() && !stopping) {
             // What a fork now must give the child: this run and every page claimed after it in the record.
-            pusherRetry = new Run(t, run.source(), (int) ((address + count * PAGE - run.source()) / PAGE),
-                    run.offset());
+            if (retry != null) {
+                pusherRetries.remove(retry);
+            }
+            retry = new Run(t, run.source(), (int) ((address + count * PAGE - run.source()) / PAGE), run.offset());
+            pusherRetries.add(retry);
             layout.readLock().unlock();
             LockSupport.parkNanos(50_000);
             layout.readLock().lock();
         }
-        pusherRetry = null;
+        if (retry != null) {
+            pusherRetries.remove(retry);
+        }
     }
 
     // ---------------------------------------------------------------- the fault server
@@ -438,10 +464,7 @@ final class LazyServer implements AutoCloseable {
                 LazyTarget child = t.forked(0, msgs.getInt(at + 8));
                 // Claimed in the parent but not copied yet: the child's copy of the claim is owed to it.
                 List<Run> unfinished = new ArrayList<>(owed);
-                Run p = pusherRetry;
-                if (p != null) {
-                    unfinished.add(p);
-                }
+                unfinished.addAll(pusherRetries);
                 for (Run r : unfinished) {
                     if (r.target() == t) {
                         (streaming() ? owedByPusher : owed).add(new Run(child, r.source(), r.pages(), r.offset()));

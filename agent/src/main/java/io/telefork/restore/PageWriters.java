@@ -9,9 +9,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
- * A second thread that writes page records into the processes beside the one reading the image: writing
- * into fresh pages (allocating them) is most of an eager restore's time, as it is of {@code cp}'s, and
- * two threads do it in parallel on two cores. Only for records whose pages stay where they are until the
+ * A second thread that writes page records into the processes beside the one reading the image (an eager
+ * restore's, and a lazy restore's pusher): writing into fresh pages (allocating them) is most of that
+ * time, as it is of {@code cp}'s, and two threads do it in parallel on two cores. Only for records whose pages stay where they are until the
  * restore ends (a mapped image file's uncompressed records); at most {@link #QUEUED} wait at a time.
  */
 final class PageWriters implements AutoCloseable {
