@@ -41,7 +41,8 @@ public final class ImageWriter implements AutoCloseable {
             .order(ByteOrder.BIG_ENDIAN);
     private final List<PageIndex.Entry> index = new ArrayList<>();
     private ByteBuffer staging;
-    private ByteBuffer compressed;
+    /** Buffers for compressed runs, lent to the writing thread like page buffers; made at the first. */
+    private BufferPool compressed;
     /** Page runs in a row that did not compress: past {@link #TRIED_IN_A_ROW}, only every {@link #PROBE_EVERY}th is tried. */
     private int incompressible;
     private long offset;
@@ -96,7 +97,7 @@ public final class ImageWriter implements AutoCloseable {
             throw new IllegalArgumentException(type + " has its own method");
         }
         ByteBuffer p = ByteBuffer.wrap(payload);
-        writeFramed(type, Compression.NONE, payload.length, p, true);
+        writeFramed(type, Compression.NONE, payload.length, p, null);
         out.flush();
     }
 
@@ -120,10 +121,10 @@ public final class ImageWriter implements AutoCloseable {
         int raw = Format.PAGES_PREFIX_BYTES + length;
         if (compression != Compression.NONE) {
             boolean attempt = incompressible < TRIED_IN_A_ROW || (incompressible - TRIED_IN_A_ROW) % PROBE_EVERY == 0;
-            ByteBuffer stored = attempt ? compress(address, count, pages, raw) : null;
+            BufferPool.Lease stored = attempt ? compress(address, count, pages, raw) : null;
             if (stored != null) {
                 incompressible = 0;
-                writeFramed(RecordType.PAGES, compression, raw, stored, false);
+                writeFramed(RecordType.PAGES, compression, raw, stored.buffer(), stored);
                 pages.position(pages.limit());
                 return;
             }
@@ -160,12 +161,13 @@ public final class ImageWriter implements AutoCloseable {
         writeRecord(RecordType.INDEX, new PageIndex(sorted).encode());
         byte[] digest = hash.digest();
         byte[] payload = new Encoder().bytes(digest).i64(pageBytes).toByteArray();
-        writeFramed(RecordType.END, Compression.NONE, payload.length, ByteBuffer.wrap(payload), true);
+        writeFramed(RecordType.END, Compression.NONE, payload.length, ByteBuffer.wrap(payload), null);
         out.drain();
         return new Summary(offset, HexFormat.of().formatHex(digest), pageBytes);
     }
 
-    private ByteBuffer compress(long address, int count, ByteBuffer pages, int raw) {
+    /** The run compressed into a lent buffer (its one hold is the caller's), or null if it would not shrink. */
+    private BufferPool.Lease compress(long address, int count, ByteBuffer pages, int raw) {
         // One staging buffer for the whole image: a direct buffer per run is freed only by a GC, which a
         // dump barely triggers; a few GiB of them outgrew an agent's memory limit (OOM-killed).
         if (staging == null || staging.capacity() < raw) {
@@ -173,17 +175,18 @@ public final class ImageWriter implements AutoCloseable {
         }
         ByteBuffer src = staging.clear();
         src.putLong(address).putInt(count).put(pages.duplicate()).flip();
-        int bound = compression.maxCompressedLength(raw);
-        if (compressed == null || compressed.capacity() < bound) {
-            compressed = ByteBuffer.allocateDirect(bound);
+        if (compressed == null) {
+            compressed = new BufferPool(2, compression.maxCompressedLength(
+                    Format.PAGES_PREFIX_BYTES + Format.MAX_RUN_PAGES * Format.PAGE_SIZE));
         }
-        compressed.clear();
-        int n = compression.compress(src, compressed);
+        BufferPool.Lease out = compressed.take();
+        int n = compression.compress(src, out.buffer());
         if (n >= raw) {
+            out.release();
             return null; // incompressible: storing it raw is smaller and faster to read
         }
-        compressed.flip();
-        return compressed;
+        out.buffer().flip();
+        return out;
     }
 
     private int payloadCrc(long address, int count, ByteBuffer pages) {
@@ -194,8 +197,11 @@ public final class ImageWriter implements AutoCloseable {
         return (int) crc.getValue();
     }
 
-    /** A record of one payload, {@code owned} if nobody changes it afterwards (else it is copied). */
-    private void writeFramed(RecordType type, Compression codec, int raw, ByteBuffer payload, boolean owned)
+    /**
+     * A record of one payload: in a buffer of {@code lent}, whose one hold goes with it to the writing
+     * thread, or, if null, one that nobody changes any more.
+     */
+    private void writeFramed(RecordType type, Compression codec, int raw, ByteBuffer payload, BufferPool.Lease lent)
             throws IOException {
         crc.reset();
         crc.update(payload.duplicate());
@@ -204,10 +210,10 @@ public final class ImageWriter implements AutoCloseable {
         header.flip();
         write(header);
         int n = payload.remaining();
-        if (owned) {
+        if (lent == null) {
             out.owned(payload);
         } else {
-            out.copy(payload);
+            out.lent(payload, lent::release);
         }
         offset += n;
     }
