@@ -5,6 +5,8 @@
  * Before READY:
  *   SIGUSR1: SA_SIGINFO|SA_ONSTACK handler with SIGTERM in its sa_mask
  *   SIGUSR2: ignored
+ *   SIGTRAP: a handler (the restorer's single steps and breakpoints raise SIGTRAP in the vessel; the
+ *            kernel resets the disposition of a forced SIGTRAP that is blocked or ignored)
  *   blocked: SIGHUP and SIGQUIT
  *   pending: SIGHUP sent with kill() (process-wide), SIGQUIT with raise() (this thread only)
  *   a 64 KiB sigaltstack
@@ -20,12 +22,12 @@
 #define ALTSTACK_SIZE (64 * 1024)
 
 static char altstack[ALTSTACK_SIZE] __attribute__((aligned(16)));
-static struct sigaction before_act[3]; /* SIGUSR1, SIGUSR2, SIGHUP */
+static struct sigaction before_act[4]; /* SIGUSR1, SIGUSR2, SIGHUP, SIGTRAP */
 static sigset_t before_mask;
 static stack_t before_ss;
 
 static volatile sig_atomic_t usr1_count, usr1_on_altstack, usr1_mask_ok, usr1_info_ok;
-static volatile sig_atomic_t hup_count, quit_count;
+static volatile sig_atomic_t hup_count, quit_count, trap_count;
 
 static void on_usr1(int sig, siginfo_t *info, void *uctx)
 {
@@ -46,6 +48,8 @@ static void on_other(int sig)
 		hup_count++;
 	if (sig == SIGQUIT)
 		quit_count++;
+	if (sig == SIGTRAP)
+		trap_count++;
 }
 
 static int same_sigset(const sigset_t *a, const sigset_t *b)
@@ -83,6 +87,8 @@ int main(void)
 		tf_die("sigaction SIGUSR1");
 	if (signal(SIGUSR2, SIG_IGN) == SIG_ERR)
 		tf_die("signal SIGUSR2");
+	if (signal(SIGTRAP, on_other) == SIG_ERR)
+		tf_die("signal SIGTRAP");
 	stack_t ss = { .ss_sp = altstack, .ss_size = ALTSTACK_SIZE, .ss_flags = 0 };
 	if (sigaltstack(&ss, NULL) != 0)
 		tf_die("sigaltstack");
@@ -98,6 +104,7 @@ int main(void)
 	sigaction(SIGUSR1, NULL, &before_act[0]);
 	sigaction(SIGUSR2, NULL, &before_act[1]);
 	sigaction(SIGHUP, NULL, &before_act[2]);
+	sigaction(SIGTRAP, NULL, &before_act[3]);
 	sigprocmask(SIG_BLOCK, NULL, &before_mask);
 	sigaltstack(NULL, &before_ss);
 
@@ -107,6 +114,7 @@ int main(void)
 	check_action(SIGUSR1, &before_act[0], "SIGUSR1");
 	check_action(SIGUSR2, &before_act[1], "SIGUSR2");
 	check_action(SIGHUP, &before_act[2], "SIGHUP");
+	check_action(SIGTRAP, &before_act[3], "SIGTRAP");
 	sigset_t mask;
 	sigprocmask(SIG_BLOCK, NULL, &mask);
 	tf_check(same_sigset(&mask, &before_mask), "the blocked signal mask differs");
@@ -132,6 +140,8 @@ int main(void)
 	tf_check(same_sigset(&mask, &before_mask), "the mask differs after the handler returned");
 
 	raise(SIGUSR2); /* ignored: must not kill */
+	raise(SIGTRAP);
+	tf_check(trap_count == 1, "SIGTRAP handler ran %d times", (int)trap_count);
 
 	signal(SIGHUP, on_other);
 	signal(SIGQUIT, on_other);
