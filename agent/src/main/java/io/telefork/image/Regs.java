@@ -7,6 +7,9 @@ public final class Regs {
         "orig_rax", "rip", "cs", "eflags", "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs",
     };
     public static final int COUNT = NAMES.length;
+    public static final int R14 = 1;
+    public static final int R13 = 2;
+    public static final int R12 = 3;
     public static final int R11 = 6;
     public static final int R10 = 7;
     public static final int R9 = 8;

@@ -100,6 +100,33 @@ public final class Remote {
     }
 
     /**
+     * Runs code in the tracee from {@code rip}, with r12 and r13 set, until its breakpoint, the last of
+     * its {@code length} bytes ({@link CallBatch}). Only for a tracee that dies with its tracer: were the
+     * tracer gone, the breakpoint's SIGTRAP would kill the process.
+     */
+    void runCode(long rip, int length, long r12, long r13) throws SysException {
+        if (!stepped) {
+            throw new IllegalStateException("code runs only in a tracee that dies with its tracer");
+        }
+        long[] r = Ptrace.copy(saved);
+        r[Regs.RIP] = rip;
+        r[Regs.ORIG_RAX] = -1;
+        r[Regs.R12] = r12;
+        r[Regs.R13] = r13;
+        ptrace.setRegs(pid, r);
+        ptrace.cont(pid, 0);
+        Ptrace.Status st = ptrace.waitFor(pid);
+        if (!st.stopped() || st.event() != 0 || st.stopSignal() != Sys.SIGTRAP) {
+            throw new SysException("process " + pid + " " + st + " while it ran a batch of system calls");
+        }
+        long stoppedAt = ptrace.getRegs(pid)[Regs.RIP];
+        if (stoppedAt != rip + length) {
+            throw new SysException(String.format("a batch of system calls in %d stopped at 0x%x, not 0x%x", pid,
+                    stoppedAt, rip + length));
+        }
+    }
+
+    /**
      * Injects a fork-like clone(flags) into a tracee traced with {@link Ptrace#O_TRACECLONE} (and
      * {@link Ptrace#O_TRACEFORK} for a child that signals SIGCHLD when it ends); the child is
      * attached to this tracer at birth. Returns the child's PID in this tracer's namespace and in the
