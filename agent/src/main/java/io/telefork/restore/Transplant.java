@@ -22,6 +22,7 @@ import io.telefork.proc.FileIds;
 import io.telefork.proc.ProcFs;
 import io.telefork.sys.Kernel;
 import io.telefork.sys.Ptrace;
+import io.telefork.sys.CallBatch;
 import io.telefork.sys.Remote;
 import io.telefork.sys.Sys;
 import io.telefork.sys.SysException;
@@ -88,7 +89,9 @@ final class Transplant {
     private Remote remote;
     private long savedMask;
     private boolean pointOfNoReturn;
+    /** The vessel's {@link WorkArea} (steps 4-15): its first page is the scratch page, then a call batch area. */
     private long scratch;
+    private CallBatch.Area batchArea;
     /** Per file path and access mode, the vessel fd it was opened on (at or above {@link #fdBase}). */
     private final Map<String, Integer> opened = new LinkedHashMap<>();
     private final Map<Integer, Integer> fdTemps = new HashMap<>();
@@ -151,7 +154,7 @@ final class Transplant {
         if (remote != null) {
             closeTemps();
             if (scratch != 0) {
-                remote.raw(Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+                remote.raw(Sys.SYS_MUNMAP, scratch, WorkArea.BYTES);
             }
             remote.restoreRegisters();
             ptrace.setSigmask(vessel, savedMask);
@@ -204,8 +207,7 @@ final class Transplant {
         clock.lap("step 3");
         // 4. Prepare inside the vessel everything that can fail: deleted files and memfds re-created with
         //    their content (which follows AREAS in the image), files opened, working directory.
-        scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
-                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        mapWorkArea();
         ghosts = new GhostFiles(remote, vessel, proc, scratch, this::adopt, head.ghosts());
         openFiles();
         prepareSharedMemory();
@@ -230,14 +232,14 @@ final class Transplant {
         if (rseq[0] != 0) {
             remote.call("rseq unregister", Sys.SYS_RSEQ, rseq[0], rseq[1], RSEQ_FLAG_UNREGISTER, rseq[2]);
         }
+        CallBatch unmaps = batch();
         for (ProcFs.Mapping m : own) {
             if (!isVdsoBlock(m.path()) && !m.path().equals("[vsyscall]")) {
-                remote.call(String.format("munmap %x-%x", m.start(), m.end()), Sys.SYS_MUNMAP, m.start(),
+                unmaps.add(String.format("munmap %x-%x", m.start(), m.end()), Sys.SYS_MUNMAP, m.start(),
                         m.end() - m.start());
             }
         }
-        remote.call("munmap scratch", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
-        scratch = 0;
+        unmaps.run();
 
         clock.lap("step 5");
         // 6. Move the vDSO block to where the image had it.
@@ -245,14 +247,21 @@ final class Transplant {
 
         clock.lap("step 6");
         // 7. Create every area, writable for now where pages are to be written into it.
+        CallBatch creates = batch();
+        Map<Integer, MemoryArea> mmaps = new LinkedHashMap<>();
         for (MemoryArea a : head.areas()) {
-            createArea(a);
+            createArea(a, creates, mmaps);
+        }
+        long[] placed = creates.run();
+        for (Map.Entry<Integer, MemoryArea> e : mmaps.entrySet()) {
+            if (placed[e.getKey()] != e.getValue().start()) {
+                throw new SysException(String.format("mmap placed %x-%x at %x", e.getValue().start(),
+                        e.getValue().end(), placed[e.getKey()]));
+            }
         }
 
         clock.lap("step 7");
         // 8. Pages, as they arrive (fill); the image's digest is verified at its END record.
-        scratch = remote.call("mmap scratch", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
-                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
         filler.register(head.areas());
     }
 
@@ -278,12 +287,14 @@ final class Transplant {
         }
         clock.lap("step 8");
         // 9. Final protections.
+        CallBatch protects = batch();
         for (MemoryArea a : head.areas()) {
             if (isCreated(a) && initialProt(a) != a.prot()) {
-                remote.call(String.format("mprotect %x-%x", a.start(), a.end()), Sys.SYS_MPROTECT, a.start(),
+                protects.add(String.format("mprotect %x-%x", a.start(), a.end()), Sys.SYS_MPROTECT, a.start(),
                         a.length(), a.prot());
             }
         }
+        protects.run();
 
         clock.lap("step 9");
         // 10. The mm fields: code, data, brk, stack, arguments, environment, auxv, executable.
@@ -303,11 +314,13 @@ final class Transplant {
 
         clock.lap("step 12");
         // 13. Process attributes: name, umask, resource limits (lowered only: raising needs CAP_SYS_RESOURCE).
+        CallBatch attributes = batch();
         byte[] comm = head.process().comm().getBytes(StandardCharsets.UTF_8);
-        remote.call("prctl(PR_SET_NAME)", Sys.SYS_PRCTL, Sys.PR_SET_NAME,
-                putString(new String(comm, 0, Math.min(comm.length, 15), StandardCharsets.UTF_8)));
-        remote.call("umask", Sys.SYS_UMASK, head.process().umask());
-        setRlimits();
+        ByteBuffer name = scratchBuffer(16).put(comm, 0, Math.min(comm.length, 15)).put((byte) 0).flip();
+        attributes.add("prctl(PR_SET_NAME)", Sys.SYS_PRCTL, Sys.PR_SET_NAME, attributes.put(name));
+        attributes.add("umask", Sys.SYS_UMASK, head.process().umask());
+        setRlimits(attributes);
+        attributes.run();
         CredentialSetter.apply(remote, head.process().credentials(), vesselCreds, scratch, b -> writeScratch(b, 0));
 
         clock.lap("step 13");
@@ -318,7 +331,7 @@ final class Transplant {
         clock.lap("step 14");
         // 15. Interval timers (they run from here), CPU state last, then the real signal masks.
         setItimers();
-        remote.call("munmap scratch", Sys.SYS_MUNMAP, scratch, Sys.PAGE);
+        remote.call("munmap work area", Sys.SYS_MUNMAP, scratch, WorkArea.BYTES);
         scratch = 0;
         for (int i = 0; i < head.threads().size(); i++) {
             ThreadState t = head.threads().get(i);
@@ -401,20 +414,21 @@ final class Transplant {
     }
 
     private void setThreadAttributes(Remote r, ThreadState t) throws Exception {
-        r.call("set_tid_address", Sys.SYS_SET_TID_ADDRESS, t.clearTid());
+        CallBatch calls = new CallBatch(r, batchArea);
+        calls.add("set_tid_address", Sys.SYS_SET_TID_ADDRESS, t.clearTid());
         if (t.robustList()[0] != 0) {
-            r.call("set_robust_list", Sys.SYS_SET_ROBUST_LIST, t.robustList()[0], t.robustList()[1]);
+            calls.add("set_robust_list", Sys.SYS_SET_ROBUST_LIST, t.robustList()[0], t.robustList()[1]);
         }
         if (t.rseq()[0] != 0) {
-            r.call("rseq register", Sys.SYS_RSEQ, t.rseq()[0], t.rseq()[1], 0, t.rseq()[2]);
+            calls.add("rseq register", Sys.SYS_RSEQ, t.rseq()[0], t.rseq()[1], 0, t.rseq()[2]);
         }
         long[] ss = t.altstack();
         if ((ss[1] & SS_DISABLE) == 0) {
             ByteBuffer b = scratchBuffer(24);
             b.putLong(0, ss[0]).putInt(8, (int) (ss[1] & ~SS_ONSTACK)).putLong(16, ss[2]);
-            writeScratch(b, 0);
-            r.call("sigaltstack", Sys.SYS_SIGALTSTACK, scratch, 0);
+            calls.add("sigaltstack", Sys.SYS_SIGALTSTACK, calls.put(b), 0);
         }
+        calls.run();
     }
 
     private static boolean isVdsoBlock(String name) {
@@ -459,18 +473,21 @@ final class Transplant {
         fdBase = maxFd + 1;
         nextFd = fdBase;
         ghosts.create(head.ghostData(), head.areas());
+        Map<String, OpenedFile> mapped = new LinkedHashMap<>();
         for (MemoryArea a : head.areas()) {
             if (a.kind() == MemoryArea.Kind.FILE_PRIVATE || a.kind() == MemoryArea.Kind.FILE_SHARED) {
                 int mode = a.shared() && a.hasVmFlag("mw") ? Sys.O_RDWR : Sys.O_RDONLY;
-                openShared(a.name(), mode, a.file(), "mapped file");
+                mapped.putIfAbsent(mode + ":" + a.name(), new OpenedFile(a.name(), mode, a.file(), "mapped file"));
             }
         }
         if (ghosts.holds(head.process().exe())) {
             opened.put(Sys.O_RDONLY + ":" + head.process().exePath(),
                     ghosts.forExecutable(head.process().exe(), head.process().exePath()));
         } else {
-            openShared(head.process().exePath(), Sys.O_RDONLY, head.process().exe(), "executable");
+            mapped.putIfAbsent(Sys.O_RDONLY + ":" + head.process().exePath(), new OpenedFile(
+                    head.process().exePath(), Sys.O_RDONLY, head.process().exe(), "executable"));
         }
+        openAll(mapped);
         FdFactory factory = new FdFactory();
         for (FdEntry f : head.fds()) {
             if (f.sameAs() >= 0 && fdTemps.containsKey(f.sameAs())) {
@@ -950,13 +967,57 @@ final class Transplant {
         }
     }
 
-    private void openShared(String path, int mode, FileId expected, String what) throws Exception {
-        String key = mode + ":" + path;
-        if (!opened.containsKey(key)) {
-            int fd = open(path, mode, what);
-            checkSame(path, fd, expected, what);
-            opened.put(key, fd);
+    private record OpenedFile(String path, int mode, FileId expected, String what) {
+    }
+
+    /**
+     * Opens the files the areas map and the executable, in one batch, each at the next temporary number
+     * ({@link #adopt}); the kernel gives each the lowest free number, which is that number unless the
+     * vessel has free numbers below the temporaries.
+     */
+    private void openAll(Map<String, OpenedFile> files) throws Exception {
+        CallBatch opens = batch();
+        for (OpenedFile f : files.values()) {
+            byte[] path = f.path().getBytes(StandardCharsets.UTF_8);
+            if (path.length >= Sys.PAGE) {
+                throw new EngineException(Reason.UNSUPPORTED, "path too long: " + f.path().substring(0, 64) + "...");
+            }
+            ByteBuffer b = scratchBuffer(path.length + 1).put(path).put((byte) 0).flip();
+            opens.addRaw(Sys.SYS_OPENAT, -100, opens.put(b), f.mode() | Sys.O_CLOEXEC, 0);
         }
+        long[] fds = opens.run();
+        int i = 0;
+        EngineException failed = null;
+        for (Map.Entry<String, OpenedFile> e : files.entrySet()) {
+            long fd = fds[i++];
+            if (fd < 0) {
+                OpenedFile f = e.getValue();
+                failed = failed != null ? failed : new EngineException(Reason.FILE_CHANGED, "cannot reopen "
+                        + f.path() + " (" + f.what() + "): " + Sys.errno(fd));
+                continue;
+            }
+            opened.put(e.getKey(), adoptOpened(fd, fds, i));
+        }
+        if (failed != null) {
+            throw failed;
+        }
+        for (Map.Entry<String, OpenedFile> e : files.entrySet()) {
+            OpenedFile f = e.getValue();
+            checkSame(f.path(), opened.get(e.getKey()), f.expected(), f.what());
+        }
+    }
+
+    /** {@link #adopt} for one of several descriptors opened together; one of the later ones may sit at its number. */
+    private int adoptOpened(long fd, long[] fds, int later) throws SysException {
+        for (int k = later; k < fds.length; k++) {
+            if (fds[k] == nextFd && fd != nextFd) {
+                long away = remote.call("fcntl(F_DUPFD_CLOEXEC)", Sys.SYS_FCNTL, fds[k], Sys.F_DUPFD_CLOEXEC,
+                        nextFd + fds.length + 1);
+                remote.call("close", Sys.SYS_CLOSE, fds[k]);
+                fds[k] = away;
+            }
+        }
+        return adopt(fd);
     }
 
     private int open(String path, int flags, String what) throws Exception {
@@ -997,18 +1058,21 @@ final class Transplant {
     private long[] moveEach(List<ProcFs.Mapping> block, long[] starts, long destination) throws SysException {
         long base = starts[0];
         long[] moved = new long[starts.length];
+        long gadget = remote.gadget();
+        CallBatch moves = batch();
         for (int i = 0; i < starts.length; i++) {
             long len = block.get(i).end() - block.get(i).start();
             long target = destination + (starts[i] - base);
-            boolean isVdso = block.get(i).path().equals("[vdso]");
-            long gadgetOffset = remote.gadget() - starts[i];
-            remote.call("mremap " + block.get(i).path(), Sys.SYS_MREMAP, starts[i], len, len,
-                    Sys.MREMAP_MAYMOVE | Sys.MREMAP_FIXED, target);
-            if (isVdso) {
-                remote.moveGadget(target + gadgetOffset);
+            if (block.get(i).path().equals("[vdso]")) {
+                gadget = target + (remote.gadget() - starts[i]);
             }
+            moves.add("mremap " + block.get(i).path(), Sys.SYS_MREMAP, starts[i], len, len,
+                    Sys.MREMAP_MAYMOVE | Sys.MREMAP_FIXED, target);
             moved[i] = target;
         }
+        // The batch runs from the work area, so the gadget in the vDSO may move under it.
+        moves.run();
+        remote.moveGadget(gadget);
         return moved;
     }
 
@@ -1028,7 +1092,8 @@ final class Transplant {
         return a.kind() == MemoryArea.Kind.FILE_SHARED || a.kind() == MemoryArea.Kind.GHOST_SHARED;
     }
 
-    private void createArea(MemoryArea a) throws Exception {
+    /** Adds the calls that create {@code a} to {@code calls}; its mmap's index goes into {@code mmaps}. */
+    private void createArea(MemoryArea a, CallBatch calls, Map<Integer, MemoryArea> mmaps) throws Exception {
         if (!isCreated(a)) {
             return;
         }
@@ -1058,16 +1123,13 @@ final class Transplant {
             fd = sharedMemoryFds.get(sharedMemory);
             offset = a.offset() - shared.extent(sharedMemory)[0];
         }
-        long r = remote.call(String.format("mmap %x-%x %s", a.start(), a.end(), a.name()), Sys.SYS_MMAP, a.start(),
-                a.length(), initialProt(a), flags, fd, offset);
-        if (r != a.start()) {
-            throw new SysException(String.format("mmap placed %x-%x at %x", a.start(), a.end(), r));
-        }
+        mmaps.put(calls.add(String.format("mmap %x-%x %s", a.start(), a.end(), a.name()), Sys.SYS_MMAP, a.start(),
+                a.length(), initialProt(a), flags, fd, offset), a);
         String[][] advice = {{"dc", "" + MADV_DONTFORK}, {"wf", "" + MADV_WIPEONFORK}, {"hg", "" + MADV_HUGEPAGE},
             {"nh", "" + MADV_NOHUGEPAGE}, {"dd", "" + MADV_DONTDUMP}};
         for (String[] adv : advice) {
             if (a.hasVmFlag(adv[0])) {
-                remote.raw(Sys.SYS_MADVISE, a.start(), a.length(), Integer.parseInt(adv[1]));
+                calls.addRaw(Sys.SYS_MADVISE, a.start(), a.length(), Integer.parseInt(adv[1]));
             }
         }
     }
@@ -1131,6 +1193,7 @@ final class Transplant {
             writeScratch(scratchBuffer(32), 0);
             remote.call("rt_sigaction(SIGCHLD, SIG_DFL)", Sys.SYS_RT_SIGACTION, SIGCHLD, scratch, 0, 8);
         }
+        CallBatch actions = batch();
         for (int sig = 1; sig <= SignalState.SIGNALS; sig++) {
             if (sig == Sys.SIGKILL || sig == Sys.SIGSTOP) {
                 continue;
@@ -1146,10 +1209,10 @@ final class Transplant {
                 for (int k = 0; k < 4; k++) {
                     b.putLong(k * 8, act[k]);
                 }
-                writeScratch(b, 0);
-                remote.call("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, scratch, 0, 8);
+                actions.add("rt_sigaction(" + sig + ")", Sys.SYS_RT_SIGACTION, sig, actions.put(b), 0, 8);
             }
         }
+        actions.run();
         long self = remote.call("getpid", Sys.SYS_GETPID);
         for (int i = 0; i < head.threads().size(); i++) {
             long tid = i == 0 ? self : threadRemotes.get(i).call("gettid", Sys.SYS_GETTID);
@@ -1187,6 +1250,7 @@ final class Transplant {
     }
 
     private void setItimers() throws Exception {
+        CallBatch calls = batch();
         long[] t = head.process().itimers().clone();
         for (int which = 0; which < 3; which++) {
             if (t[which * 4 + 2] == 0 && t[which * 4 + 3] == 0) {
@@ -1201,12 +1265,12 @@ final class Transplant {
             for (int k = 0; k < 4; k++) {
                 b.putLong(k * 8, t[which * 4 + k]);
             }
-            writeScratch(b, 0);
-            remote.call("setitimer(" + which + ")", SYS_SETITIMER, which, scratch, 0);
+            calls.add("setitimer(" + which + ")", SYS_SETITIMER, which, calls.put(b), 0);
         }
+        calls.run();
     }
 
-    private void setRlimits() throws Exception {
+    private void setRlimits(CallBatch calls) throws Exception {
         long[] l = head.process().rlimits();
         long[][] current = proc.limits(vessel);
         for (int i = 0; i < l.length; i += 3) {
@@ -1220,32 +1284,37 @@ final class Transplant {
             if (soft != now[0] || hard != now[1]) {
                 ByteBuffer b = scratchBuffer(16);
                 b.putLong(0, soft).putLong(8, hard);
-                writeScratch(b, 0);
-                remote.call("prlimit64(" + resource + ")", Sys.SYS_PRLIMIT64, 0, resource, scratch, 0);
+                calls.add("prlimit64(" + resource + ")", Sys.SYS_PRLIMIT64, 0, resource, calls.put(b), 0);
             }
         }
     }
 
     private void placeFds() throws Exception {
         Set<Integer> wanted = new HashSet<>();
+        Set<Integer> vesselFds = new HashSet<>(proc.fds(vessel));
+        CallBatch calls = batch();
         for (FdEntry f : head.fds()) {
             wanted.add(f.fd());
             Integer temp = fdTemps.get(f.fd());
             if (temp != null) {
-                remote.call("dup3 fd " + f.fd(), Sys.SYS_DUP3, temp, f.fd(), f.cloexec() ? Sys.O_CLOEXEC : 0);
+                calls.add("dup3 fd " + f.fd(), Sys.SYS_DUP3, temp, f.fd(), f.cloexec() ? Sys.O_CLOEXEC : 0);
                 if (f.kind() == FdEntry.Kind.FILE && f.position() != 0) {
-                    remote.call("lseek fd " + f.fd(), Sys.SYS_LSEEK, f.fd(), f.position(), 0);
+                    calls.add("lseek fd " + f.fd(), Sys.SYS_LSEEK, f.fd(), f.position(), 0);
                 }
-            } else if (proc.dir(vessel).resolve("fd").resolve(Integer.toString(f.fd())).toFile().exists()) {
-                remote.call("fcntl(F_SETFD) fd " + f.fd(), Sys.SYS_FCNTL, f.fd(), Sys.F_SETFD, f.cloexec() ? 1 : 0);
+            } else if (vesselFds.contains(f.fd())) {
+                calls.add("fcntl(F_SETFD) fd " + f.fd(), Sys.SYS_FCNTL, f.fd(), Sys.F_SETFD, f.cloexec() ? 1 : 0);
             }
         }
-        closeTemps();
-        for (int fd : proc.fds(vessel)) {
+        if (nextFd > fdBase) {
+            calls.add("close_range", Sys.SYS_CLOSE_RANGE, fdBase, 0xffffffffL, 0);
+            nextFd = fdBase;
+        }
+        for (int fd : vesselFds) {
             if (fd < fdBase && !wanted.contains(fd)) {
-                remote.call("close fd " + fd, Sys.SYS_CLOSE, fd);
+                calls.add("close fd " + fd, Sys.SYS_CLOSE, fd);
             }
         }
+        calls.run();
     }
 
     private void closeTemps() throws SysException {
@@ -1269,6 +1338,31 @@ final class Transplant {
         }
         r[Regs.ORIG_RAX] = -1;
         return r;
+    }
+
+    /** Steps 4-5: the work area, placed clear of the vessel's mappings and of the image's areas. */
+    private void mapWorkArea() throws Exception {
+        List<long[]> taken = new java.util.ArrayList<>();
+        own.forEach(m -> taken.add(new long[] {m.start(), m.end()}));
+        head.areas().forEach(a -> taken.add(new long[] {a.start(), a.end()}));
+        long block = special.get(special.size() - 1).end() - special.get(0).start();
+        for (long temp : new long[] {TASK_SIZE - (1L << 32), 1L << 32}) { // where moveVdsoBlock may pass
+            taken.add(new long[] {temp, temp + block});
+        }
+        long at = WorkArea.place(taken, TASK_SIZE);
+        long placed = remote.call("mmap work area", Sys.SYS_MMAP, at, WorkArea.BYTES, Sys.PROT_READ | Sys.PROT_WRITE,
+                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS | Sys.MAP_FIXED_NOREPLACE, -1, 0);
+        if (placed != at) {
+            remote.raw(Sys.SYS_MUNMAP, placed, WorkArea.BYTES);
+            throw new EngineException(Reason.INCOMPATIBLE, String.format(
+                    "the kernel placed the restorer's work area at 0x%x, not 0x%x (no MAP_FIXED_NOREPLACE)", placed, at));
+        }
+        scratch = placed;
+        batchArea = CallBatch.prepare(remote, scratch + Sys.PAGE);
+    }
+
+    private CallBatch batch() {
+        return new CallBatch(remote, batchArea);
     }
 
     private ByteBuffer scratchBuffer(int length) {
