@@ -5,6 +5,8 @@
  * Before READY:
  *   SIGUSR1: SA_SIGINFO|SA_ONSTACK handler with SIGTERM in its sa_mask
  *   SIGUSR2: ignored
+ *   SIGINT, SIGQUIT: default (a vessel that ignores them, as a shell's background job does, must not
+ *            pass that on)
  *   SIGTRAP: a handler (the restorer's single steps and breakpoints raise SIGTRAP in the vessel; the
  *            kernel resets the disposition of a forced SIGTRAP that is blocked or ignored)
  *   blocked: SIGHUP and SIGQUIT
@@ -22,7 +24,7 @@
 #define ALTSTACK_SIZE (64 * 1024)
 
 static char altstack[ALTSTACK_SIZE] __attribute__((aligned(16)));
-static struct sigaction before_act[4]; /* SIGUSR1, SIGUSR2, SIGHUP, SIGTRAP */
+static struct sigaction before_act[6]; /* SIGUSR1, SIGUSR2, SIGHUP, SIGTRAP, SIGINT, SIGQUIT */
 static sigset_t before_mask;
 static stack_t before_ss;
 
@@ -105,6 +107,8 @@ int main(void)
 	sigaction(SIGUSR2, NULL, &before_act[1]);
 	sigaction(SIGHUP, NULL, &before_act[2]);
 	sigaction(SIGTRAP, NULL, &before_act[3]);
+	sigaction(SIGINT, NULL, &before_act[4]);
+	sigaction(SIGQUIT, NULL, &before_act[5]);
 	sigprocmask(SIG_BLOCK, NULL, &before_mask);
 	sigaltstack(NULL, &before_ss);
 
@@ -115,6 +119,8 @@ int main(void)
 	check_action(SIGUSR2, &before_act[1], "SIGUSR2");
 	check_action(SIGHUP, &before_act[2], "SIGHUP");
 	check_action(SIGTRAP, &before_act[3], "SIGTRAP");
+	check_action(SIGINT, &before_act[4], "SIGINT");
+	check_action(SIGQUIT, &before_act[5], "SIGQUIT");
 	sigset_t mask;
 	sigprocmask(SIG_BLOCK, NULL, &mask);
 	tf_check(same_sigset(&mask, &before_mask), "the blocked signal mask differs");

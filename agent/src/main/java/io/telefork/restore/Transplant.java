@@ -86,6 +86,8 @@ final class Transplant {
     private List<MemoryArea> imageSpecial;
     private StepClock clock;
     private Credentials vesselCreds;
+    /** The signals the vessel handles or ignores (a shell's background job ignores SIGINT and SIGQUIT). */
+    private long vesselDispositions;
     private Remote remote;
     private long savedMask;
     private boolean pointOfNoReturn;
@@ -195,7 +197,10 @@ final class Transplant {
             xstates.add(fitXState(ownXState, t.xstate()));
         }
         checkThreadIds();
-        vesselCreds = Credentials.fromStatus(proc.status(vessel));
+        Map<String, String> status = proc.status(vessel);
+        vesselCreds = Credentials.fromStatus(status);
+        vesselDispositions = Long.parseUnsignedLong(status.getOrDefault("SigCgt", "0"), 16)
+                | Long.parseUnsignedLong(status.getOrDefault("SigIgn", "0"), 16);
         CredentialSetter.check(head.process().credentials(), vesselCreds);
         for (MemoryArea a : head.areas()) {
             if (a.kind() != MemoryArea.Kind.VSYSCALL && Long.compareUnsigned(a.end(), TASK_SIZE) > 0) {
@@ -1199,12 +1204,12 @@ final class Transplant {
                 continue;
             }
             long[] act = new long[4];
-            boolean custom = false;
+            boolean set = (vesselDispositions & (1L << (sig - 1))) != 0; // the vessel's own, made default
             for (int k = 0; k < 4; k++) {
                 act[k] = s.actions()[(sig - 1) * 4 + k];
-                custom |= act[k] != 0;
+                set |= act[k] != 0;
             }
-            if (custom) {
+            if (set) {
                 ByteBuffer b = scratchBuffer(32);
                 for (int k = 0; k < 4; k++) {
                     b.putLong(k * 8, act[k]);

@@ -98,6 +98,29 @@ class PidNamespaceIT {
     }
 
     /**
+     * A placeholder that ignores SIGINT and SIGQUIT, as a shell's background job does (the operator's
+     * placeholder is one): the restored process has the image's dispositions, default ones included, not
+     * the placeholder's.
+     */
+    @Test
+    void signalDispositionsAreTheImagesNotThePlaceholders() throws Exception {
+        Harness.Proc source = h.startProgram("signal_handler", List.of(), java.util.Map.of());
+        Path image = tmp.resolve("signals.img");
+        h.dump(source.pid(), image);
+        source.awaitDeath(Duration.ofSeconds(10), "dump kills it");
+
+        Harness.Proc placeholder = inNamespace("placeholder", "/bin/sh", "-c",
+                "trap '' INT QUIT; exec /bin/sleep 1000");
+        int vessel = firstProcess(placeholder);
+        await().atMost(Duration.ofSeconds(10)).until(() -> comm(vessel).equals("sleep"));
+        long ignored = Long.parseUnsignedLong(Files.readAllLines(Path.of("/proc", Integer.toString(vessel), "status"))
+                .stream().filter(l -> l.startsWith("SigIgn:")).findFirst().orElseThrow().substring(7).trim(), 16);
+        assertThat(ignored & 0b110).as("the placeholder ignores SIGINT and SIGQUIT").isEqualTo(0b110);
+        restoreInto(vessel, image);
+        placeholder.goAndExpectPass();
+    }
+
+    /**
      * The operator's target container: a shell (PID 1) waiting for its placeholder child. The tree, whose
      * first process was PID 1, goes into the shell; the placeholder, which holds the PID the tree's first
      * child wants, is ended first.
