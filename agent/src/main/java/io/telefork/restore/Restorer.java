@@ -83,12 +83,14 @@ public final class Restorer {
         int rootPid = image.root().process().pid();
         int spawned = Spawner.spawn(VESSEL, VESSEL_ENV);
         int vessel;
+        OneCpu cpu = OneCpu.pin(spawned); // before the seize: a tracee's affinity is set as any process's
         try {
             ptrace.seize(spawned, Ptrace.O_EXITKILL);
             ptrace.interrupt(spawned);
             awaitInterrupt(ptrace, spawned);
             vessel = withPid(ptrace, spawned, rootPid);
         } catch (SysException e) {
+            cpu.close();
             killAndReap(ptrace, List.of(spawned));
             throw e;
         }
@@ -96,8 +98,10 @@ public final class Restorer {
         TreeRestore t = new TreeRestore(ptrace, image, reader, file, options, proc,
                 new TaskIds(ptrace, proc, vessel), false);
         long bytes;
-        try {
-            bytes = t.run(vessel);
+        try (cpu) {
+            bytes = t.run(vessel, cpu);
+            cpu.release(t.allThreads());
+            cpu.close();
             clock.lap("process built");
             if (t.lazy()) {
                 return lazyPhase(ptrace, t, reader, vessel, rootPid, bytes, started, endedWith);
@@ -170,8 +174,11 @@ public final class Restorer {
         }
         TreeRestore t = new TreeRestore(ptrace, image, reader, file, options, proc, ids, true);
         long bytes;
-        try {
-            bytes = t.run(vesselPid);
+        OneCpu cpu = OneCpu.pin(vesselPid);
+        try (cpu) {
+            bytes = t.run(vesselPid, cpu);
+            cpu.release(t.allThreads());
+            cpu.close();
             if (t.lazy()) {
                 return lazyPhase(ptrace, t, reader, vesselPid, image.root().process().pid(), bytes, started,
                         new Integer[1]);
@@ -184,6 +191,7 @@ public final class Restorer {
                 Kernel.kill(vesselPid, Sys.SIGKILL);
             } else {
                 t.release(vesselPid);
+                cpu.release(List.of(vesselPid));
             }
             throw e;
         }

@@ -186,8 +186,11 @@ final class TreeRestore {
         }
     }
 
-    /** Builds every process, up to the moment before they run; returns the bytes of memory written. */
-    long run(int rootVessel) throws Exception {
+    /**
+     * Builds every process, up to the moment before they run; returns the bytes of memory written. The
+     * tracer and the vessel are pinned to one CPU by {@code cpu}, or not.
+     */
+    long run(int rootVessel, OneCpu cpu) throws Exception {
         ProcessTree tree = image.tree();
         vessels.put(tree.root().pid(), rootVessel);
         if (!image.single() && !existingRoot && rootVessel != tree.root().pid()) {
@@ -257,11 +260,14 @@ final class TreeRestore {
         // 6. Pages as they arrive, each run into its process; the image's digest verified at its END.
         //    Lazily: only the pages of the areas not taken by the userfaultfd, fetched by the INDEX; the
         //    fault server starts now, as the injected calls of step 7 may touch the missing pages already.
-        if (lazy()) {
-            prepareLazy();
-        } else {
-            receivePages();
-        }
+        //    The tracer's CPU pin is lifted meanwhile: page copies and the threads started here use every CPU.
+        cpu.unpinned(() -> {
+            if (lazy()) {
+                prepareLazy();
+            } else {
+                receivePages();
+            }
+        });
 
         // 7. Everything else, up to the registers.
         long bytes = 0;

@@ -78,6 +78,49 @@ public final class Kernel {
         }
     }
 
+    private static final int SYS_SCHED_SETAFFINITY = 203;
+    private static final int SYS_SCHED_GETAFFINITY = 204;
+    private static final int SYS_GETCPU = 309;
+    private static final int CPU_MASK_BYTES = 128;
+
+    /** The CPUs thread {@code tid} (0: the calling thread) may run on, as a bit mask of 1024 CPUs. */
+    public static long[] affinity(int tid) throws SysException {
+        try (Memory m = new Memory(CPU_MASK_BYTES)) {
+            m.clear();
+            try {
+                syscall(SYS_SCHED_GETAFFINITY, tid, CPU_MASK_BYTES, Pointer.nativeValue(m), 0, 0, 0);
+            } catch (LastErrorException e) {
+                throw new SysException("sched_getaffinity(" + tid + ")", e.getErrorCode());
+            }
+            return m.getLongArray(0, CPU_MASK_BYTES / 8);
+        }
+    }
+
+    /** Lets thread {@code tid} (0: the calling thread) run only on the CPUs of {@code mask}. */
+    public static void setAffinity(int tid, long[] mask) throws SysException {
+        try (Memory m = new Memory(CPU_MASK_BYTES)) {
+            m.clear();
+            m.write(0, mask, 0, Math.min(mask.length, CPU_MASK_BYTES / 8));
+            try {
+                syscall(SYS_SCHED_SETAFFINITY, tid, CPU_MASK_BYTES, Pointer.nativeValue(m), 0, 0, 0);
+            } catch (LastErrorException e) {
+                throw new SysException("sched_setaffinity(" + tid + ")", e.getErrorCode());
+            }
+        }
+    }
+
+    /** The CPU the calling thread runs on. */
+    public static int currentCpu() throws SysException {
+        try (Memory m = new Memory(8)) {
+            try {
+                syscall(SYS_GETCPU, Pointer.nativeValue(m), 0, 0, 0, 0, 0);
+            } catch (LastErrorException e) {
+                throw new SysException("getcpu", e.getErrorCode());
+            }
+            return m.getInt(0);
+        }
+    }
+
     public static void kill(int pid, int sig) throws SysException {
         try {
             LibC.C.kill(pid, sig);

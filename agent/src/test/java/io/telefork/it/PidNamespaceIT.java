@@ -51,9 +51,16 @@ class PidNamespaceIT {
         int vessel = firstProcess(placeholder);
         cannotChooseIds(vessel);
         advanceNextPid(vessel);
+        String cpus = cpusAllowed(Path.of("/proc", Integer.toString(vessel), "status"));
         RestoreResult r = restoreInto(vessel, image);
         assertThat(r.pid()).isEqualTo(vessel);
         assertThat(nsIds(vessel)).isEqualTo(tidsBefore);
+        // Pinned to the restorer's CPU while built, every thread has the placeholder's CPUs back.
+        try (var tasks = Files.list(Path.of("/proc", Integer.toString(vessel), "task"))) {
+            for (Path task : tasks.toList()) {
+                assertThat(cpusAllowed(task.resolve("status"))).as("CPUs of %s", task).isEqualTo(cpus);
+            }
+        }
         placeholder.goAndExpectPass();
     }
 
@@ -327,6 +334,11 @@ class PidNamespaceIT {
         } catch (IOException e) {
             return "";
         }
+    }
+
+    private static String cpusAllowed(Path status) throws IOException {
+        return Files.readAllLines(status).stream().filter(l -> l.startsWith("Cpus_allowed_list:")).findFirst()
+                .orElseThrow().substring(18).trim();
     }
 
     private static RestoreResult restoreInto(int vessel, Path image) throws EngineException, IOException {

@@ -45,8 +45,27 @@ class ThreadsIT {
         original.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
 
         Harness.Proc restored = h.restore(image);
+        // The restore pins its vessel to its own CPU while building it; every thread gets the CPUs back.
+        String cpus = cpusAllowed(Path.of("/proc/self/status"));
+        org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(20)).ignoreExceptions().untilAsserted(() -> {
+            List<String> now = tids(original.pid());
+            assertThat(now).hasSize(5);
+            for (String tid : now) {
+                assertThat(cpusAllowed(Path.of("/proc", Long.toString(original.pid()), "task", tid, "status")))
+                        .as("CPUs of thread %s", tid).isEqualTo(cpus);
+            }
+        });
         restored.goAndExpectPass();
         assertThat(tidsBefore).hasSize(5);
+    }
+
+    private static String cpusAllowed(Path status) {
+        try {
+            return Files.readAllLines(status).stream().filter(l -> l.startsWith("Cpus_allowed_list:")).findFirst()
+                    .orElseThrow().substring(18).trim();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     @Test
