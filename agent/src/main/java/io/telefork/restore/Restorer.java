@@ -9,6 +9,7 @@ import io.telefork.image.Format;
 import io.telefork.image.ImageFormatException;
 import io.telefork.image.ImageTree;
 import io.telefork.image.ImageReader;
+import io.telefork.image.Regs;
 import io.telefork.proc.ProcFs;
 import io.telefork.sys.Kernel;
 import io.telefork.sys.Ptrace;
@@ -272,11 +273,14 @@ public final class Restorer {
         }
         ptrace.setSigmask(spawned, ~0L);
         Remote r = new Remote(ptrace, spawned, Remote.findGadget(spawned, vdso.start(), vdso.end()));
-        long scratch = r.call("mmap", Sys.SYS_MMAP, 0, Sys.PAGE, Sys.PROT_READ | Sys.PROT_WRITE,
-                Sys.MAP_PRIVATE | Sys.MAP_ANONYMOUS, -1, 0);
+        // clone3's arguments go on the spawned vessel's stack, below its red zone: its memory is replaced
+        // whole by the restore, or it is killed, so no page need be mapped for them.
+        long scratch = (r.savedRegisters()[Regs.RSP] - 512) & ~15L;
         ByteBuffer args = ByteBuffer.allocateDirect(96).order(ByteOrder.LITTLE_ENDIAN);
         args.putLong(0, CLONE_PARENT).putLong(64, scratch + 88).putLong(72, 1).putInt(88, wanted);
-        Kernel.writeMemory(spawned, scratch, args, 96);
+        if (Kernel.writeMemory(spawned, scratch, args, 96) != 96) {
+            return spawned; // no stack below its stack pointer: it is the vessel, with the PID it has
+        }
         ptrace.setOptions(spawned, Ptrace.O_EXITKILL | Ptrace.O_TRACECLONE);
         long[] child = r.clone3Traced(scratch, 88);
         if (child[0] < 0) {
