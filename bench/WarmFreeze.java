@@ -11,13 +11,14 @@ import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 
 /**
- * WarmFreeze WARM_PID WARM_RUNS PID RUNS IMAGE: in this one JVM, as the long-lived node agent dumps, first
+ * WarmFreeze WARM_PID WARM_RUNS PID RUNS IMAGE [agent]: in this one JVM, as the long-lived node agent dumps, first
  * WARM_RUNS dumps {@code --leave-running} of WARM_PID (a small process: they warm the JVM up without
  * touching the measured one, whose first dump is the only one that finds its huge pages whole), then
  * kills WARM_PID (SIGKILL) and makes RUNS dumps of PID, each to IMAGE (deleted after it), one second apart. For each dump of PID one line:
  * "dump N frozen_ms X engine_ms Y t0 NS t1 NS faults F", the engine's frozen and whole dump times, the
  * dump's start and end (epoch nanoseconds, the clock of holder's "pass" lines) and PID's minor faults
  * during it. With STEPS=1 in the environment, the engine's step times (what -vv shows) go to stderr too.
+ * With "agent", the engine first warms up as the node agent does when it starts (Engine.warmUp).
  * Used by bench/freeze.sh with WARM=1.
  */
 public final class WarmFreeze {
@@ -29,6 +30,9 @@ public final class WarmFreeze {
         int runs = Integer.parseInt(args[3]);
         Path image = Path.of(args[4]);
         Engine engine = new Engine();
+        if (args.length > 5 && args[5].equals("agent")) {
+            engine.warmUp(); // what the node agent does when it starts
+        }
         DumpOptions leaveRunning = new DumpOptions(true, Compression.NONE, Progress.NONE, false, false, false,
                 false, 0);
         for (int i = 0; i < warmRuns; i++) {

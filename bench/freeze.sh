@@ -23,7 +23,8 @@
 #   us/fault         cost ms / COW faults
 # Environment: RUNS (5), MIB (2048), MODES ("4k thp"), JAR (agent/target/telefork.jar), JAVA (java).
 # WARM=1: the dumps are made in one JVM through the engine's API (bench/WarmFreeze.java), as the node agent
-# makes them, after WARMUP (10) dumps of a 64 MiB writer with the same page size; otherwise each is a
+# makes them, after WARMUP (10) dumps of a 64 MiB writer with the same page size (with AGENT=1, after the
+# node agent's own warm-up, Engine.warmUp, first: its practice dumps and restores); otherwise each is a
 # `telefork dump` CLI run (a cold JVM, which first practises on a throwaway `sleep`). STEPS=1 with WARM=1
 # logs the engine's step times of every dump to stderr (logging them lengthens the freeze a little).
 set -euo pipefail
@@ -36,6 +37,7 @@ JAR=${JAR:-$ROOT/agent/target/telefork.jar}
 JAVA=${JAVA:-java}
 WARM=${WARM:-0}
 WARMUP=${WARMUP:-10}
+AGENT=${AGENT:-}
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
 
@@ -93,7 +95,7 @@ run_mode() {
         start_holder 64 "$thp" "$WORK/warm.out"
         WARM_HOLDER=$STARTED
         echo "bench: $mode, $WARMUP warm-up dumps of a 64 MiB writer, then $RUNS of the target, in one JVM" >&2
-        "$JAVA" -cp "$JAR:$WORK" WarmFreeze "$WARM_HOLDER" "$WARMUP" "$HOLDER" "$RUNS" "$IMG" > "$WORK/warm.txt" \
+        "$JAVA" -cp "$JAR:$WORK" WarmFreeze "$WARM_HOLDER" "$WARMUP" "$HOLDER" "$RUNS" "$IMG" ${AGENT:+agent} > "$WORK/warm.txt" \
             || { echo "bench: warm dumps failed" >&2; exit 1; }
         WARM_HOLDER=""   # killed by WarmFreeze once warm
         while read -r _ _ _ f _ e _ t0 _ t1 _ n; do
@@ -144,7 +146,7 @@ mkdir -p "$ROOT/bench/out"
 result=$ROOT/bench/out/freeze-$(date -u +%Y%m%dT%H%M%SZ).md
 {
     how="telefork dump --leave-running (CLI)"
-    [[ $WARM != 1 ]] || how="dump --leave-running in a warm engine (bench/WarmFreeze.java, after $WARMUP warm-up dumps)"
+    [[ $WARM != 1 ]] || how="dump --leave-running in a warm engine (bench/WarmFreeze.java, after ${AGENT:+Engine.warmUp and }$WARMUP warm-up dumps)"
     echo "$how of a process writing to all its pages: medians of $RUNS dumps, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after"
     echo
     echo "| target | frozen ms | first frozen ms | dump ms | base pass ms | COW faults | cost ms | us/fault |"

@@ -55,14 +55,25 @@ public final class Dumper {
 
     private final DumpOptions options;
     private final ProcFs proc;
+    private final boolean testPause;
 
     public Dumper(DumpOptions options) {
-        this(options, new ProcFs());
+        this(options, new ProcFs(), true);
     }
 
     Dumper(DumpOptions options, ProcFs proc) {
+        this(options, proc, true);
+    }
+
+    private Dumper(DumpOptions options, ProcFs proc, boolean testPause) {
         this.options = options;
         this.proc = proc;
+        this.testPause = testPause;
+    }
+
+    /** A dumper for the engine's practice dumps, which the test pause ({@value #PAUSE_ENV}) leaves out. */
+    public static Dumper forPractice(DumpOptions options) {
+        return new Dumper(options, new ProcFs(), false);
     }
 
     public DumpResult dump(int pid, WritableByteChannel out, Commit commit) throws EngineException {
@@ -554,7 +565,7 @@ public final class Dumper {
          * the freeze, announced on stderr, so that a test can change the process in between.
          */
         private void pauseForTests() throws InterruptedException {
-            String v = System.getenv(PAUSE_ENV);
+            String v = testPause ? System.getenv(PAUSE_ENV) : null;
             long millis = v == null ? 0 : Long.parseLong(v.trim());
             if (millis > 0) {
                 System.err.println("telefork: test: dump of " + pid + ": " + millis + " ms before the freeze");
