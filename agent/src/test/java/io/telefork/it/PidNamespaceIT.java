@@ -87,15 +87,10 @@ class PidNamespaceIT {
      */
     @Test
     void aPipeIntoAPlaceholderWithDescriptorsAroundIt() throws Exception {
-        Harness.Proc source = h.startProgram("pipe_inside", List.of(), java.util.Map.of());
-        Path image = tmp.resolve("pipe.img");
-        h.dump(source.pid(), image);
-        source.awaitDeath(Duration.ofSeconds(10), "dump kills it");
-
+        Path image = dumpedProgram("pipe_inside");
         Harness.Proc placeholder = inNamespace("placeholder", "/bin/sh", "-c",
                 "exec /bin/sleep 1000 3</dev/null 4</dev/null 6</dev/null");
-        int vessel = firstProcess(placeholder);
-        await().atMost(Duration.ofSeconds(10)).until(() -> comm(vessel).equals("sleep"));
+        int vessel = onceSleeping(placeholder);
         for (int fd : new int[] {3, 4, 6}) {
             assertThat(Files.readSymbolicLink(Path.of("/proc", Integer.toString(vessel), "fd", Integer.toString(fd))))
                     .as("the placeholder's own fd %d", fd).isEqualTo(Path.of("/dev/null"));
@@ -111,15 +106,10 @@ class PidNamespaceIT {
      */
     @Test
     void signalDispositionsAreTheImagesNotThePlaceholders() throws Exception {
-        Harness.Proc source = h.startProgram("signal_handler", List.of(), java.util.Map.of());
-        Path image = tmp.resolve("signals.img");
-        h.dump(source.pid(), image);
-        source.awaitDeath(Duration.ofSeconds(10), "dump kills it");
-
+        Path image = dumpedProgram("signal_handler");
         Harness.Proc placeholder = inNamespace("placeholder", "/bin/sh", "-c",
                 "trap '' INT QUIT; exec /bin/sleep 1000");
-        int vessel = firstProcess(placeholder);
-        await().atMost(Duration.ofSeconds(10)).until(() -> comm(vessel).equals("sleep"));
+        int vessel = onceSleeping(placeholder);
         long ignored = Long.parseUnsignedLong(Files.readAllLines(Path.of("/proc", Integer.toString(vessel), "status"))
                 .stream().filter(l -> l.startsWith("SigIgn:")).findFirst().orElseThrow().substring(7).trim(), 16);
         assertThat(ignored & 0b110).as("the placeholder ignores SIGINT and SIGQUIT").isEqualTo(0b110);
@@ -334,6 +324,22 @@ class PidNamespaceIT {
         } catch (IOException e) {
             return "";
         }
+    }
+
+    /** A test program, started and dumped (which ends it), as an image in the temporary directory. */
+    private Path dumpedProgram(String program) {
+        Harness.Proc source = h.startProgram(program, List.of(), java.util.Map.of());
+        Path image = tmp.resolve(program + ".img");
+        h.dump(source.pid(), image);
+        source.awaitDeath(Duration.ofSeconds(10), "dump kills it");
+        return image;
+    }
+
+    /** The placeholder's first process (its PID here), once it runs sleep. */
+    private static int onceSleeping(Harness.Proc placeholder) {
+        int vessel = firstProcess(placeholder);
+        await().atMost(Duration.ofSeconds(10)).until(() -> comm(vessel).equals("sleep"));
+        return vessel;
     }
 
     private static String cpusAllowed(Path status) throws IOException {
