@@ -3,9 +3,12 @@ package io.telefork.restore;
 import io.telefork.engine.EngineException;
 import io.telefork.engine.EngineException.Reason;
 import io.telefork.image.Credentials;
-import io.telefork.sys.Remote;
+import io.telefork.sys.CallBatch;
+import io.telefork.sys.Sys;
 import io.telefork.sys.SysException;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -54,65 +57,64 @@ final class CredentialSetter {
         }
     }
 
-    /** After everything that needs the vessel's privileges: lower them to the image's. */
-    static void apply(Remote remote, Credentials image, Credentials vessel, long scratch,
-                      ScratchWriter scratchWriter) throws SysException {
+    /**
+     * After everything that needs the vessel's privileges: adds to {@code calls} what lowers them to the
+     * image's. Returns the index of the capset call, whose result goes to {@link #checkCapset}.
+     */
+    static int apply(CallBatch calls, Credentials image, Credentials vessel) throws SysException {
         long vesselCaps = vessel.caps()[Credentials.CAP_EFFECTIVE];
         if (((vesselCaps >>> CAP_SETPCAP) & 1) != 0) {
             long drop = vessel.caps()[Credentials.CAP_BOUNDING] & ~image.caps()[Credentials.CAP_BOUNDING];
             for (int cap = 0; cap < 64; cap++) {
                 if (((drop >>> cap) & 1) != 0) {
-                    remote.call("prctl(PR_CAPBSET_DROP, " + cap + ")", io.telefork.sys.Sys.SYS_PRCTL, PR_CAPBSET_DROP,
-                            cap);
+                    calls.add("prctl(PR_CAPBSET_DROP, " + cap + ")", Sys.SYS_PRCTL, PR_CAPBSET_DROP, cap);
                 }
             }
         }
         if (!Arrays.equals(image.groups(), vessel.groups()) && ((vesselCaps >>> CAP_SETGID) & 1) != 0) {
             long[] g = image.groups();
-            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(Math.max(4, g.length * 4))
-                    .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer b = ByteBuffer.allocateDirect(Math.max(4, g.length * 4)).order(ByteOrder.LITTLE_ENDIAN);
             for (int i = 0; i < g.length; i++) {
                 b.putInt(i * 4, (int) g[i]);
             }
-            scratchWriter.write(b);
-            remote.call("setgroups", SYS_SETGROUPS, g.length, scratch);
+            calls.add("setgroups", SYS_SETGROUPS, g.length, calls.put(b));
         }
         long[] gid = image.gids();
         if (!Arrays.equals(gid, vessel.gids())) {
-            remote.call("setresgid", SYS_SETRESGID, gid[0], gid[1], gid[2]);
-            remote.raw(SYS_SETFSGID, gid[3]);
+            calls.add("setresgid", SYS_SETRESGID, gid[0], gid[1], gid[2]);
+            calls.addRaw(SYS_SETFSGID, gid[3]);
         }
         long[] uid = image.uids();
         if (!Arrays.equals(uid, vessel.uids())) {
-            remote.call("setresuid", SYS_SETRESUID, uid[0], uid[1], uid[2]);
-            remote.raw(SYS_SETFSUID, uid[3]);
+            calls.add("setresuid", SYS_SETRESUID, uid[0], uid[1], uid[2]);
+            calls.addRaw(SYS_SETFSUID, uid[3]);
             // Changing IDs made the process non-dumpable, which the original was not.
-            remote.call("prctl(PR_SET_DUMPABLE)", io.telefork.sys.Sys.SYS_PRCTL, PR_SET_DUMPABLE, 1, 0, 0, 0);
+            calls.add("prctl(PR_SET_DUMPABLE)", Sys.SYS_PRCTL, PR_SET_DUMPABLE, 1, 0, 0, 0);
         }
         // Only ever lowers: capset refuses permitted bits the process does not hold.
         long[] caps = image.caps();
         long prm = caps[Credentials.CAP_PERMITTED] & vessel.caps()[Credentials.CAP_PERMITTED];
         long eff = caps[Credentials.CAP_EFFECTIVE] & prm;
         long inh = caps[Credentials.CAP_INHERITABLE];
-        java.nio.ByteBuffer b = java.nio.ByteBuffer.allocateDirect(8 + 24).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer b = ByteBuffer.allocateDirect(8 + 24).order(ByteOrder.LITTLE_ENDIAN);
         b.putInt(0, CAPABILITY_VERSION_3).putInt(4, 0);
         b.putInt(8, (int) eff).putInt(12, (int) prm).putInt(16, (int) inh);
         b.putInt(20, (int) (eff >>> 32)).putInt(24, (int) (prm >>> 32)).putInt(28, (int) (inh >>> 32));
-        scratchWriter.write(b);
-        long r = remote.raw(SYS_CAPSET, scratch, scratch + 8);
-        if (r < 0 && Arrays.equals(uid, vessel.uids())) {
-            throw new SysException("capset", (int) -r);
-        }
+        long header = calls.put(b);
+        int capset = calls.addRaw(SYS_CAPSET, header, header + 8);
         if (caps[Credentials.CAP_AMBIENT] == 0) {
-            remote.raw(io.telefork.sys.Sys.SYS_PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+            calls.addRaw(Sys.SYS_PRCTL, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
         }
         if (image.noNewPrivs() && !vessel.noNewPrivs()) {
-            remote.call("prctl(PR_SET_NO_NEW_PRIVS)", io.telefork.sys.Sys.SYS_PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+            calls.add("prctl(PR_SET_NO_NEW_PRIVS)", Sys.SYS_PRCTL, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         }
+        return capset;
     }
 
-    /** Writes a buffer (from position 0 to its limit) at the start of the vessel's scratch page. */
-    interface ScratchWriter {
-        void write(java.nio.ByteBuffer b) throws SysException;
+    /** A failed capset matters where the IDs stayed: where they changed, the kernel already lowered the capabilities. */
+    static void checkCapset(long result, Credentials image, Credentials vessel) throws SysException {
+        if (result < 0 && Arrays.equals(image.uids(), vessel.uids())) {
+            throw new SysException("capset", (int) -result);
+        }
     }
 }

@@ -299,13 +299,15 @@ final class Transplant {
                         a.length(), a.prot());
             }
         }
-        protects.run();
 
-        clock.lap("step 9");
-        // 10. The mm fields: code, data, brk, stack, arguments, environment, auxv, executable.
-        setMm();
+        // 10. The mm fields: code, data, brk, stack, arguments, environment, auxv, executable (in the
+        //     same batch).
+        ByteBuffer mm = mmMap();
+        writeScratch(mm, 0);
+        int setMm = protects.addRaw(Sys.SYS_PRCTL, Sys.PR_SET_MM, Sys.PR_SET_MM_MAP, scratch, 104, 0);
+        setMm(mm, protects.run()[setMm]);
 
-        clock.lap("step 10");
+        clock.lap("steps 9-10");
         // 11. Threads: the leader is the vessel itself; the others are cloned into it, stopped at birth,
         //     with their own IDs where they are free. Then each thread's attributes.
         createThreads();
@@ -325,8 +327,8 @@ final class Transplant {
         attributes.add("prctl(PR_SET_NAME)", Sys.SYS_PRCTL, Sys.PR_SET_NAME, attributes.put(name));
         attributes.add("umask", Sys.SYS_UMASK, head.process().umask());
         setRlimits(attributes);
-        attributes.run();
-        CredentialSetter.apply(remote, head.process().credentials(), vesselCreds, scratch, b -> writeScratch(b, 0));
+        int capset = CredentialSetter.apply(attributes, head.process().credentials(), vesselCreds);
+        CredentialSetter.checkCapset(attributes.run()[capset], head.process().credentials(), vesselCreds);
 
         clock.lap("step 13");
         // 14. File descriptors at their numbers; the temporary ones closed.
@@ -1158,7 +1160,8 @@ final class Transplant {
         memoryBytes.addAndGet(length);
     }
 
-    private void setMm() throws Exception {
+    /** The struct prctl_mm_map of PR_SET_MM_MAP, the auxv after it, as it goes at the scratch page. */
+    private ByteBuffer mmMap() {
         ProcessInfo p = head.process();
         ByteBuffer b = scratchBuffer(104 + p.auxv().length * 8);
         for (int i = 0; i < ProcessInfo.MM_FIELDS; i++) {
@@ -1172,8 +1175,11 @@ final class Transplant {
         for (int i = 0; i < p.auxv().length; i++) {
             b.putLong(104 + i * 8, p.auxv()[i]);
         }
-        writeScratch(b, 0);
-        long r = remote.raw(Sys.SYS_PRCTL, Sys.PR_SET_MM, Sys.PR_SET_MM_MAP, scratch, 104, 0);
+        return b;
+    }
+
+    /** After PR_SET_MM_MAP with {@code b} (see {@link #mmMap}) gave {@code r}: again without the executable, or fails. */
+    private void setMm(ByteBuffer b, long r) throws Exception {
         if (r == -1 || r == -16) {
             // EPERM: no CAP_CHECKPOINT_RESTORE here to change /proc/PID/exe; EBUSY: the vessel's own
             // executable is mapped again, as the process's (same binary). Either way keep the vessel's.
@@ -1218,6 +1224,10 @@ final class Transplant {
             }
         }
         actions.run();
+        boolean pending = !s.sharedPending().isEmpty() || head.threads().stream().anyMatch(t -> !t.pending().isEmpty());
+        if (!pending) {
+            return;
+        }
         long self = remote.call("getpid", Sys.SYS_GETPID);
         for (int i = 0; i < head.threads().size(); i++) {
             long tid = i == 0 ? self : threadRemotes.get(i).call("gettid", Sys.SYS_GETTID);
