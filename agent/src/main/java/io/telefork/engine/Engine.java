@@ -77,8 +77,10 @@ public final class Engine {
 
     /**
      * Loads and runs once, on a one-page image in memory, what every dump and restore needs first: JNA
-     * and libc, each page codec's native library, the digest pipeline. A long-lived caller (the node
-     * agent) calls it at start, so that its first operation does not pay for it while a process waits.
+     * and libc, each page codec's native library, the digest pipeline; then practises dumps and lazy
+     * restores on throwaway {@code sleep}s until their code is compiled (about a second of one core). A
+     * long-lived caller (the node agent) calls it at start, so that its operations do not pay for it while
+     * a process waits.
      */
     public void warmUp() throws IOException {
         warmUpCodecs();
@@ -135,7 +137,7 @@ public final class Engine {
      * way the node agent restores into a pod's placeholder, {@link #PRACTICE_RESTORES} times from the file
      * and once from a stream (post-copy), so that the agent's real restores do not pay the JVM's first-use
      * costs while a workload waits, nor run interpreted code: the first instruction of a 2 GiB lazy restore
-     * came 180 ms after its start in a cold JVM, 11-13 ms after one practice and 8-9.4 ms after these
+     * came 180 ms after its start in a cold JVM, 11-13 ms after one practice and 7.2-10.8 ms after these
      * (bench/warm-lazy.sh with and without AGENT=1). About a second of one core, at the agent's start.
      * False if it could not be done; the real restores then only pay those costs themselves.
      */

@@ -191,8 +191,8 @@ public final class Restorer {
             } else if (t.pastPointOfNoReturn()) {
                 Kernel.kill(vesselPid, Sys.SIGKILL);
             } else {
-                t.release(vesselPid);
                 cpu.release(List.of(vesselPid));
+                t.release(vesselPid);
             }
             throw e;
         }

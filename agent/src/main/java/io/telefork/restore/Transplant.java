@@ -20,9 +20,9 @@ import io.telefork.image.SocketAddress;
 import io.telefork.image.ThreadState;
 import io.telefork.proc.FileIds;
 import io.telefork.proc.ProcFs;
+import io.telefork.sys.CallBatch;
 import io.telefork.sys.Kernel;
 import io.telefork.sys.Ptrace;
-import io.telefork.sys.CallBatch;
 import io.telefork.sys.Remote;
 import io.telefork.sys.Sys;
 import io.telefork.sys.SysException;
@@ -231,13 +231,14 @@ final class Transplant {
 
     /** Steps 5-7: the vessel's memory replaced by the image's areas, ready for pages. */
     void build() throws Exception {
-        // 5. Point of no return: unregister the vessel's rseq and unmap all its memory but the vDSO block.
+        // 5. Point of no return: unregister the vessel's rseq (its area goes with the memory), then unmap all
+        //    its memory but the vDSO block and the work area.
         pointOfNoReturn = true;
         long[] rseq = ptrace.getRseq(vessel);
-        if (rseq[0] != 0) {
-            remote.call("rseq unregister", Sys.SYS_RSEQ, rseq[0], rseq[1], RSEQ_FLAG_UNREGISTER, rseq[2]);
-        }
         CallBatch unmaps = batch();
+        if (rseq[0] != 0) {
+            unmaps.add("rseq unregister", Sys.SYS_RSEQ, rseq[0], rseq[1], RSEQ_FLAG_UNREGISTER, rseq[2]);
+        }
         for (ProcFs.Mapping m : own) {
             if (!isVdsoBlock(m.path()) && !m.path().equals("[vsyscall]")) {
                 unmaps.add(String.format("munmap %x-%x", m.start(), m.end()), Sys.SYS_MUNMAP, m.start(),
