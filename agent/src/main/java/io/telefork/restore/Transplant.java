@@ -986,12 +986,7 @@ final class Transplant {
     private void openAll(Map<String, OpenedFile> files) throws Exception {
         CallBatch opens = batch();
         for (OpenedFile f : files.values()) {
-            byte[] path = f.path().getBytes(StandardCharsets.UTF_8);
-            if (path.length >= Sys.PAGE) {
-                throw new EngineException(Reason.UNSUPPORTED, "path too long: " + f.path().substring(0, 64) + "...");
-            }
-            ByteBuffer b = scratchBuffer(path.length + 1).put(path).put((byte) 0).flip();
-            opens.addRaw(Sys.SYS_OPENAT, -100, opens.put(b), f.mode() | Sys.O_CLOEXEC, 0);
+            opens.addRaw(Sys.SYS_OPENAT, -100, opens.put(ScratchPage.cString(f.path())), f.mode() | Sys.O_CLOEXEC, 0);
         }
         long[] fds = opens.run();
         int i = 0;
@@ -1000,8 +995,7 @@ final class Transplant {
             long fd = fds[i++];
             if (fd < 0) {
                 OpenedFile f = e.getValue();
-                failed = failed != null ? failed : new EngineException(Reason.FILE_CHANGED, "cannot reopen "
-                        + f.path() + " (" + f.what() + "): " + Sys.errno(fd));
+                failed = failed != null ? failed : cannotReopen(f.path(), f.what(), fd);
                 continue;
             }
             opened.put(e.getKey(), adoptOpened(fd, fds, i));
@@ -1031,10 +1025,13 @@ final class Transplant {
     private int open(String path, int flags, String what) throws Exception {
         long fd = remote.raw(Sys.SYS_OPENAT, -100, putString(path), flags | Sys.O_CLOEXEC, 0);
         if (fd < 0) {
-            throw new EngineException(Reason.FILE_CHANGED, "cannot reopen " + path + " (" + what + "): "
-                    + Sys.errno(fd));
+            throw cannotReopen(path, what, fd);
         }
         return adopt(fd);
+    }
+
+    private static EngineException cannotReopen(String path, String what, long errno) {
+        return new EngineException(Reason.FILE_CHANGED, "cannot reopen " + path + " (" + what + "): " + Sys.errno(errno));
     }
 
     private void checkSame(String path, int fd, FileId expected, String what) throws IOException, EngineException {
