@@ -292,7 +292,8 @@ class BadInputIT {
      * that wrongly got to run would print PASS), and asserts the exit status, the error line, and that no
      * process was left behind.
      */
-    private void assertRestoreFails(Path image, int expected, String... options) {
+    /** Returns the failed restore's stderr. */
+    private String assertRestoreFails(Path image, int expected, String... options) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Harness.program("subreaper").toString());
         List<String> args = new ArrayList<>(List.of("restore"));
@@ -309,6 +310,7 @@ class BadInputIT {
         assertThat(restore.lines()).as("stdout of the failed restore: %s", restore.describe())
                 .noneMatch(l -> l.equals("PASS") || l.startsWith("FAIL"));
         assertThat(stderr).as("processes left behind by the failed restore").contains("subreaper: strays=0");
+        return stderr;
     }
 
     private void assertInspectRejects(Path image) {
@@ -411,6 +413,24 @@ class BadInputIT {
         Files.write(exe, new byte[] {0}, StandardOpenOption.APPEND);
 
         assertRestoreFails(image, 7);
+    }
+
+    /**
+     * The executable deleted after the dump: it is among the files opened together in one batch with the
+     * libraries; the restore fails with the file named, and the libraries' descriptors go with the vessel.
+     */
+    @Test
+    void deletedExecutableIsRefused() throws IOException {
+        Path exe = tmp.resolve("brk_growth_copy");
+        Files.copy(Harness.program("brk_growth"), exe);
+        Harness.Proc p = h.start("brk_growth copy", List.of(exe.toString()));
+        p.awaitReady();
+        Path image = tmp.resolve("exe.img");
+        h.dump(p.pid(), image);
+        p.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        Files.delete(exe);
+
+        assertThat(assertRestoreFails(image, 7)).contains("cannot reopen " + exe).contains("No such file");
     }
 
     @Test
