@@ -292,6 +292,17 @@ class BadInputIT {
      * that wrongly got to run would print PASS), and asserts the exit status, the error line, and that no
      * process was left behind.
      */
+    /** The image of brk_growth run from a copy of its executable at {@code exe} (the dump ends it). */
+    private Path dumpedFromCopy(Path exe) throws IOException {
+        Files.copy(Harness.program("brk_growth"), exe);
+        Harness.Proc p = h.start("brk_growth copy", List.of(exe.toString()));
+        p.awaitReady();
+        Path image = tmp.resolve("exe.img");
+        h.dump(p.pid(), image);
+        p.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        return image;
+    }
+
     /** Returns the failed restore's stderr. */
     private String assertRestoreFails(Path image, int expected, String... options) {
         List<String> cmd = new ArrayList<>();
@@ -404,12 +415,7 @@ class BadInputIT {
     @Test
     void changedExecutableIsRefused() throws IOException {
         Path exe = tmp.resolve("brk_growth_copy");
-        Files.copy(Harness.program("brk_growth"), exe);
-        Harness.Proc p = h.start("brk_growth copy", List.of(exe.toString()));
-        p.awaitReady();
-        Path image = tmp.resolve("exe.img");
-        h.dump(p.pid(), image);
-        p.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        Path image = dumpedFromCopy(exe);
         Files.write(exe, new byte[] {0}, StandardOpenOption.APPEND);
 
         assertRestoreFails(image, 7);
@@ -422,12 +428,7 @@ class BadInputIT {
     @Test
     void deletedExecutableIsRefused() throws IOException {
         Path exe = tmp.resolve("brk_growth_copy");
-        Files.copy(Harness.program("brk_growth"), exe);
-        Harness.Proc p = h.start("brk_growth copy", List.of(exe.toString()));
-        p.awaitReady();
-        Path image = tmp.resolve("exe.img");
-        h.dump(p.pid(), image);
-        p.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        Path image = dumpedFromCopy(exe);
         Files.delete(exe);
 
         assertThat(assertRestoreFails(image, 7)).contains("cannot reopen " + exe).contains("No such file");
