@@ -12,8 +12,10 @@ import java.util.zip.CRC32C;
 
 /**
  * Reads an image in one pass from any channel, verifying every record's CRC32C as it goes and the
- * END record's digest ({@link ImageHash}) when it gets there. A reader never hands out a record it has not
- * verified; the stream as a whole is verified only once {@link #next()} has returned the END record.
+ * END record's digest ({@link ImageHash}) when it gets there. A reader never hands out the content of a
+ * record it has not verified (after {@link #deferPageChecks()}, a page record's content is verified by
+ * whoever takes it, see {@link Record#checkedPages()}); the stream as a whole is verified only once
+ * {@link #next()} has returned the END record.
  *
  * <p>A reader of a mapped file ({@link #mapped(FileChannel)}) hands out PAGES records as views of the
  * mapping instead of copies. For formats 1 to 3, whose digest is the SHA-256 of every byte, it hashes the
@@ -22,9 +24,58 @@ import java.util.zip.CRC32C;
  */
 public final class ImageReader implements AutoCloseable {
 
-    /** A verified record. For PAGES, {@link #pages()} is valid only until the next call to {@link #next()}. */
+    /**
+     * A verified record. For PAGES, {@link #pages()} is valid only until the next call to {@link #next()}
+     * (a mapped file's uncompressed record: until {@link #close()}). After {@link #deferPageChecks()}, such
+     * a record's CRC32C is checked by {@link #checkedPages()}, on whichever thread takes the record;
+     * {@link #pages()} refuses it until then.
+     */
     public record Record(RecordType type, byte[] payload, long address, int pageCount, ByteBuffer pages,
-                         long offset, int storedLength, Compression codec) {
+                         long offset, int storedLength, Compression codec, PendingCheck check) {
+
+        /** The pages; for a record whose check was deferred, only once {@link #checkedPages()} has passed. */
+        @Override
+        public ByteBuffer pages() {
+            if (check != null && !check.passed) {
+                throw new IllegalStateException("PAGES record at byte " + offset + " is not checked yet");
+            }
+            return pages;
+        }
+
+        /** The pages, once the record's CRC32C is checked (here, if {@link #deferPageChecks()} left it). */
+        public ByteBuffer checkedPages() throws ImageFormatException {
+            if (check != null) {
+                check.run();
+            }
+            return pages;
+        }
+    }
+
+    /** The CRC32C check of a PAGES record left to the thread that takes it ({@link #deferPageChecks()}). */
+    public static final class PendingCheck {
+        private final ByteBuffer payload;
+        private final int expected;
+        private final long offset;
+        private volatile boolean passed;
+
+        private PendingCheck(ByteBuffer payload, int expected, long offset) {
+            this.payload = payload;
+            this.expected = expected;
+            this.offset = offset;
+        }
+
+        private void run() throws ImageFormatException {
+            if (passed) {
+                return;
+            }
+            CRC32C crc = new CRC32C();
+            crc.update(payload.duplicate());
+            if ((int) crc.getValue() != expected) {
+                throw new ImageFormatException(RecordType.PAGES + " record at byte " + offset
+                        + " fails its checksum (corrupt image)");
+            }
+            passed = true;
+        }
     }
 
     /** The END record's content: its digest (SHA-256, hex) and the bytes of pages the image holds. */
@@ -51,6 +102,7 @@ public final class ImageReader implements AutoCloseable {
     private final int version;
     private long offset;
     private End end;
+    private boolean deferPageChecks;
 
     public ImageReader(ReadableByteChannel in) throws IOException {
         this(in, null);
@@ -137,6 +189,17 @@ public final class ImageReader implements AutoCloseable {
         return mapped != null && r.codec() == Compression.NONE;
     }
 
+    /**
+     * From here on, a mapped file's uncompressed PAGES records are handed out before their CRC32C is
+     * checked: whoever takes one gets its pages from {@link Record#checkedPages()}, which checks them first.
+     * So the check is made by the thread that copies the pages, while this one reads on: the CRC pass over
+     * the mapping (its page faults included) is split between the copying threads instead of lying on the
+     * reader's. Other records are checked as before.
+     */
+    public void deferPageChecks() {
+        deferPageChecks = true;
+    }
+
     /** Bytes consumed so far. */
     public long offset() {
         return offset;
@@ -208,10 +271,15 @@ public final class ImageReader implements AutoCloseable {
         } else if (mapped == null) {
             hash.payloadCopy(payload);
         }
-        crc.reset();
-        crc.update(payload.duplicate());
-        if ((int) crc.getValue() != expectedCrc) {
-            throw new ImageFormatException(type + " record at byte " + recordOffset + " fails its checksum (corrupt image)");
+        PendingCheck pending = null;
+        if (deferPageChecks && type == RecordType.PAGES && mapped != null && codec == Compression.NONE) {
+            pending = new PendingCheck(payload.duplicate(), expectedCrc, recordOffset); // before the prefix is read from it
+        } else {
+            crc.reset();
+            crc.update(payload.duplicate());
+            if ((int) crc.getValue() != expectedCrc) {
+                throw new ImageFormatException(type + " record at byte " + recordOffset + " fails its checksum (corrupt image)");
+            }
         }
         ByteBuffer body = payload;
         if (codec != Compression.NONE) {
@@ -237,7 +305,7 @@ public final class ImageReader implements AutoCloseable {
             if (count != (raw - Format.PAGES_PREFIX_BYTES) / Format.PAGE_SIZE || address % Format.PAGE_SIZE != 0) {
                 throw new ImageFormatException("PAGES record at byte " + recordOffset + " is inconsistent");
             }
-            return new Record(type, null, address, count, body.slice(), recordOffset, storedLength, codec);
+            return new Record(type, null, address, count, body.slice(), recordOffset, storedLength, codec, pending);
         }
         byte[] bytes = new byte[payload.remaining()];
         payload.get(bytes);
@@ -251,7 +319,7 @@ public final class ImageReader implements AutoCloseable {
             }
             end = new End(HexFormat.of().formatHex(digest), pageBytes);
         }
-        return new Record(type, bytes, 0, 0, null, recordOffset, storedLength, codec);
+        return new Record(type, bytes, 0, 0, null, recordOffset, storedLength, codec, null);
     }
 
     /**

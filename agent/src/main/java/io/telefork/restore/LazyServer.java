@@ -249,6 +249,7 @@ final class LazyServer implements AutoCloseable {
      * last only until the next is read.
      */
     private void push(ImageReader reader) {
+        reader.deferPageChecks(); // each record checked by the thread that copies it
         try (PageWriters helper = new PageWriters()) {
             ImageReader.Record r;
             int pid = targets.get(0).imagePid(); // an image of version 1 has no PAGES_OF: one process
@@ -337,12 +338,13 @@ final class LazyServer implements AutoCloseable {
      */
     private boolean pushToAll(int pid, ImageReader.Record r) throws Exception {
         java.util.Set<LazyTarget> done = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        ByteBuffer pages = r.checkedPages();
         boolean more = true;
         while (more) {
             more = false;
             for (LazyTarget t : targets) {
                 if (!t.gone() && t.imagePid() == pid && done.add(t)) {
-                    pushRecord(t, r.address(), r.pageCount(), r.pages(), r.offset());
+                    pushRecord(t, r.address(), r.pageCount(), pages, r.offset());
                     more = true;
                 }
             }

@@ -1139,9 +1139,9 @@ final class Transplant {
         }
     }
 
-    /** Writes one PAGES record of this process into it. */
+    /** Writes one PAGES record of this process into it, once its CRC32C is checked. */
     void fill(ImageReader.Record r) throws Exception {
-        fill(r.address(), r.pageCount(), r.pages());
+        fill(r.address(), r.pageCount(), r.checkedPages());
     }
 
     /** Writes {@code count} pages from {@code pages}' position at {@code address}. */

@@ -605,13 +605,14 @@ final class TreeRestore {
     }
 
     /**
-     * Eagerly: every PAGES record into its process as the reader verifies it. From a mapped file, every other
-     * uncompressed record is written by a second thread meanwhile ({@link PageWriters}); all are in before
-     * this returns, and the image's END verified.
+     * Eagerly: every PAGES record into its process, once its CRC32C is checked. From a mapped file, every
+     * other uncompressed record is checked and written by a second thread meanwhile ({@link PageWriters});
+     * all are in before this returns, and the image's END verified.
      */
     private void receivePages() throws Exception {
         Transplant current = transplants.get(0);
         boolean other = false;
+        reader.deferPageChecks(); // each record checked by the thread that writes it
         try (PageWriters writers = new PageWriters()) {
             while (true) {
                 ImageReader.Record r = reader.next();

@@ -348,6 +348,45 @@ class ImageFormatTest {
         }
     }
 
+    /**
+     * With the page checks deferred, a mapped file's records come as before, but a record's pages are given
+     * out only through checkedPages, which finds a changed page; pages() refuses a record not checked yet.
+     */
+    @Test
+    void deferredPageChecksStillFindAChangedPage() throws IOException {
+        byte[] data = new byte[4 * PAGE];
+        new Random(17).nextBytes(data);
+        byte[] good = write(Compression.NONE, List.of(new Run(0x1000, data), new Run(0x9000, data))).bytes;
+        byte[] bad = good.clone();
+        bad[indexOf(bad, data) + 2 * PAGE] ^= 1; // the first record's third page
+        Path file = tmp.resolve("deferred");
+        Files.write(file, bad);
+        try (FileChannel f = FileChannel.open(file); ImageReader mapped = ImageReader.mapped(f)) {
+            mapped.deferPageChecks();
+            List<ImageReader.Record> pages = new ArrayList<>();
+            ImageReader.Record r;
+            while ((r = mapped.next()) != null) {
+                if (r.type() == RecordType.PAGES) {
+                    pages.add(r);
+                }
+            }
+            assertThat(pages).hasSize(2);
+            ImageReader.Record changed = pages.get(0);
+            assertThatThrownBy(changed::pages).isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("not checked yet");
+            assertThatThrownBy(changed::checkedPages).isInstanceOf(ImageFormatException.class)
+                    .hasMessageContaining("byte " + changed.offset()).hasMessageContaining("fails its checksum");
+            assertThatThrownBy(changed::pages).isInstanceOf(IllegalStateException.class);
+            byte[] second = new byte[data.length];
+            pages.get(1).checkedPages().duplicate().get(second);
+            assertThat(second).isEqualTo(data);
+            assertThat(pages.get(1).pages().remaining()).isEqualTo(data.length);
+        }
+        // not deferred, the same file fails at the record itself
+        assertThatThrownBy(() -> readAllMapped(bad)).isInstanceOf(ImageFormatException.class)
+                .hasMessageContaining("fails its checksum");
+    }
+
     /** A page changed with its record's CRC32C fixed up is found by the digest (of the headers), mapped as streamed. */
     @Test
     void aChangedPageWithAValidChecksumFailsTheDigest() throws IOException {
