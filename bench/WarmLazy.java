@@ -29,7 +29,7 @@ public final class WarmLazy {
             engine.warmUp(); // what the node agent does when it starts
             System.err.printf("Engine.warmUp took %.0f ms%n", (System.nanoTime() - t0) / 1e6);
         }
-        RestoreOptions lazy = new RestoreOptions(false, Progress.NONE, Commit.NONE, false, true);
+        RestoreOptions lazy = new RestoreOptions(false, Progress.NONE, Commit.NONE, null, true);
         for (int run = 1; run <= runs; run++) {
             RestoredProcess p;
             try (FileChannel in = FileChannel.open(image)) {

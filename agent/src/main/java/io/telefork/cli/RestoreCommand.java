@@ -1,6 +1,7 @@
 package io.telefork.cli;
 
 import io.telefork.engine.Engine;
+import io.telefork.engine.PageFill;
 import io.telefork.engine.RestoreOptions;
 import io.telefork.engine.RestoreResult;
 import io.telefork.restore.RestoredProcess;
@@ -22,9 +23,11 @@ final class RestoreCommand implements Callable<Integer> {
             description = "Restore even if files the process had open or mapped changed since the dump.")
     boolean allowChangedFiles;
 
-    @Option(names = "--userfaultfd", description = "Fill anonymous memory with UFFDIO_COPY instead of "
-            + "process_vm_writev (faster on some machines; see the README's benchmark).")
-    boolean userfaultfd;
+    @Option(names = "--userfaultfd", negatable = true, description = "Fill anonymous memory with UFFDIO_COPY "
+            + "(--userfaultfd) or process_vm_writev (--no-userfaultfd) before the process runs. Default: UFFDIO_COPY "
+            + "for a process with 32 MiB of anonymous memory or more, where it is faster, else process_vm_writev. "
+            + "Where the process may not have a userfaultfd, process_vm_writev is used either way.")
+    Boolean userfaultfd;
 
     @Option(names = "--lazy", description = "Let the process run as soon as everything but its private anonymous "
             + "memory is in, and serve that memory on demand (userfaultfd) while the rest is pushed in; return "
@@ -44,7 +47,8 @@ final class RestoreCommand implements Callable<Integer> {
         ProgressLine progress = new ProgressLine(System.err, "restore");
         RestoredProcess p;
         try (ReadableByteChannel in = ImageInput.open(file)) {
-            p = new Engine().restore(in, new RestoreOptions(allowChangedFiles, progress, null, userfaultfd, lazy));
+            PageFill fill = userfaultfd == null ? PageFill.AUTO : userfaultfd ? PageFill.USERFAULTFD : PageFill.WRITE;
+            p = new Engine().restore(in, new RestoreOptions(allowChangedFiles, progress, null, fill, lazy));
         }
         progress.end();
         RestoreResult r = p.result();

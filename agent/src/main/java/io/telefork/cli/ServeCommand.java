@@ -94,7 +94,7 @@ final class ServeCommand implements Callable<Integer> {
                 send(client, LAZY);
             }
             RestoredProcess p = new Engine().restore(client, new RestoreOptions(allowChangedFiles, null,
-                    lazy ? () -> send(client, RUNNING) : () -> handshake(client), false, lazy));
+                    lazy ? () -> send(client, RUNNING) : () -> handshake(client), null, lazy));
             if (lazy) {
                 try {
                     send(client, DONE);

@@ -151,7 +151,7 @@ public final class Engine {
                     dump(source, out, new DumpOptions(true, Compression.NONE, Progress.NONE, false, false, false, false,
                             0));
                 }
-                RestoreOptions lazily = new RestoreOptions(false, Progress.NONE, Commit.NONE, false, true);
+                RestoreOptions lazily = new RestoreOptions(false, Progress.NONE, Commit.NONE, PageFill.AUTO, true);
                 boolean fromFile;
                 try (FileChannel in = FileChannel.open(image, StandardOpenOption.READ)) {
                     fromFile = restoreInto(vessel, in, lazily).lazy();

@@ -355,7 +355,7 @@ final class NodeSteps {
         try (ReadableByteChannel in = postCopy ? growing(file) : FileChannel.open(file, StandardOpenOption.READ)) {
             Instant engineStart = Instant.now();
             result = engine.restoreInto(vessel.pid(), init == null ? 0 : init.pid(), in,
-                    new RestoreOptions(Boolean.TRUE.equals(spec.getAllowChangedFiles()), null, null, false, lazy));
+                    new RestoreOptions(Boolean.TRUE.equals(spec.getAllowChangedFiles()), null, null, null, lazy));
             Instant allIn = Instant.now();
             out.setResumedAt((result.lazy() ? engineStart.plus(result.total()) : allIn).truncatedTo(ChronoUnit.MILLIS).toString());
             out.setLazy(result.lazy());

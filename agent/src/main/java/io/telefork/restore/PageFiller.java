@@ -15,10 +15,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Puts pages into the vessel with process_vm_writev, or, when asked, anonymous areas with UFFDIO_COPY
- * through a userfaultfd made in the vessel (1.7x faster than process_vm_writev into fresh pages on a
- * bare machine; slower in the VMs measured so far, see the README's benchmark), falling back to
- * process_vm_writev wherever userfaultfd is not allowed (a seccomp profile, no privilege).
+ * Puts pages into the vessel with process_vm_writev, or, when opened, anonymous areas with UFFDIO_COPY
+ * through a userfaultfd made in the vessel (faster into fresh pages: see {@link io.telefork.engine.PageFill}),
+ * falling back to process_vm_writev wherever userfaultfd is not allowed (a seccomp profile, no privilege).
  */
 final class PageFiller implements AutoCloseable {
     private static final int SYS_USERFAULTFD = 323;
@@ -77,10 +76,7 @@ final class PageFiller implements AutoCloseable {
         for (MemoryArea a : areas) {
             // Lazily, the areas the image's LAZY record covers (MemoryArea.filledLazily, one rule for the dump's
             // page order and this); eagerly, all anonymous memory.
-            boolean anonymous = lazy ? a.filledLazily() : switch (a.kind()) {
-                case ANONYMOUS, HEAP, SHARED_ANONYMOUS -> true;
-                default -> false;
-            };
+            boolean anonymous = lazy ? a.filledLazily() : filledEagerly(a);
             if (!anonymous) {
                 continue;
             }
@@ -92,6 +88,23 @@ final class PageFiller implements AutoCloseable {
                         + "%x-%x: UFFDIO_REGISTER: %s", a.start(), a.end(), Sys.errno(r)));
             }
         }
+    }
+
+    /** The bytes of the areas an eager restore would fill through a userfaultfd. */
+    static long eagerBytes(List<MemoryArea> areas) {
+        return areas.stream().filter(PageFiller::filledEagerly).mapToLong(MemoryArea::length).sum();
+    }
+
+    private static boolean filledEagerly(MemoryArea a) {
+        return switch (a.kind()) {
+            case ANONYMOUS, HEAP, SHARED_ANONYMOUS -> true;
+            default -> false;
+        };
+    }
+
+    /** Whether an eager restore's anonymous areas are filled by UFFDIO_COPY (some are registered with the userfaultfd). */
+    boolean copies() {
+        return uffd >= 0 && !lazy && !registered.isEmpty();
     }
 
     /** Whether pages at {@code address} are left to the lazy phase. */

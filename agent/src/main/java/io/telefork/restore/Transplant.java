@@ -222,7 +222,7 @@ final class Transplant {
         }
         // The userfaultfd belongs to the memory, not to what is mapped in it: made now, a refusal leaves the vessel as it was.
         filler = new PageFiller(remote, vessel);
-        if (options.lazy() || options.userfaultfd()) {
+        if (options.lazy() || options.fill().userfaultfd(PageFiller.eagerBytes(head.areas()))) {
             lazyRefusal = filler.open(scratch, options.lazy());
         }
 
@@ -288,10 +288,11 @@ final class Transplant {
 
     /** Steps 9-15, once every page has arrived (or, lazily, is served): everything but memory, up to the registers. */
     void complete() throws Exception {
+        String how = filler.lazy() ? "" : filler.copies() ? " (UFFDIO_COPY)" : " (process_vm_writev)";
         if (!filler.lazy()) {
             filler.close();
         }
-        clock.lap("step 8");
+        clock.lap("step 8" + how);
         // 9. Final protections.
         CallBatch protects = batch();
         for (MemoryArea a : head.areas()) {

@@ -352,7 +352,7 @@ class PidNamespaceIT {
     }
 
     private static RestoreResult restoreLazilyInto(int vessel, Path image) throws EngineException, IOException {
-        return restoreInto(vessel, image, new RestoreOptions(false, null, null, false, true));
+        return restoreInto(vessel, image, new RestoreOptions(false, null, null, null, true));
     }
 
     private static RestoreResult restoreInto(int vessel, Path image, RestoreOptions options)

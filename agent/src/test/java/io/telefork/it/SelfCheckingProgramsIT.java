@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -165,6 +166,30 @@ class SelfCheckingProgramsIT {
         h.dump(original.pid(), image);
         original.awaitDeath(Duration.ofSeconds(10), "dump without --leave-running kills the process");
         h.restore(image, "--userfaultfd").goAndExpectPass();
+    }
+
+    /**
+     * How an eager restore fills memory (the -vv line of step 8): by default UFFDIO_COPY for mem_pattern's
+     * 256 MiB, process_vm_writev for brk_growth's few MiB; --userfaultfd and --no-userfaultfd choose.
+     */
+    @ParameterizedTest(name = "{0} {1} -> {2}")
+    @MethodSource("fillCases")
+    void eagerFillMethod(String program, String option, String expected) {
+        Harness.Proc original = h.startProgram(program, List.of(), Map.of("TF_EXPECT_RESTORE", "1"));
+        Path image = tmp.resolve(program + ".img");
+        h.dump(original.pid(), image);
+        original.awaitDeath(Duration.ofSeconds(10), "dump without --leave-running kills the process");
+        Harness.Proc restored = option.isEmpty() ? h.restore(image, "-vv") : h.restore(image, "-vv", option);
+        restored.goAndExpectPass();
+        assertThat(restored.stderr().lines().filter(l -> l.contains(": step 8")).toList())
+                .as("step 8 line of restore -vv %s", option).singleElement().asString().contains("(" + expected + ")");
+    }
+
+    static Stream<Arguments> fillCases() {
+        return Stream.of(Arguments.of("mem_pattern", "", "UFFDIO_COPY"),
+                Arguments.of("mem_pattern", "--no-userfaultfd", "process_vm_writev"),
+                Arguments.of("brk_growth", "", "process_vm_writev"),
+                Arguments.of("brk_growth", "--userfaultfd", "UFFDIO_COPY"));
     }
 
     static Stream<Case> userfaultfdCases() {
