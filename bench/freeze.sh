@@ -106,7 +106,7 @@ run_mode() {
             echo "bench: $mode, dump $r of $RUNS" >&2
             local f0 f1 t0 t1
             f0=$(minflt "$HOLDER"); t0=$(ns)
-            if ! "$JAVA" -jar "$JAR" dump -v --leave-running "$HOLDER" "$IMG" 2> "$WORK/dump.err"; then
+            if ! "$TELEFORK" dump -v --leave-running "$HOLDER" "$IMG" 2> "$WORK/dump.err"; then
                 echo "bench: dump failed:" >&2; cat "$WORK/dump.err" >&2; exit 1
             fi
             t1=$(ns); f1=$(minflt "$HOLDER")

@@ -1,6 +1,10 @@
 # Shared by bench/run.sh and bench/redis.sh (sourced, not run): time stamps, medians, and one timed
-# dump and restore through the CLI. Expects JAVA, JAR and WORK to be set.
+# dump and restore through the CLI (./telefork). Expects JAVA, JAR and WORK to be set.
 
+# The CLI as users run it: the ./telefork launcher (its JVM flags), on the benchmark's JAR and JAVA (set
+# before this is sourced).
+TELEFORK=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/telefork
+export TELEFORK_JAR=$JAR TELEFORK_JAVA=$JAVA
 now() { echo "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -14,7 +18,7 @@ engine_ms() { grep -oE "$2 ([0-9.]+) ms" "$1" | head -n1 | grep -oE '[0-9.]+' ||
 timed_dump() {
     local pid=$1 img=$2 t0 t1 i v
     t0=$(now)
-    if ! "$JAVA" -jar "$JAR" dump -v "$pid" "$img" 2> "$WORK/dump.err"; then
+    if ! "$TELEFORK" dump -v "$pid" "$img" 2> "$WORK/dump.err"; then
         echo "bench: dump failed:" >&2; cat "$WORK/dump.err" >&2; exit 1
     fi
     t1=$(now)
@@ -37,7 +41,7 @@ timed_restore() {
     local img=$1 t0 t1 v lazy=()
     [[ ${LAZY:-0} == 1 ]] && lazy=(--lazy)
     t0=$(now)
-    if ! "$JAVA" -jar "$JAR" restore -v --detach "${lazy[@]+"${lazy[@]}"}" "$img" < /dev/null > "$WORK/restore.out" 2> "$WORK/restore.err"; then
+    if ! "$TELEFORK" restore -v --detach "${lazy[@]+"${lazy[@]}"}" "$img" < /dev/null > "$WORK/restore.out" 2> "$WORK/restore.err"; then
         echo "bench: restore failed:" >&2; cat "$WORK/restore.err" >&2; exit 1
     fi
     t1=$(now)

@@ -20,7 +20,7 @@
 #            process runs again at that point); then the restored process is killed
 #   cp       `cp` of the image to another file in /dev/shm: the cost of just moving those bytes
 # The table shows medians. Wall times include the JVM's start (shown on its own as "jvm s": the median
-# of `java -jar telefork.jar --help`). The engine's own times are parsed from the -v lines
+# of `telefork --help`). Every command is run through ./telefork, the launcher users run, with its JVM flags. The engine's own times are parsed from the -v lines
 # ("dumped ... in X ms (frozen Y ms)", "restored ... in X ms") where present.
 #
 # LAZY=1 restores with --lazy: the restore command then returns once every page is in, and three more
@@ -92,7 +92,7 @@ start_target() {
 }
 jvm=()
 for ((r = 0; r < RUNS; r++)); do
-    t0=$(now); "$JAVA" -jar "$JAR" --help > /dev/null 2>&1; t1=$(now)
+    t0=$(now); "$TELEFORK" --help > /dev/null 2>&1; t1=$(now)
     jvm+=("$(elapsed "$t0" "$t1")")
 done
 JVM_S=$(printf '%s\n' "${jvm[@]}" | median)

@@ -64,14 +64,14 @@ run_once() {
     start_holder "$ticks"
     for ((i = 0; i < 600; i++)); do grep -q '^tick' "$ticks" 2>/dev/null && break; sleep 0.1; done
     port=$(free_port)
-    "$JAVA" -jar "$JAR" serve --once -v "${lazy[@]+"${lazy[@]}"}" --listen "127.0.0.1:$port" \
+    "$TELEFORK" serve --once -v "${lazy[@]+"${lazy[@]}"}" --listen "127.0.0.1:$port" \
         < /dev/null > "$WORK/serve.out" 2> "$WORK/serve.err" &
     serve=$!
     PIDS+=("$serve")
     for ((i = 0; i < 300; i++)); do grep -q listening "$WORK/serve.err" && break; sleep 0.1; done
     sleep 0.5
     t0=$(now)
-    if ! "$JAVA" -jar "$JAR" send -v "$HOLDER" "127.0.0.1:$port" 2> "$WORK/send.err"; then
+    if ! "$TELEFORK" send -v "$HOLDER" "127.0.0.1:$port" 2> "$WORK/send.err"; then
         echo "bench: send failed:" >&2; cat "$WORK/send.err" "$WORK/serve.err" >&2; exit 1
     fi
     t1=$(now)

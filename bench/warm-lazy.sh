@@ -59,7 +59,7 @@ for ((i = 0; i < 600; i++)); do
     sleep 0.1
 done
 grep -q READY "$WORK/holder.out" || { echo "bench: holder not ready" >&2; exit 1; }
-"$JAVA" -jar "$JAR" dump "$HOLDER" "$IMG"
+"$TELEFORK" dump "$HOLDER" "$IMG"
 HOLDER=""
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
