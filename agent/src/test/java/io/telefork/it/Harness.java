@@ -28,7 +28,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * Runs the telefork CLI and the self-checking test programs (agent/src/test/c) for the integration tests,
  * and cleans up every process it started: create one per test and {@link #close()} it afterwards.
  *
- * <p>The CLI is run as {@code java -jar telefork.jar ...} with the test JVM's own java. Paths come from the
+ * <p>The CLI is run through the ./telefork launcher with the test JVM's own java. Paths come from the
  * system properties set by failsafe: {@code telefork.jar}, {@code telefork.testbin}, {@code telefork.root}.
  *
  * <p>One trap shapes the API: when a {@link Process} exits, the JDK closes our end of its stdin pipe and
@@ -59,9 +59,13 @@ final class Harness implements AutoCloseable, AfterEachCallback {
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     }
 
-    /** As the launcher runs it: -XX:-UsePerfData, or the CLI's JVM would delete a dumped JVM's perf-data file. */
+    /**
+     * The CLI as users run it, through the ./telefork launcher (its JVM flags), on this build's jar and the
+     * test JVM's java; env and the launcher exec, so the command's PID is the CLI's JVM.
+     */
     static List<String> cli(String... args) {
-        List<String> cmd = new ArrayList<>(List.of(java(), "-XX:-UsePerfData", "-jar", JAR.toString()));
+        List<String> cmd = new ArrayList<>(List.of("env", "TELEFORK_JAR=" + JAR, "TELEFORK_JAVA=" + java(),
+                ROOT.resolve("telefork").toString()));
         cmd.addAll(Arrays.asList(args));
         return cmd;
     }
