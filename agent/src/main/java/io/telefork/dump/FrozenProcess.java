@@ -472,7 +472,7 @@ final class FrozenProcess {
         if (seized.isEmpty()) {
             return;
         }
-        Kernel.kill(pid, Sys.SIGKILL);
+        Kernel.killAndRelease(pid);
         awaitDeaths(new ArrayList<>(seized.keySet()));
         seized.clear();
         blocked.clear();
