@@ -52,3 +52,35 @@ timed_restore() {
     v=$(engine_ms "$WORK/restore.err" "copied after"); [[ -n $v ]] && e_copied+=("$v")
     return 0
 }
+
+# For the warm benchmarks: the jar is built, and RUNS >= 2 (run 1 is the cold one).
+warm_preconditions() {
+    [[ -f $JAR ]] || { echo "bench: $JAR not found; build it with: mvn -B -pl agent -DskipTests package" >&2; exit 1; }
+    ((RUNS >= 2)) || { echo "bench: RUNS must be at least 2 (run 1 is the cold one)" >&2; exit 1; }
+}
+
+# For the warm benchmarks (one JVM, lines "run N KEY VALUE ..."): run_col FILE KEY COLD prints KEY's values
+# of run 1 (COLD=1) or of runs 2.. (COLD=0).
+run_col() { awk -v k="$2" -v cold="$3" '{ for (i = 1; i < NF; i++) if ($i == k) v = $(i + 1); if (($2 == 1) == (cold == 1)) print v }' "$1"; }
+
+# warm_table NAME TITLE HEADER SEPARATOR: TITLE, then a Markdown table of two rows made by the caller's
+# `row LABEL COLD`: run 1 (after Engine.warmUp if AGENT is set, else the cold JVM) and the median of runs
+# 2..RUNS; printed and saved as bench/out/NAME-<time>.md.
+warm_table() {
+    local result
+    mkdir -p "$ROOT/bench/out"
+    result=$ROOT/bench/out/$1-$(date -u +%Y%m%dT%H%M%SZ).md
+    {
+        echo "$2"
+        echo
+        echo "$3"
+        echo "$4"
+        if [[ -n $AGENT ]]; then
+            row "after Engine.warmUp (run 1)" 1
+        else
+            row "cold (run 1)" 1
+        fi
+        row "warm (median of runs 2..$RUNS)" 0
+    } | tee "$result"
+    echo "bench: saved in $result" >&2
+}

@@ -29,10 +29,8 @@ MIB=${MIB:-1024}
 JAR=${JAR:-$ROOT/agent/target/telefork.jar}
 JAVA=${JAVA:-java}
 
-[[ -f $JAR ]] || { echo "bench: $JAR not found; build it with: mvn -B -pl agent -DskipTests package" >&2; exit 1; }
-((RUNS >= 2)) || { echo "bench: RUNS must be at least 2 (run 1 is the cold one)" >&2; exit 1; }
-
 source "$ROOT/bench/lib.sh"
+warm_preconditions
 WORK=$(mktemp -d /tmp/telefork-bench.XXXXXX)
 IMG=/dev/shm/telefork-warm-copy-$$.img
 cleanup() {
@@ -49,22 +47,9 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$JAVA" -cp "$JAR:$WORK" WarmCopy "$WORK/holder" "$MIB" "$IMG" "$RUNS" ${AGENT:+agent} | tee "$WORK/runs.txt" >&2
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-# col KEY COLD: the values of KEY in run 1 (COLD=1) or in runs 2.. (COLD=0); ratio_col KEY COLD: KEY / cp_ms per run
-col() { awk -v k="$1" -v cold="$2" '{ for (i = 1; i < NF; i++) if ($i == k) v = $(i + 1); if (($2 == 1) == (cold == 1)) print v }' "$WORK/runs.txt"; }
+# ratio_col KEY COLD: KEY / cp_ms per run, for run 1 or runs 2..
 ratio_col() { awk -v k="$1" -v cold="$2" '{ for (i = 1; i < NF; i++) { if ($i == k) v = $(i + 1); if ($i == "cp_ms") c = $(i + 1) } if (($2 == 1) == (cold == 1)) printf "%.2f\n", v / c }' "$WORK/runs.txt"; }
+col() { run_col "$WORK/runs.txt" "$1" "$2"; }
 row() { echo "| $1 | $(col dump_ms "$2" | median) | $(col frozen_ms "$2" | median) | $(col restore_ms "$2" | median) | $(col cp_ms "$2" | median) | $(ratio_col dump_ms "$2" | median) | $(ratio_col restore_ms "$2" | median) |"; }
-mkdir -p "$ROOT/bench/out"
-result=$ROOT/bench/out/warm-copy-$(date -u +%Y%m%dT%H%M%SZ).md
-{
-    echo "telefork dump and eager restore of $MIB MiB in one JVM (engine API${AGENT:+, warmed up as the node agent is}, fill $FILL) vs cp in /dev/shm, $RUNS runs, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after"
-    echo
-    echo "| JVM | dump ms | frozen ms | restore ms | cp ms | dump/cp | restore/cp |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
-    if [[ -n $AGENT ]]; then
-        row "after Engine.warmUp (run 1)" 1
-    else
-        row "cold (run 1)" 1
-    fi
-    row "warm (median of runs 2..$RUNS)" 0
-} | tee "$result"
-echo "bench: saved in $result" >&2
+warm_table warm-copy "telefork dump and eager restore of $MIB MiB in one JVM (engine API${AGENT:+, warmed up as the node agent is}, fill $FILL) vs cp in /dev/shm, $RUNS runs, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after" \
+    "| JVM | dump ms | frozen ms | restore ms | cp ms | dump/cp | restore/cp |" "|---|---:|---:|---:|---:|---:|---:|"

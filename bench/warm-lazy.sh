@@ -26,10 +26,8 @@ MIB=${MIB:-2048}
 JAR=${JAR:-$ROOT/agent/target/telefork.jar}
 JAVA=${JAVA:-java}
 
-[[ -f $JAR ]] || { echo "bench: $JAR not found; build it with: mvn -B -pl agent -DskipTests package" >&2; exit 1; }
-((RUNS >= 2)) || { echo "bench: RUNS must be at least 2 (run 1 is the cold one)" >&2; exit 1; }
-
 source "$ROOT/bench/lib.sh"
+warm_preconditions
 WORK=$(mktemp -d /tmp/telefork-bench.XXXXXX)
 IMG=/dev/shm/telefork-warm-$$.img
 HOLDER=""
@@ -66,20 +64,7 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 "$JAVA" -cp "$JAR:$WORK" WarmLazy "$IMG" "$RUNS" ${AGENT:+agent} | tee "$WORK/runs.txt" >&2
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-col() { awk -v k="$1" -v cold="$2" '{ for (i = 1; i < NF; i++) if ($i == k) v = $(i + 1); if (($2 == 1) == (cold == 1)) print v }' "$WORK/runs.txt"; }
+col() { run_col "$WORK/runs.txt" "$1" "$2"; }
 row() { echo "| $1 | $(col first_ms "$2" | median) | $(col copied_ms "$2" | median) | $(col allin_ms "$2" | median) |"; }
-mkdir -p "$ROOT/bench/out"
-result=$ROOT/bench/out/warm-lazy-$(date -u +%Y%m%dT%H%M%SZ).md
-{
-    echo "telefork restore --lazy of $MIB MiB in one JVM (engine API${AGENT:+, warmed up as the node agent is}), $RUNS runs, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after"
-    echo
-    echo "| JVM | first instruction ms | copied ms | all in (verified) ms |"
-    echo "|---|---:|---:|---:|"
-    if [[ -n $AGENT ]]; then
-        row "after Engine.warmUp (run 1)" 1
-    else
-        row "cold (run 1)" 1
-    fi
-    row "warm (median of runs 2..$RUNS)" 0
-} | tee "$result"
-echo "bench: saved in $result" >&2
+warm_table warm-lazy "telefork restore --lazy of $MIB MiB in one JVM (engine API${AGENT:+, warmed up as the node agent is}), $RUNS runs, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after" \
+    "| JVM | first instruction ms | copied ms | all in (verified) ms |" "|---|---:|---:|---:|"
