@@ -285,6 +285,10 @@ final class LazyServer implements AutoCloseable {
                     } else if (streaming()) {
                         throw new ImageFormatException("PAGES record at byte " + r.offset() + " comes after the "
                                 + "LAZY record but holds memory that is filled before the process runs");
+                    } else {
+                        // Filled before the process ran, and checked then; checked here too, as its address
+                        // was read unchecked: a corrupt one must not send a lazy record past the pusher.
+                        r.checkedPages();
                     }
                     progress.update(reader.offset(), -1);
                 } else if (r.type() != RecordType.INDEX && r.type() != RecordType.END

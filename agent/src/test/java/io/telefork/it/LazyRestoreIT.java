@@ -97,4 +97,38 @@ class LazyRestoreIT {
         assertThat(restore.lines()).doesNotContain("PASS");
     }
 
+    /**
+     * A lazy record whose address is corrupt (it points outside the lazy areas, where the pusher skips
+     * records, which it reads before their checks): found by the record's check all the same, never a
+     * record left out and its pages zero.
+     */
+    @Test
+    void aLazyRecordWithACorruptAddressIsFound() throws IOException {
+        Path image = h.dumpedProgram(tmp, "mem_pattern", java.util.List.of("64"), "--compress", "none");
+        long record = -1;
+        try (java.nio.channels.FileChannel f = java.nio.channels.FileChannel.open(image);
+                io.telefork.image.ImageReader r = io.telefork.image.ImageReader.mapped(f)) {
+            io.telefork.image.ImageReader.Record rec;
+            while ((rec = r.next()) != null) {
+                if (rec.type() == io.telefork.image.RecordType.PAGES && rec.offset() > Files.size(image) / 2) {
+                    record = rec.offset(); // in mem_pattern's 64 MiB, filled lazily
+                    break;
+                }
+            }
+        }
+        assertThat(record).as("a PAGES record in the second half of the image").isPositive();
+        try (java.nio.channels.FileChannel f = java.nio.channels.FileChannel.open(image,
+                java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            long at = record + io.telefork.image.Format.RECORD_HEADER_BYTES; // the address's top byte (big-endian)
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(1);
+            f.read(b, at);
+            f.write(b.put(0, (byte) (b.get(0) ^ 0x40)).position(0), at);
+        }
+        Harness.Proc restore = h.restore(image, "--lazy");
+        int code = restore.waitFor(Harness.CLI_TIMEOUT);
+        assertThat(code).as("exit status of restore --lazy; stderr: %s", restore.stderr()).isEqualTo(6);
+        assertThat(restore.stderr()).contains("corrupt");
+        assertThat(restore.lines()).doesNotContain("PASS");
+    }
+
 }
