@@ -7,7 +7,9 @@ import io.telefork.sys.Kernel;
 
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /** Checks that a PID names a process this version can dump, before anything touches it. */
 final class Validation {
@@ -73,8 +75,8 @@ final class Validation {
      * blocked thread is in.
      */
     private static String waitingThread(ProcFs proc, int pid) throws IOException {
-        try (java.util.stream.Stream<java.nio.file.Path> tasks = Files.list(proc.dir(Kernel.getpid()).resolve("task"))) {
-            for (java.nio.file.Path task : (Iterable<java.nio.file.Path>) tasks::iterator) {
+        try (Stream<Path> tasks = Files.list(proc.dir(Kernel.getpid()).resolve("task"))) {
+            for (Path task : (Iterable<Path>) tasks::iterator) {
                 String[] call;
                 try {
                     call = Files.readString(task.resolve("syscall")).trim().split(" ");
