@@ -10,6 +10,7 @@ import io.telefork.image.SignalState;
 import io.telefork.image.ThreadState;
 import io.telefork.proc.FileIds;
 import io.telefork.proc.ProcFs;
+import io.telefork.sys.CpuPin;
 import io.telefork.sys.Kernel;
 import io.telefork.sys.Ptrace;
 import io.telefork.sys.Remote;
@@ -33,7 +34,8 @@ import java.util.Set;
  * One live process of a tree being dumped, frozen: its seized threads with the signal mask each had, the
  * injectors whose register changes are undone on release, and whether it was job-control stopped. Its
  * signals are blocked only around groups of injected calls: a telefork killed during the freeze detaches
- * its tracees as they are, and outside those groups they then run on with their own masks. It
+ * its tracees as they are, and outside those groups they then run on with their own masks. For the same
+ * groups only, the threads that take the calls and the tracer are pinned to one CPU ({@link CpuPin}). It
  * freezes, reads (all but descriptors, which need the whole tree, and pages), releases or kills itself.
  * Used on the tracer thread only.
  */
@@ -57,6 +59,8 @@ final class FrozenProcess {
     private final Map<Integer, Long> seized = new LinkedHashMap<>();
     /** Threads whose mask is all ones right now, for a group of injected calls. */
     private final Set<Integer> blocked = new HashSet<>();
+    /** The blocked threads and the tracer, on the tracer's CPU for the group. */
+    private final CpuPin pin = new CpuPin();
     /** Threads whose registers injected calls change, restored on release. */
     private final Map<Integer, Remote> remotes = new LinkedHashMap<>();
     private boolean wasStopped;
@@ -197,14 +201,16 @@ final class FrozenProcess {
         }
         ptrace.setSigmask(tid, ~0L);
         blocked.add(tid);
+        pin.add(tid);
     }
 
-    /** Puts back the saved masks of the blocked threads; does nothing when none is blocked. */
+    /** Puts back the saved masks (signals, CPUs) of the blocked threads; does nothing when none is blocked. */
     void unblockSignals() throws SysException {
         for (int tid : new ArrayList<>(blocked)) {
             ptrace.setSigmask(tid, seized.get(tid));
             blocked.remove(tid);
         }
+        pin.close();
     }
 
     /**
@@ -471,6 +477,11 @@ final class FrozenProcess {
     void kill() throws SysException {
         if (seized.isEmpty()) {
             return;
+        }
+        try {
+            pin.close(); // the tracer frees the memory beside the dying process, not on its CPU
+        } catch (SysException e) {
+            // it dies all the same
         }
         Kernel.killAndRelease(pid);
         awaitDeaths(new ArrayList<>(seized.keySet()));

@@ -68,6 +68,33 @@ class ThreadsIT {
         }
     }
 
+    /**
+     * The threads that take injected calls are pinned to the dumper's CPU for each group of calls, and get
+     * their own CPUs back: a thread with a CPU of its own keeps it, and the others keep all of theirs.
+     */
+    @ParameterizedTest(name = "dump {0}")
+    @ValueSource(strings = {"--leave-running", "--leave-running --freeze"})
+    void dumpedThreadsKeepTheirCpus(String options) throws Exception {
+        long[] all = io.telefork.sys.Kernel.affinity(0);
+        org.junit.jupiter.api.Assumptions.assumeTrue(Long.bitCount(all[0]) >= 2, "needs two CPUs");
+        Harness.Proc original = h.startProgram("threads");
+        List<String> tids = tids(original.pid());
+        long[] one = new long[all.length];
+        one[0] = Long.highestOneBit(all[0]);
+        io.telefork.sys.Kernel.setAffinity(Integer.parseInt(tids.get(2)), one);
+        List<String> before = tids.stream().map(tid -> cpusAllowed(taskStatus(original.pid(), tid))).toList();
+        assertThat(before.get(2)).isNotEqualTo(before.get(0));
+
+        h.dump(original.pid(), tmp.resolve("threads.img"), options.split(" "));
+        assertThat(tids.stream().map(tid -> cpusAllowed(taskStatus(original.pid(), tid))).toList())
+                .as("each thread's CPUs after the dump").isEqualTo(before);
+        original.goAndExpectPass();
+    }
+
+    private static Path taskStatus(long pid, String tid) {
+        return Path.of("/proc", Long.toString(pid), "task", tid, "status");
+    }
+
     @Test
     void copyOfARunningThreadedProcessIsRefusedWhileItsIdsAreTaken() {
         Harness.Proc original = h.startProgram("threads");
