@@ -70,6 +70,8 @@ final class FrozenProcess {
     /** Its handled and ignored signals (SigCgt, SigIgn), read in the freeze: whose disposition to read. */
     private long caught;
     private long ignored;
+    /** Its interval timers (ITIMER_REAL, _VIRTUAL, _PROF: interval and value each), read in the freeze. */
+    private final long[] itimers = new long[12];
     /** Where injected calls leave what they read: below the leader's stack pointer, or a page mapped for it. */
     private long scratch;
     /** The bytes the scratch space held on the stack, put back before the process may run; null if mapped. */
@@ -249,7 +251,6 @@ final class FrozenProcess {
         ignored = Long.parseUnsignedLong(status.getOrDefault("SigIgn", "0"), 16);
         Remote leader = remote(pid);
         Inherited inherited = null;
-        long[] itimers = new long[12];
         List<long[]> altstacks = new ArrayList<>();
         List<Long> clearTids = new ArrayList<>();
         blockSignals();
@@ -258,6 +259,7 @@ final class FrozenProcess {
             if (!forkKeeps) {
                 inherited = readInherited(leader, pid, scratch);
             }
+            // Timers are not copied by a fork: read here, twin or not.
             for (int which = 0; which < 3; which++) {
                 leader.call("getitimer(" + which + ")", SYS_GETITIMER, which, scratch);
                 ByteBuffer it = readScratch(32);
@@ -285,28 +287,31 @@ final class FrozenProcess {
                     altstacks.get(i), clearTids.get(i), Kernel.getRobustList(tid), pendings.get(i)));
             i++;
         }
-        Captured c = new Captured(this, reader, areas, threads, processInfo(0, itimers),
+        Captured c = new Captured(this, reader, areas, threads, forkKeeps ? null : processInfo(pid),
                 new SignalState(null, sharedPending), ghosts);
         return inherited == null ? c : withInherited(c, inherited);
     }
 
     /**
      * What a fork copies as it is: the program break, the signal dispositions and the alternate signal
-     * stack of the thread that forks (the leader: the twin's clone is injected there). Read from the twin,
-     * it costs the freeze nothing; with a handler per signal, a dozen injected calls for a JVM.
+     * stack of the thread that forks (the leader: the twin's clone is injected there), and what /proc tells
+     * of the process ({@link ProcessInfo}: its mm's fields, auxv, limits, command line, credentials, cwd...;
+     * null when {@link #capture} read it). Read from the twin, it costs the freeze nothing; with a handler
+     * per signal, a dozen injected calls for a JVM, and a dozen /proc files.
      */
-    record Inherited(long brk, long[] actions, long[] leaderAltstack) {
+    record Inherited(long brk, long[] actions, long[] leaderAltstack, ProcessInfo info) {
     }
 
     /** Reads {@link Inherited} from this process's copy-on-write twin {@code twin} (stopped, its signals blocked). */
-    Inherited inheritedFromTwin(int twin) throws SysException {
+    Inherited inheritedFromTwin(int twin) throws SysException, IOException {
         Remote r = new Remote(ptrace, twin, gadget);
         // A page of its own: the twin's memory is what the image holds, so nothing is written in it.
-        return readInherited(r, twin, mapPage(r));
+        Inherited in = readInherited(r, twin, mapPage(r));
+        return new Inherited(in.brk(), in.actions(), in.leaderAltstack(), processInfo(twin));
     }
 
     /** Reads {@link Inherited} from the process itself, still frozen: when the freeze must write its records. */
-    Inherited inheritedHere(List<MemoryArea> areas) throws SysException {
+    Inherited inheritedHere(List<MemoryArea> areas) throws SysException, IOException {
         Remote leader = remote(pid);
         blockLeaderSignals();
         try {
@@ -314,7 +319,7 @@ final class FrozenProcess {
             Inherited in = readInherited(leader, pid, scratch);
             freeScratch();
             leader.restoreRegisters();
-            return in;
+            return new Inherited(in.brk(), in.actions(), in.leaderAltstack(), processInfo(pid));
         } finally {
             unblockSignals();
         }
@@ -324,14 +329,15 @@ final class FrozenProcess {
     static Captured withInherited(Captured c, Inherited in) {
         List<ThreadState> threads = new ArrayList<>(c.threads());
         threads.set(0, threads.get(0).withAltstack(in.leaderAltstack())); // the leader comes first
-        return new Captured(c.process(), c.reader(), c.areas(), threads, c.info().withBrk(in.brk()),
+        ProcessInfo info = in.info() != null ? in.info() : c.info();
+        return new Captured(c.process(), c.reader(), c.areas(), threads, info.withBrk(in.brk()),
                 new SignalState(in.actions(), c.signals().sharedPending()), c.ghosts());
     }
 
     private Inherited readInherited(Remote r, int memPid, long at) throws SysException {
         long brk = r.call("brk(0)", Sys.SYS_BRK, 0);
         long[] actions = sigactions(r, memPid, at);
-        return new Inherited(brk, actions, altstack(r, memPid, at));
+        return new Inherited(brk, actions, altstack(r, memPid, at), null);
     }
 
     private static long[] altstack(Remote r, int memPid, long at) throws SysException {
@@ -542,26 +548,30 @@ final class FrozenProcess {
         }
     }
 
-    private ProcessInfo processInfo(long brk, long[] itimers) throws IOException, SysException {
-        String[] stat = proc.stat(pid);
+    /**
+     * What /proc tells of the process, read from {@code from}: the process, frozen, or its copy-on-write
+     * twin, which has the same mm (a copy), limits, credentials, cwd and umask. The program break is left
+     * 0, for {@link #withInherited}.
+     */
+    private ProcessInfo processInfo(int from) throws IOException, SysException {
+        String[] stat = proc.stat(from);
         long[] mm = new long[ProcessInfo.MM_FIELDS];
         mm[0] = Long.parseUnsignedLong(stat[26]);
         mm[1] = Long.parseUnsignedLong(stat[27]);
         mm[2] = Long.parseUnsignedLong(stat[45]);
         mm[3] = Long.parseUnsignedLong(stat[46]);
         mm[ProcessInfo.MM_START_BRK] = Long.parseUnsignedLong(stat[47]);
-        mm[ProcessInfo.MM_BRK] = brk;
         mm[6] = Long.parseUnsignedLong(stat[28]);
         mm[7] = Long.parseUnsignedLong(stat[48]);
         mm[8] = Long.parseUnsignedLong(stat[49]);
         mm[9] = Long.parseUnsignedLong(stat[50]);
         mm[10] = Long.parseUnsignedLong(stat[51]);
-        ByteBuffer auxvBytes = ByteBuffer.wrap(proc.read(pid, "auxv")).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer auxvBytes = ByteBuffer.wrap(proc.read(from, "auxv")).order(ByteOrder.LITTLE_ENDIAN);
         long[] auxv = new long[auxvBytes.remaining() / 8];
         for (int i = 0; i < auxv.length; i++) {
             auxv[i] = auxvBytes.getLong();
         }
-        long[][] limits = proc.limits(pid);
+        long[][] limits = proc.limits(from);
         long[] rlimits = new long[limits.length * 3];
         for (int r = 0; r < limits.length; r++) {
             long[] lim = limits[r];
@@ -569,18 +579,19 @@ final class FrozenProcess {
             rlimits[r * 3 + 1] = lim[0];
             rlimits[r * 3 + 2] = lim[1];
         }
-        String cmdline = new String(proc.read(pid, "cmdline"), StandardCharsets.UTF_8);
+        String cmdline = new String(proc.read(from, "cmdline"), StandardCharsets.UTF_8);
         List<String> args = new ArrayList<>(Arrays.asList(cmdline.split("\0", -1)));
         if (!args.isEmpty() && args.get(args.size() - 1).isEmpty()) {
             args.remove(args.size() - 1);
         }
-        int umask = Integer.parseInt(proc.status(pid).getOrDefault("Umask", "0022"), 8);
-        String comm = new String(proc.read(pid, "comm"), StandardCharsets.UTF_8).strip();
-        String exe = proc.readLink(pid, "exe");
-        return new ProcessInfo(pid, comm, args, exe, FileIds.stat(proc.dir(pid).resolve("exe")),
-                proc.readLink(pid, "cwd"), umask, wasStopped, mm, auxv, rlimits,
+        Map<String, String> status = proc.status(from);
+        int umask = Integer.parseInt(status.getOrDefault("Umask", "0022"), 8);
+        String comm = new String(proc.read(from, "comm"), StandardCharsets.UTF_8).strip();
+        String exe = proc.readLink(from, "exe");
+        return new ProcessInfo(pid, comm, args, exe, FileIds.stat(proc.dir(from).resolve("exe")),
+                proc.readLink(from, "cwd"), umask, wasStopped, mm, auxv, rlimits,
                 Files.readString(java.nio.file.Path.of("/proc/sys/kernel/osrelease")).strip(),
-                hostname(), System.currentTimeMillis(), Credentials.fromStatus(proc.status(pid)), itimers);
+                hostname(), System.currentTimeMillis(), Credentials.fromStatus(status), itimers.clone());
     }
 
     private static String hostname() {

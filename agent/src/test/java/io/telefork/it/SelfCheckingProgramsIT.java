@@ -127,7 +127,9 @@ class SelfCheckingProgramsIT {
                 Case.of("ghost_fd", "{tmp}").dumpedWith("--ghost-limit", "4M"),
                 Case.of("ghost_memfd").dumpedWith("--ghost-limit", "1M"),
                 Case.of("ghost_private", "{tmp}").dumpedWith("--ghost-limit", "1M"), Case.of("inotify_watch", "{tmp}"),
-                Case.of("fifo", "{tmp}"), Case.of("below_stack"), Case.of("below_stack").dumpedWith("--freeze"));
+                Case.of("fifo", "{tmp}"), Case.of("below_stack"), Case.of("below_stack").dumpedWith("--freeze"),
+                // What /proc tells of the process (mm fields, auxv, limits, cwd, umask) comes from the twin.
+                Case.of("proc_identity"), Case.of("cwd_umask", "{tmp}"), Case.of("itimer"));
     }
 
     @TempDir
