@@ -11,8 +11,9 @@
 # Per page size, one target takes RUNS dumps `dump -v --leave-running PID /dev/shm/IMG` (default 5),
 # one after the other, the image removed after each. Columns:
 #   frozen ms        the engine's "frozen" figure: from the freeze to the moment the process runs again
-#   first frozen ms  the same for the target's first dump: the only one of a writing process that still
-#                    finds its huge pages whole (a write to a page shared with a twin splits its huge page)
+#   first frozen ms  the same for a target's first dump: the only one of a writing process that still
+#                    finds its huge pages whole (a write to a page shared with a twin splits its huge page);
+#                    median of the first dumps of FIRSTS fresh targets (the first of them is the one above)
 #   dump ms          the engine's whole dump (the twin is read while the process runs)
 #   base pass ms     median pass over all pages before the first dump
 #   COW faults       minor faults of the target during a dump (median): its first write to each page
@@ -21,7 +22,7 @@
 #                    than base passes would have, less the frozen time: copy-on-write faults, plus
 #                    the CPU the dump itself takes from the target on this machine
 #   us/fault         cost ms / COW faults
-# Environment: RUNS (5), MIB (2048), MODES ("4k thp"), JAR (agent/target/telefork.jar), JAVA (java).
+# Environment: RUNS (5), FIRSTS (5), MIB (2048), MODES ("4k thp"), JAR (agent/target/telefork.jar), JAVA (java).
 # WARM=1: the dumps are made in one JVM through the engine's API (bench/WarmFreeze.java), as the node agent
 # makes them, after WARMUP (10) dumps of a 64 MiB writer with the same page size (with AGENT=1, after the
 # node agent's own warm-up, Engine.warmUp, first: its practice dumps and restores); otherwise each is a
@@ -31,6 +32,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=${RUNS:-5}
+FIRSTS=${FIRSTS:-5}
 MIB=${MIB:-2048}
 MODES=${MODES-"4k thp"}
 JAR=${JAR:-$ROOT/agent/target/telefork.jar}
@@ -81,9 +83,9 @@ start_holder() {
     grep -q READY "$out" || { echo "bench: holder not ready: $(cat "$out")" >&2; exit 1; }
 }
 
-# run_mode MODE: one target, RUNS dumps; sets ROW.
+# run_mode MODE RUNS: one target, RUNS dumps; sets ROW, and FIRST (its first dump's frozen ms).
 run_mode() {
-    local mode=$1 thp=0 out=$WORK/holder.out r v
+    local mode=$1 runs=$2 thp=0 out=$WORK/holder.out r v
     [[ $mode == thp ]] && thp=1
     start_holder "$MIB" "$thp" "$out"
     HOLDER=$STARTED
@@ -94,16 +96,16 @@ run_mode() {
     if [[ $WARM == 1 ]]; then
         start_holder 64 "$thp" "$WORK/warm.out"
         WARM_HOLDER=$STARTED
-        echo "bench: $mode, $WARMUP warm-up dumps of a 64 MiB writer, then $RUNS of the target, in one JVM" >&2
-        "$JAVA" -cp "$JAR:$WORK" WarmFreeze "$WARM_HOLDER" "$WARMUP" "$HOLDER" "$RUNS" "$IMG" ${AGENT:+agent} > "$WORK/warm.txt" \
+        echo "bench: $mode, $WARMUP warm-up dumps of a 64 MiB writer, then $runs of the target, in one JVM" >&2
+        "$JAVA" -cp "$JAR:$WORK" WarmFreeze "$WARM_HOLDER" "$WARMUP" "$HOLDER" "$runs" "$IMG" ${AGENT:+agent} > "$WORK/warm.txt" \
             || { echo "bench: warm dumps failed" >&2; exit 1; }
         WARM_HOLDER=""   # killed by WarmFreeze once warm
         while read -r _ _ _ f _ e _ t0 _ t1 _ n; do
             frozen+=("$f"); engine+=("$e"); faults+=("$n"); windows+=("$t0 $t1 $f")
         done < "$WORK/warm.txt"
     else
-        for ((r = 1; r <= RUNS; r++)); do
-            echo "bench: $mode, dump $r of $RUNS" >&2
+        for ((r = 1; r <= runs; r++)); do
+            echo "bench: $mode, dump $r of $runs" >&2
             local f0 f1 t0 t1
             f0=$(minflt "$HOLDER"); t0=$(ns)
             if ! "$TELEFORK" dump -v --leave-running "$HOLDER" "$IMG" 2> "$WORK/dump.err"; then
@@ -131,14 +133,23 @@ run_mode() {
     done
     local f c
     f=$(printf '%.0f' "$(md "${faults[@]}")"); c=$(md "${costs[@]}")
-    ROW="| $MIB MiB, $mode pages ($huge MiB huge) | $(md "${frozen[@]}") | ${frozen[0]} | $(md "${engine[@]}") | $base | $f | $c | $(awk -v c="$c" -v f="$f" 'BEGIN { if (f > 0) printf "%.2f", c * 1000 / f; else print "-" }') |"
+    FIRST=${frozen[0]}
+    ROW="| $MIB MiB, $mode pages ($huge MiB huge) | $(md "${frozen[@]}") | FIRSTS_MEDIAN | $(md "${engine[@]}") | $base | $f | $c | $(awk -v c="$c" -v f="$f" 'BEGIN { if (f > 0) printf "%.2f", c * 1000 / f; else print "-" }') |"
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 rows=()
 for mode in $MODES; do
-    run_mode "$mode"
-    rows+=("$ROW")
+    run_mode "$mode" "$RUNS"
+    row=$ROW
+    firsts=("$FIRST")
+    for ((k = 2; k <= FIRSTS; k++)); do
+        echo "bench: $mode, first dump of fresh target $k of $FIRSTS" >&2
+        run_mode "$mode" 1
+        firsts+=("$FIRST")
+    done
+    echo "bench: $mode, first dumps: ${firsts[*]} ms frozen" >&2
+    rows+=("${row/FIRSTS_MEDIAN/$(md "${firsts[@]}")}")
 done
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -147,7 +158,7 @@ result=$ROOT/bench/out/freeze-$(date -u +%Y%m%dT%H%M%SZ).md
 {
     how="telefork dump --leave-running (CLI)"
     [[ $WARM != 1 ]] || how="dump --leave-running in a warm engine (bench/WarmFreeze.java, after ${AGENT:+Engine.warmUp and }$WARMUP warm-up dumps)"
-    echo "$how of a process writing to all its pages: medians of $RUNS dumps, $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after"
+    echo "$how of a process writing to all its pages: medians of $RUNS dumps (first frozen: of the first dumps of $FIRSTS fresh targets), $(date -u +%Y-%m-%dT%H:%MZ), $(uname -r), $(nproc) CPUs, load average $load_before before, $load_after after"
     echo
     echo "| target | frozen ms | first frozen ms | dump ms | base pass ms | COW faults | cost ms | us/fault |"
     echo "|---|---:|---:|---:|---:|---:|---:|---:|"
