@@ -19,6 +19,7 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.Callable;
@@ -97,6 +98,9 @@ final class DumpCommand implements Callable<Integer> {
             }
         } else {
             Path path = Path.of(file);
+            // Only a regular file is an image to take back: never a device (/dev/null), a FIFO or a symlink.
+            boolean removable = Files.notExists(path, LinkOption.NOFOLLOW_LINKS)
+                    || Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS);
             boolean ok = false;
             try (FileChannel out = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                     StandardOpenOption.READ, StandardOpenOption.TRUNCATE_EXISTING)) {
@@ -105,7 +109,7 @@ final class DumpCommand implements Callable<Integer> {
             } catch (IOException e) {
                 throw new EngineException(EngineException.Reason.IO, "cannot write " + file + ": " + e.getMessage(), e);
             } finally {
-                if (!ok) {
+                if (!ok && removable) {
                     Files.deleteIfExists(path); // never leave a partial image behind
                 }
             }

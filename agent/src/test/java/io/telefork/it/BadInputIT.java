@@ -253,6 +253,21 @@ class BadInputIT {
         p.goAndExpectPass();
     }
 
+    /**
+     * A dump into a device that refuses its bytes (a node of the /dev/full device, made here) fails with
+     * exit 10, and the node stays: the partial image a failed dump removes is only ever a regular file
+     * (an earlier CLI removed /dev/full itself that way).
+     */
+    @Test
+    void aFailedDumpIntoADeviceLeavesTheDevice() throws Exception {
+        Path device = tmp.resolve("full-device");
+        Process mknod = new ProcessBuilder("mknod", device.toString(), "c", "1", "7").inheritIO().start();
+        assertThat(mknod.waitFor()).as("mknod").isZero();
+        unwritable(device.toString());
+        assertThat(Files.readAttributes(device, java.nio.file.attribute.PosixFileAttributes.class,
+                java.nio.file.LinkOption.NOFOLLOW_LINKS).isOther()).as("%s is still a device", device).isTrue();
+    }
+
     /** {@code dump PID -} into a pipe whose reader has gone: exit 10, and the process lives on. */
     @Test
     void brokenPipeLeavesProcessRunning() throws IOException {
