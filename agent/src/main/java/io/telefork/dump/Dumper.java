@@ -18,6 +18,7 @@ import io.telefork.image.RecordType;
 import io.telefork.image.Regs;
 import io.telefork.image.ThreadState;
 import io.telefork.proc.ProcFs;
+import io.telefork.sys.JitThreads;
 import io.telefork.sys.Kernel;
 import io.telefork.sys.Ptrace;
 import io.telefork.sys.Remote;
@@ -124,6 +125,7 @@ public final class Dumper {
         private final PageDumper.SharedPages sharedPages = new PageDumper.SharedPages();
         private ImageWriter writer;
         private NamespaceIds nsIds;
+        private JitThreads jit = JitThreads.none();
         /** Per process, its copy-on-write twin: the twin's PID here and in the process's own namespace. */
         private final Map<FrozenProcess, long[]> twins = new java.util.LinkedHashMap<>();
 
@@ -152,6 +154,8 @@ public final class Dumper {
 
                 // 1. Freeze the process and every descendant, each before any is read: seize and interrupt
                 //    every thread; a job-control-stopped process is woken first. Zombies are only recorded.
+                //    This JVM's compilers yield their CPUs to the freeze until the processes run again.
+                jit = JitThreads.idle();
                 freezeTree();
                 nsIds = NamespaceIds.of(proc, pid, members.stream().map(ProcessTree.Member::pid).toList());
                 clock.lap("freeze " + targets.size() + " processes");
@@ -206,6 +210,9 @@ public final class Dumper {
                     writeMetadata(treeRecord, captured, fds);
                 }
                 clock.lap("metadata");
+                if (!withTwins) {
+                    jit.close(); // frozen till the end: the pages' code is welcome to be compiled meanwhile
+                }
 
                 // 6. Pages. Left running, every process runs on as soon as a copy-on-write twin of it
                 //    exists, and most of its pages are read from the twin; only what a twin would not hold
@@ -638,6 +645,7 @@ public final class Dumper {
                 frozenNanos = System.nanoTime() - frozenAt;
                 frozenAt = 0;
             }
+            jit.close();
             if (failed != null) {
                 throw failed;
             }
@@ -694,6 +702,7 @@ public final class Dumper {
 
         /** The one cleanup path: kills the tree after a dump that was asked to, else lets it run as found. */
         private void finish(boolean success) {
+            jit.close();
             if (frozenAt != 0) {
                 frozenNanos = System.nanoTime() - frozenAt;
             }

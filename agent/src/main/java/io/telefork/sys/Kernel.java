@@ -109,6 +109,37 @@ public final class Kernel {
         }
     }
 
+    private static final int SYS_SCHED_SETSCHEDULER = 144;
+    private static final int SYS_SCHED_GETSCHEDULER = 145;
+    private static final int SYS_SCHED_GETPARAM = 143;
+
+    /** Thread {@code tid}'s scheduling policy and priority (sched_getscheduler, sched_getparam). */
+    public static int[] scheduler(int tid) throws SysException {
+        try (Memory param = new Memory(8)) {
+            param.clear();
+            try {
+                int policy = (int) syscall(SYS_SCHED_GETSCHEDULER, tid, 0, 0, 0, 0, 0);
+                syscall(SYS_SCHED_GETPARAM, tid, Pointer.nativeValue(param), 0, 0, 0, 0);
+                return new int[] {policy, param.getInt(0)};
+            } catch (LastErrorException e) {
+                throw new SysException("sched_getscheduler(" + tid + ")", e.getErrorCode());
+            }
+        }
+    }
+
+    /** Gives thread {@code tid} this scheduling policy and priority (sched_setscheduler). */
+    public static void setScheduler(int tid, int policy, int priority) throws SysException {
+        try (Memory param = new Memory(8)) {
+            param.clear();
+            param.setInt(0, priority);
+            try {
+                syscall(SYS_SCHED_SETSCHEDULER, tid, policy, Pointer.nativeValue(param), 0, 0, 0);
+            } catch (LastErrorException e) {
+                throw new SysException("sched_setscheduler(" + tid + ")", e.getErrorCode());
+            }
+        }
+    }
+
     /** The CPU the calling thread runs on. */
     public static int currentCpu() throws SysException {
         try (Memory m = new Memory(8)) {
