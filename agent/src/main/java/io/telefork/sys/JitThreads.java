@@ -73,6 +73,11 @@ public final class JitThreads implements AutoCloseable {
     private void makeIdle(int tid) {
         try {
             int[] policy = Kernel.scheduler(tid);
+            if (policy[0] == SCHED_IDLE) {
+                // Idle already, for another dump or restore of this JVM (the node agent runs several at
+                // once): that one gives it back; taking SCHED_IDLE as its own could leave it idle for good.
+                return;
+            }
             Kernel.setScheduler(tid, SCHED_IDLE, 0);
             own.put(tid, policy);
         } catch (SysException e) {

@@ -45,6 +45,22 @@ class JitThreadsIT {
         }
     }
 
+    /** Two dumps of the node agent at once: whichever ends last, the compilers are not left idle. */
+    @Test
+    void overlappingUsesNeverLeaveThemIdle() throws Exception {
+        Map<Integer, String> before = policies();
+        JitThreads first = JitThreads.idle();
+        JitThreads second = JitThreads.idle();
+        first.close();
+        second.close();
+        Map<Integer, String> after = policies();
+        for (Map.Entry<Integer, String> t : before.entrySet()) {
+            if (after.containsKey(t.getKey())) {
+                assertThat(after.get(t.getKey())).as("thread %d after both", t.getKey()).isEqualTo(t.getValue());
+            }
+        }
+    }
+
     /** Per thread of this JVM: its name's first 11 characters and its policy. */
     private static Map<Integer, String> policies() throws IOException {
         Map<Integer, String> out = new HashMap<>();
