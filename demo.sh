@@ -20,7 +20,7 @@ exec {out}< <(
     n=${fd##*/}
     if (( n > 2 )); then eval "exec $n>&-"; fi
   done
-  exec bash examples/dumpme.sh
+  exec bash examples/dumpme.sh 2>&1  # its stderr too: a file this demo's output goes to would change meanwhile
 )
 pid=$!
 while IFS= read -r line <&"$out"; do
