@@ -518,7 +518,8 @@ final class Transplant {
                     int fd = open(f.path(), flags, "fd " + f.fd());
                     fdTemps.put(f.fd(), fd);
                     if (f.kind() == FdEntry.Kind.FILE) {
-                        checkSame(f.path(), fd, f.file(), "fd " + f.fd());
+                        boolean writeOnly = (f.flags() & Sys.O_ACCMODE) == Sys.O_WRONLY;
+                        checkSame(f.path(), fd, f.file(), "fd " + f.fd(), writeOnly);
                     }
                 }
                 default -> fdTemps.put(f.fd(), factory.create(f));
@@ -1006,7 +1007,7 @@ final class Transplant {
         }
         for (Map.Entry<String, OpenedFile> e : files.entrySet()) {
             OpenedFile f = e.getValue();
-            checkSame(f.path(), opened.get(e.getKey()), f.expected(), f.what());
+            checkSame(f.path(), opened.get(e.getKey()), f.expected(), f.what(), false);
         }
     }
 
@@ -1035,9 +1036,16 @@ final class Transplant {
         return new EngineException(Reason.FILE_CHANGED, "cannot reopen " + path + " (" + what + "): " + Sys.errno(errno));
     }
 
-    private void checkSame(String path, int fd, FileId expected, String what) throws IOException, EngineException {
+    /**
+     * Refuses a file whose size or mtime changed since the dump, unless asked not to. A file the process
+     * only writes (a log, often its stdout) may have grown meanwhile, as others write to it too: what it
+     * holds does not change what the process does.
+     */
+    private void checkSame(String path, int fd, FileId expected, String what, boolean mayGrow)
+            throws IOException, EngineException {
         FileId now = FileIds.stat(proc.dir(vessel).resolve("fd").resolve(Integer.toString(fd)));
-        if (!now.sameContentAs(expected) && !options.allowChangedFiles()) {
+        boolean grew = mayGrow && now.size() >= expected.size();
+        if (!now.sameContentAs(expected) && !grew && !options.allowChangedFiles()) {
             throw new EngineException(Reason.FILE_CHANGED, path + " (" + what + ") changed since the dump (size "
                     + expected.size() + " -> " + now.size() + ", mtime " + expected.mtimeNanos() + " -> "
                     + now.mtimeNanos() + "); use --allow-changed-files to restore anyway");

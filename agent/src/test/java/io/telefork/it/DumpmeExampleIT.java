@@ -72,6 +72,34 @@ class DumpmeExampleIT {
         assertCountedToTen(h.restoreToEnd(image, before, Duration.ofSeconds(30)));
     }
 
+    /**
+     * Its output appended to a log file ({@code >>}), which something else writes to between the dump and
+     * the restore: a file the process only writes may have grown, so the restore goes on (other files
+     * that changed are still refused) and the rest lands after the other writer's line.
+     */
+    @Test
+    void outputToALogThatGrowsMeanwhile() throws Exception {
+        Path log = tmp.resolve("dumpme.log");
+        Harness.Proc original = h.start("dumpme.sh >> log", List.of("sh", "-c",
+                "exec bash \"$0\" >> \"$1\" 2>&1", SCRIPT.toString(), log.toString()));
+        original.closeStdin();
+        await("3 in the log").atMost(Duration.ofSeconds(10))
+                .until(() -> java.nio.file.Files.readAllLines(log).contains("3"));
+        Path image = tmp.resolve("dumpme-log.img");
+        h.dump(original.pid(), image);
+        original.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
+        List<String> before = java.nio.file.Files.readAllLines(log);
+        java.nio.file.Files.writeString(log, "another writer\n", java.nio.file.StandardOpenOption.APPEND);
+
+        Harness.Proc restored = h.restore(image);
+        assertThat(restored.waitFor(Duration.ofSeconds(30))).as(restored.describe()).isZero();
+        List<String> expected = new ArrayList<>(before);
+        expected.add("another writer");
+        ONE_TO_TEN.stream().filter(n -> !before.contains(n)).forEach(expected::add);
+        assertThat(java.nio.file.Files.readAllLines(log)).isEqualTo(expected);
+        assertThat(before).startsWith("1", "2", "3");
+    }
+
     private static void assertCountedToTen(Harness.Continued c) {
         assertThat(c.all()).as("output before the dump %s, then after the restore: %s", c.before(),
                 c.restored().describe()).isEqualTo(ONE_TO_TEN);
