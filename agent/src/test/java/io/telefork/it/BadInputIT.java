@@ -8,9 +8,11 @@ import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -264,8 +266,8 @@ class BadInputIT {
         Process mknod = new ProcessBuilder("mknod", device.toString(), "c", "1", "7").inheritIO().start();
         assertThat(mknod.waitFor()).as("mknod").isZero();
         unwritable(device.toString());
-        assertThat(Files.readAttributes(device, java.nio.file.attribute.PosixFileAttributes.class,
-                java.nio.file.LinkOption.NOFOLLOW_LINKS).isOther()).as("%s is still a device", device).isTrue();
+        assertThat(Files.readAttributes(device, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther())
+                .as("%s is still a device", device).isTrue();
     }
 
     /** {@code dump PID -} into a pipe whose reader has gone: exit 10, and the process lives on. */

@@ -3,7 +3,9 @@ package io.telefork.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -84,19 +86,19 @@ class DumpmeExampleIT {
                 "exec bash \"$0\" >> \"$1\" 2>&1", SCRIPT.toString(), log.toString()));
         original.closeStdin();
         await("3 in the log").atMost(Duration.ofSeconds(10))
-                .until(() -> java.nio.file.Files.readAllLines(log).contains("3"));
+                .until(() -> Files.readAllLines(log).contains("3"));
         Path image = tmp.resolve("dumpme-log.img");
         h.dump(original.pid(), image);
         original.awaitDeath(Duration.ofSeconds(10), "dump kills the process");
-        List<String> before = java.nio.file.Files.readAllLines(log);
-        java.nio.file.Files.writeString(log, "another writer\n", java.nio.file.StandardOpenOption.APPEND);
+        List<String> before = Files.readAllLines(log);
+        Files.writeString(log, "another writer\n", StandardOpenOption.APPEND);
 
         Harness.Proc restored = h.restore(image);
         assertThat(restored.waitFor(Duration.ofSeconds(30))).as(restored.describe()).isZero();
         List<String> expected = new ArrayList<>(before);
         expected.add("another writer");
         ONE_TO_TEN.stream().filter(n -> !before.contains(n)).forEach(expected::add);
-        assertThat(java.nio.file.Files.readAllLines(log)).isEqualTo(expected);
+        assertThat(Files.readAllLines(log)).isEqualTo(expected);
         assertThat(before).startsWith("1", "2", "3");
     }
 

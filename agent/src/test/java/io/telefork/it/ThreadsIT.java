@@ -2,6 +2,7 @@ package io.telefork.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.telefork.sys.Kernel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -10,6 +11,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import javax.tools.ToolProvider;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -75,13 +77,13 @@ class ThreadsIT {
     @ParameterizedTest(name = "dump {0}")
     @ValueSource(strings = {"--leave-running", "--leave-running --freeze"})
     void dumpedThreadsKeepTheirCpus(String options) throws Exception {
-        long[] all = io.telefork.sys.Kernel.affinity(0);
-        org.junit.jupiter.api.Assumptions.assumeTrue(Long.bitCount(all[0]) >= 2, "needs two CPUs");
+        long[] all = Kernel.affinity(0);
+        Assumptions.assumeTrue(Long.bitCount(all[0]) >= 2, "needs two CPUs");
         Harness.Proc original = h.startProgram("threads");
         List<String> tids = tids(original.pid());
         long[] one = new long[all.length];
         one[0] = Long.highestOneBit(all[0]);
-        io.telefork.sys.Kernel.setAffinity(Integer.parseInt(tids.get(2)), one);
+        Kernel.setAffinity(Integer.parseInt(tids.get(2)), one);
         List<String> before = tids.stream().map(tid -> cpusAllowed(taskStatus(original.pid(), tid))).toList();
         assertThat(before.get(2)).isNotEqualTo(before.get(0));
 
