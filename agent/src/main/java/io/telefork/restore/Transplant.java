@@ -1038,8 +1038,8 @@ final class Transplant {
 
     /**
      * Refuses a file whose size or mtime changed since the dump, unless asked not to. A file the process
-     * only writes (a log, often its stdout) may have grown meanwhile, as others write to it too: what it
-     * holds does not change what the process does.
+     * only writes (a log, often its stdout) may have been written meanwhile, as long as it did not shrink:
+     * others write to it too, and what it holds does not change what the process does.
      */
     private void checkSame(String path, int fd, FileId expected, String what, boolean mayGrow)
             throws IOException, EngineException {
