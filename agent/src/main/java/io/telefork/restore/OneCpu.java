@@ -1,7 +1,6 @@
 package io.telefork.restore;
 
 import io.telefork.sys.CpuPin;
-import io.telefork.sys.JitThreads;
 import io.telefork.sys.Kernel;
 import io.telefork.sys.SysException;
 
@@ -10,8 +9,7 @@ import java.util.Collection;
 /**
  * A restore's tracer thread and its vessel on one CPU while the process is built ({@link CpuPin}): every
  * injected call is a ptrace resume and stop (2 vCPUs: 10.1-11.9 ms to a lazy restore's first instruction
- * pinned, 13.5-16.9 ms not). This JVM's compilers are idle meanwhile ({@link JitThreads}): they would
- * otherwise take that CPU from the pinned pair for milliseconds while the other one idles.
+ * pinned, 13.5-16.9 ms not).
  *
  * <p>Every task made from the vessel (its threads, a tree's processes) inherits the pin; {@link #release}
  * gives them the vessel's own CPUs back before they run, and {@link #close} the tracer thread its own.
@@ -20,7 +18,6 @@ import java.util.Collection;
  */
 final class OneCpu implements AutoCloseable {
     private final CpuPin pin = new CpuPin();
-    private final JitThreads jit = JitThreads.idle();
     private final int vessel;
 
     private OneCpu(int vessel) {
@@ -55,10 +52,9 @@ final class OneCpu implements AutoCloseable {
         }
     }
 
-    /** Gives the tracer thread its own CPUs back (again: harmless), the vessel if not released, the compilers their policy. */
+    /** Gives the tracer thread its own CPUs back (again: harmless), and the vessel if not released. */
     @Override
     public void close() {
-        jit.close();
         try {
             pin.close();
         } catch (SysException e) {
