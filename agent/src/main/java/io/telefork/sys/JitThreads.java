@@ -74,7 +74,7 @@ public final class JitThreads implements AutoCloseable {
         try {
             int[] policy = Kernel.scheduler(tid);
             if (policy[0] == SCHED_IDLE) {
-                // Idle already, for another dump or restore of this JVM (the node agent runs several at
+                // Idle already, for another dump of this JVM (the node agent runs several at
                 // once): that one gives it back; taking SCHED_IDLE as its own could leave it idle for good.
                 return;
             }
